@@ -1,0 +1,65 @@
+"""Engine and the per-request transaction.
+
+One request = one transaction: `get_session` opens it, services and
+repositories only `flush()`, and the commit happens before the response is
+sent (the dependency runs with `scope="function"`), so a failed commit becomes
+an error answer instead of a silent loss."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from app.core.settings import Settings
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    if settings.is_sqlite:
+        engine = create_async_engine(settings.database_url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000})
+        _configure_sqlite(engine, settings)
+        return engine
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        pool_pre_ping=True,
+    )
+
+
+def _configure_sqlite(engine: AsyncEngine, settings: Settings) -> None:
+    """SQLite needs three things to behave like a real database here:
+    foreign keys switched on, WAL so readers never wait for the writer, and
+    `BEGIN IMMEDIATE` so two writers queue for the lock instead of one of them
+    failing with 'database is locked' when it upgrades a read lock mid-way.
+    Driver-level autocommit lets us issue that BEGIN ourselves."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session, session.begin():
+        yield session
+
+
+# scope="function": commit (or roll back) before the response leaves.
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]

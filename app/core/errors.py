@@ -1,0 +1,139 @@
+"""One exception hierarchy for the whole service, and the handlers that turn
+every failure (ours, FastAPI's, Starlette's, unexpected ones) into Dyzo's
+error envelope: `{"status": 0, "message", "error_code", "errors": [...]}`."""
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.responses import EnvelopeResponse
+
+log = logging.getLogger("tasklogs")
+
+
+@dataclass
+class FieldError:
+    """One problem with one input field; `field` is a dotted camelCase path,
+    prefixed with the item index in a batch (`[3].endTime`)."""
+
+    field: str
+    message: str
+    code: str = "VALIDATION_ERROR"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message, "code": self.code}
+
+
+@dataclass
+class AppError(Exception):
+    """Base of every error the service answers on purpose."""
+
+    message: str
+    error_code: str = "ERROR"
+    status_code: int = 400
+    errors: list[FieldError] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.error_code}: {self.message}"
+
+
+class NotFound(AppError):
+    def __init__(self, what: str, ident: object, error_code: str = "NOT_FOUND") -> None:
+        super().__init__(f"{what} {ident} not found.", error_code, 404)
+
+
+class InputRejected(AppError):
+    """422: the request is well-formed but breaks a rule. With one field error
+    the error_code is that error's code, so single-item clients can branch on it."""
+
+    def __init__(self, errors: list[FieldError], message: str | None = None) -> None:
+        code = errors[0].code if len(errors) == 1 else "VALIDATION_ERROR"
+        if message is None:
+            message = errors[0].message if len(errors) == 1 else f"{len(errors)} items are invalid; nothing was saved."
+        super().__init__(message, code, 422, errors)
+
+
+class Conflict(AppError):
+    def __init__(self, message: str, error_code: str, **extra: Any) -> None:
+        super().__init__(message, error_code, 409, extra=extra)
+
+
+class PayloadTooLarge(AppError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "PAYLOAD_TOO_LARGE", 413)
+
+
+def error_body(message: str, error_code: str, errors: list[dict[str, Any]] | None = None, **extra: Any) -> dict:
+    return {"status": 0, "message": message, "error_code": error_code, "errors": errors or [], **extra}
+
+
+def _loc_to_field(loc: tuple[Any, ...]) -> str:
+    """('body', 3, 'endTime') -> '[3].endTime'; ('query', 'page') -> 'page'."""
+    parts = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header", "cookie") else list(loc)
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "body"
+
+
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> EnvelopeResponse:
+        body = error_body(exc.message, exc.error_code, [e.as_dict() for e in exc.errors], **exc.extra)
+        return EnvelopeResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> EnvelopeResponse:
+        raw = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in raw):
+            return EnvelopeResponse(
+                error_body("The request body is not valid JSON.", "MALFORMED_JSON",
+                           [{"field": "body", "message": "Invalid JSON", "code": "MALFORMED_JSON"}]),
+                status_code=400,
+            )
+        errors = [
+            {"field": _loc_to_field(tuple(e.get("loc", ()))), "message": e.get("msg", "Invalid value"),
+             "code": "VALIDATION_ERROR"}
+            for e in raw
+        ]
+        message = errors[0]["message"] if len(errors) == 1 else f"{len(errors)} fields are invalid."
+        if len(errors) == 1:
+            message = f"{errors[0]['field']}: {message}"
+        return EnvelopeResponse(error_body(message, "VALIDATION_ERROR", errors), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> EnvelopeResponse:
+        code = _HTTP_CODES.get(exc.status_code, "ERROR")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
+        if exc.status_code == 404 and message == "Not Found":
+            message = "No such endpoint."
+        return EnvelopeResponse(error_body(message, code), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> EnvelopeResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return EnvelopeResponse(
+            error_body("Internal server error.", "INTERNAL_ERROR"), status_code=500
+        )

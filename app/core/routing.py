@@ -1,0 +1,18 @@
+"""Dyzo's paths end in '/', and clients call them with and without it.
+Redirecting would turn a POST into a 307 that many HTTP clients do not
+follow, so every route is registered under both spellings instead (the
+slash-less twin is hidden from the OpenAPI document)."""
+
+from typing import Any
+
+from fastapi import APIRouter
+
+
+class Router(APIRouter):
+    def add_api_route(self, path: str, endpoint: Any, **kwargs: Any) -> None:
+        super().add_api_route(path, endpoint, **kwargs)
+        if len(path) > 1 and path.endswith("/"):
+            twin = dict(kwargs, include_in_schema=False)
+            if twin.get("operation_id"):
+                twin["operation_id"] = f"{twin['operation_id']}_noslash"
+            super().add_api_route(path.rstrip("/"), endpoint, **twin)

@@ -1,0 +1,87 @@
+"""Schema building blocks: camelCase on output, either casing on input."""
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+from app.core.timeutil import iso_utc, is_known_zone
+
+MAX_ID = 2**63 - 1
+
+
+class ApiModel(BaseModel):
+    """Accepts `task_id` and `taskId` alike, ignores unknown fields, writes camelCase."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        from_attributes=True,
+        extra="ignore",
+    )
+
+
+# The platform's ids: positive 64-bit integers.
+Id = Annotated[int, Field(ge=1, le=MAX_ID, examples=[250])]
+
+UtcTimestamp = Annotated[datetime, PlainSerializer(iso_utc, return_type=str)]
+
+
+def _no_control_chars(value: str) -> str:
+    # PostgreSQL text cannot hold NUL, and no name or description needs
+    # control characters other than line breaks and tabs.
+    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value.strip()
+
+
+CleanText = Annotated[str, AfterValidator(_no_control_chars)]
+Name = Annotated[CleanText, Field(min_length=1, max_length=255)]
+
+
+def _known_zone(value: str) -> str:
+    if not is_known_zone(value):
+        raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/Berlin'")
+    return value
+
+
+TimeZoneName = Annotated[str, Field(max_length=64, examples=["Europe/Berlin"]), AfterValidator(_known_zone)]
+
+T = TypeVar("T")
+
+
+class Envelope(BaseModel, Generic[T]):
+    """Dyzo's success envelope."""
+
+    status: int = Field(1, examples=[1])
+    message: str
+    data: T
+
+
+class ErrorItem(BaseModel):
+    field: str = Field(examples=["endTime"])
+    message: str
+    code: str = Field(examples=["VALIDATION_ERROR"])
+
+
+class ErrorEnvelope(BaseModel):
+    """Dyzo's error envelope; `errors` names each bad field."""
+
+    status: int = Field(0, examples=[0])
+    message: str
+    error_code: str = Field(examples=["VALIDATION_ERROR"])
+    errors: list[ErrorItem] = Field(default_factory=list)
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        400: "Malformed request (e.g. the body is not JSON).",
+        404: "Not found.",
+        409: "Conflict with stored data.",
+        413: "Too many items in one request.",
+        422: "The input breaks a rule; `errors` lists each field.",
+    }
+    return {c: {"model": ErrorEnvelope, "description": descriptions.get(c, "Error")} for c in codes}

@@ -1,0 +1,62 @@
+"""Service settings, read once from `TASKLOGS_*` environment variables.
+
+Every field here is listed in the README's settings table; keep the two in step.
+"""
+
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./tasklogs.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TASKLOGS_", extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_SQLITE_URL,
+        description="SQLAlchemy async URL. Unset: an embedded SQLite file ./tasklogs.db. "
+        "Production: postgresql+asyncpg://user:password@host:5432/dbname",
+    )
+    db_pool_size: int = Field(10, ge=1, description="PostgreSQL connections kept open per worker.")
+    db_max_overflow: int = Field(10, ge=0, description="Extra PostgreSQL connections allowed under load.")
+    db_pool_timeout_seconds: float = Field(10.0, gt=0, description="How long a request waits for a free connection.")
+    sqlite_busy_timeout_ms: int = Field(
+        30_000, ge=0, description="How long an SQLite writer waits for the write lock before failing."
+    )
+
+    max_log_hours: float = Field(24.0, gt=0, description="Longest allowed single task log, in hours.")
+    future_skew_seconds: int = Field(
+        300, ge=0, description="How far in the future a log may end (clock skew between devices)."
+    )
+    max_daily_hours: float = Field(
+        12.0, gt=0, description="A day total above this gives a DAILY_HOURS_EXCEEDED warning (never blocks)."
+    )
+    bulk_max_items: int = Field(1000, ge=1, description="Most task logs accepted in one bulk request (413 above).")
+    max_page_size: int = Field(500, ge=1, description="Largest page_size a list endpoint accepts.")
+
+    host: str = Field("127.0.0.1", description="Address `tasklogs serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `tasklogs serve` listens on.")
+    workers: int = Field(1, ge=1, description="Worker processes for `tasklogs serve`.")
+    log_level: str = Field("info", description="Python log level: debug, info, warning, error.")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def _app_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+# The settings the running app was built with (tests build apps with their own).
+AppSettings = Annotated[Settings, Depends(_app_settings)]

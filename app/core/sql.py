@@ -1,0 +1,104 @@
+"""Portable SQL pieces whose spelling differs between PostgreSQL and SQLite.
+
+Repositories use these instead of branching on the dialect themselves."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Integer
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import TypeDecorator
+
+# Platform ids and our own ids are 64-bit on PostgreSQL; SQLite only
+# auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant, always UTC. PostgreSQL stores `timestamptz`; SQLite stores
+    the UTC wall time as text, which keeps its ordering and uniqueness exact."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class least(FunctionElement[Any]):
+    inherit_cache = True
+
+
+class greatest(FunctionElement[Any]):
+    inherit_cache = True
+
+
+class seconds_between(FunctionElement[int]):
+    """Whole seconds from the first instant to the second (`b - a`)."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(least)
+def _least_pg(element: least, compiler: Any, **kw: Any) -> str:
+    return f"LEAST({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(least, "sqlite")
+def _least_sqlite(element: least, compiler: Any, **kw: Any) -> str:
+    return f"MIN({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(greatest)
+def _greatest_pg(element: greatest, compiler: Any, **kw: Any) -> str:
+    return f"GREATEST({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(greatest, "sqlite")
+def _greatest_sqlite(element: greatest, compiler: Any, **kw: Any) -> str:
+    return f"MAX({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(seconds_between)
+def _seconds_pg(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    a, b = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(EXTRACT(EPOCH FROM ({b}) - ({a})) AS BIGINT)"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    a, b = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(CAST(strftime('%s', {b}) AS INTEGER) - CAST(strftime('%s', {a}) AS INTEGER))"
+
+
+def dialect_insert(session: Any) -> Any:
+    """The INSERT construct of the session's dialect, which knows ON CONFLICT
+    (PostgreSQL and SQLite spell it the same, SQLAlchemy needs their own class)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    name = session.get_bind().dialect.name
+    return sqlite.insert if name == "sqlite" else postgresql.insert
+
+
+def is_sqlite(session: Any) -> bool:
+    return bool(session.get_bind().dialect.name == "sqlite")
+
+
+def is_unique_violation(exc: Exception) -> bool:
+    """True for a UNIQUE constraint failure, on asyncpg and on SQLite."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) == "23505" or getattr(orig, "pgcode", None) == "23505":
+        return True
+    return "UNIQUE constraint failed" in str(orig)

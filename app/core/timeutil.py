@@ -1,0 +1,88 @@
+"""Time rules shared by writes and reports: time zones, local days, durations."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_ZONE_CACHE: dict[str, ZoneInfo] = {}
+
+
+def zone(name: str) -> ZoneInfo:
+    """A ZoneInfo for an IANA name; ValueError for unknown names."""
+    tz = _ZONE_CACHE.get(name)
+    if tz is None:
+        if not name or name != name.strip() or name.startswith("/") or ".." in name:
+            raise ValueError(f"Unknown time zone {name!r}")
+        try:
+            tz = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            raise ValueError(f"Unknown time zone {name!r}") from exc
+        _ZONE_CACHE[name] = tz
+    return tz
+
+
+def is_known_zone(name: str) -> bool:
+    try:
+        zone(name)
+    except ValueError:
+        return False
+    return True
+
+
+def to_utc(value: datetime, local_zone: ZoneInfo) -> datetime:
+    """An instant in UTC, to the whole second.
+
+    A value without an offset is a wall-clock time in `local_zone` (Dyzo's
+    manual entries are sent that way). A wall time that does not exist (the
+    hour skipped when clocks go forward) is refused; an ambiguous one (the
+    hour repeated when clocks go back) is read as its first occurrence; a
+    client that means the second sends an explicit offset."""
+    value = value.replace(microsecond=0)
+    if value.tzinfo is not None:
+        return value.astimezone(UTC)
+    aware = value.replace(tzinfo=local_zone)
+    utc = aware.astimezone(UTC)
+    if utc.astimezone(local_zone).replace(tzinfo=None) != value:
+        raise ValueError(f"{value.isoformat()} does not exist in {local_zone.key} (clocks went forward)")
+    return utc
+
+
+@dataclass(frozen=True)
+class LocalDay:
+    """One calendar day in a zone, with its UTC bounds (23, 24 or 25 hours)."""
+
+    day: date
+    start: datetime
+    end: datetime
+
+
+def local_day(day: date, tz: ZoneInfo) -> LocalDay:
+    start = datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz).astimezone(UTC)
+    return LocalDay(day, start, end)
+
+
+def local_days_touched(start: datetime, end: datetime, tz: ZoneInfo) -> list[date]:
+    """Local dates that the half-open interval [start, end) has time in."""
+    first = start.astimezone(tz).date()
+    last = (end - timedelta(microseconds=1)).astimezone(tz).date()
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def hours_minutes(seconds: int) -> str:
+    """23400 -> '6:30' (minutes rounded down, hours unbounded)."""
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(int(seconds))
+    return f"{sign}{seconds // 3600}:{seconds % 3600 // 60:02d}"
+
+
+def hours(seconds: int | float) -> float:
+    return round(seconds / 3600, 2)
+
+
+def iso_utc(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

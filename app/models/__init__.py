@@ -1,0 +1,126 @@
+"""The tables. The schema itself is created only by the Alembic migrations;
+these classes must stay in step with them (a test compares the two)."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from app.core.sql import BigId, UTCDateTime
+
+# Constraint names as PostgreSQL would pick them, so migrations can name them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+
+class Company(Timestamps, Base):
+    """Mirror of a platform company; `id` is the platform's id."""
+
+    __tablename__ = "companies"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(255))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+
+
+class Employee(Timestamps, Base):
+    __tablename__ = "employees"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    is_team_leader: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # NULL: the company's zone applies.
+    timezone: Mapped[str | None] = mapped_column(String(64))
+
+
+class Project(Timestamps, Base):
+    __tablename__ = "projects"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    allocated_hours: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # True while logged time is above the allocation and admins have been told;
+    # cleared when the total falls back to or below it, which re-arms the alert.
+    allocation_exceeded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    __table_args__ = (CheckConstraint("allocated_hours >= 0", name="allocated_hours_non_negative"),)
+
+
+class Task(Timestamps, Base):
+    __tablename__ = "tasks"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    allocated_hours: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    allocation_exceeded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    __table_args__ = (CheckConstraint("allocated_hours >= 0", name="allocated_hours_non_negative"),)
+
+
+class TaskLog(Timestamps, Base):
+    """Time one employee spent on one task: the half-open interval [start, end)."""
+
+    __tablename__ = "task_logs"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="RESTRICT"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="RESTRICT"))
+    start_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    manual_add: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    __table_args__ = (
+        # The duplicate rule of the Dyzo contract, decided by the database.
+        UniqueConstraint("task_id", "user_id", "start_time"),
+        CheckConstraint("end_time > start_time", name="end_after_start"),
+        # A task's logs in time order; an employee's logs by time (daily totals, overlap).
+        Index("ix_task_logs_task_id_start_time", "task_id", "start_time"),
+        Index("ix_task_logs_user_id_start_time", "user_id", "start_time"),
+    )
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(32))
+    type: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    read: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+    __table_args__ = (Index("ix_notifications_recipient_id_read_id", "recipient_id", "read", "id"),)

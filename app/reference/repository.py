@@ -1,0 +1,76 @@
+"""Persistence of the reference-data mirror."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.sql import dialect_insert
+from app.models import Base, Company, Employee, Project, Task
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What a write needs to know about a task: where it belongs."""
+
+    task_id: int
+    project_id: int
+    company_id: int
+
+
+@dataclass(frozen=True)
+class EmployeeContext:
+    employee_id: int
+    company_id: int
+    name: str
+    is_active: bool
+    is_admin: bool
+    timezone: str  # effective zone: the employee's, else the company's
+
+
+class ReferenceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert(self, model: type[Base], ident: int, values: dict[str, Any]) -> Any:
+        """INSERT ... ON CONFLICT (id) DO UPDATE: one statement, safe under concurrent PUTs."""
+        table = model.__table__
+        stmt = dialect_insert(self.session)(table).values(id=ident, **values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.id], set_={**values, "updated_at": func.now()}
+        ).returning(*table.c)
+        row = (await self.session.execute(stmt)).one()
+        return row
+
+    async def get(self, model: type[Base], ident: int) -> Any:
+        table = model.__table__
+        return (await self.session.execute(select(table).where(table.c.id == ident))).one_or_none()
+
+    async def exists(self, model: type[Base], ident: int) -> bool:
+        table = model.__table__
+        return (await self.session.execute(select(table.c.id).where(table.c.id == ident))).first() is not None
+
+    async def employee_contexts(self, ids: set[int]) -> dict[int, EmployeeContext]:
+        if not ids:
+            return {}
+        stmt = (
+            select(Employee.id, Employee.company_id, Employee.name, Employee.is_active, Employee.is_admin,
+                   func.coalesce(Employee.timezone, Company.timezone))
+            .join(Company, Company.id == Employee.company_id)
+            .where(Employee.id.in_(ids))
+        )
+        return {r[0]: EmployeeContext(*r) for r in (await self.session.execute(stmt)).all()}
+
+    async def task_contexts(self, ids: set[int]) -> dict[int, TaskContext]:
+        if not ids:
+            return {}
+        stmt = (
+            select(Task.id, Task.project_id, Project.company_id)
+            .join(Project, Project.id == Task.project_id)
+            .where(Task.id.in_(ids))
+        )
+        return {r[0]: TaskContext(*r) for r in (await self.session.execute(stmt)).all()}
+
+    async def company_timezone(self, company_id: int) -> str | None:
+        return await self.session.scalar(select(Company.timezone).where(Company.id == company_id))

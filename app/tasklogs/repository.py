@@ -1,0 +1,145 @@
+"""Task log persistence: set-based statements only (one INSERT for a whole
+batch, one GROUP BY for a set of day windows), never a query per item."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, String, column, delete, func, select, tuple_, update, values
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.core.sql import UTCDateTime, dialect_insert, greatest, least, seconds_between
+from app.models import Employee, Task, TaskLog
+
+LogKey = tuple[int, int, datetime]  # (task_id, user_id, start_time): the duplicate rule
+
+
+@dataclass(frozen=True)
+class DayWindow:
+    user_id: int
+    day: date
+    start: datetime
+    end: datetime
+
+
+# Columns a task log is shown with; project and user name come from joins.
+VIEW_COLUMNS = (
+    TaskLog.id,
+    TaskLog.task_id,
+    Task.project_id,
+    TaskLog.user_id,
+    Employee.name.label("user_name"),
+    TaskLog.start_time,
+    TaskLog.end_time,
+    TaskLog.description,
+    TaskLog.manual_add,
+    TaskLog.created_at,
+    TaskLog.updated_at,
+)
+
+
+def _view_select() -> Any:
+    return (
+        select(*VIEW_COLUMNS)
+        .join(Task, Task.id == TaskLog.task_id)
+        .join(Employee, Employee.id == TaskLog.user_id)
+    )
+
+
+class TaskLogRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert_new(self, rows: list[dict[str, Any]]) -> list[Any]:
+        """Insert the rows whose (task, user, start) key is free; the database
+        decides, so concurrent uploads of the same entries cannot both win.
+        Returns (id, task_id, user_id, start_time, created_at, updated_at) of
+        the rows actually inserted."""
+        if not rows:
+            return []
+        stmt = (
+            dialect_insert(self.session)(TaskLog)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["task_id", "user_id", "start_time"])
+            .returning(TaskLog.id, TaskLog.task_id, TaskLog.user_id, TaskLog.start_time,
+                       TaskLog.created_at, TaskLog.updated_at)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def ids_by_key(self, keys: Iterable[LogKey]) -> dict[LogKey, int]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        stmt = select(TaskLog.id, TaskLog.task_id, TaskLog.user_id, TaskLog.start_time).where(
+            tuple_(TaskLog.task_id, TaskLog.user_id, TaskLog.start_time).in_(keys)
+        )
+        return {(t, u, s): i for i, t, u, s in (await self.session.execute(stmt)).all()}
+
+    async def get_view(self, log_id: int, *, lock: bool = False) -> Any:
+        stmt = _view_select().where(TaskLog.id == log_id)
+        if lock:
+            stmt = stmt.with_for_update(of=TaskLog)
+        return (await self.session.execute(stmt)).one_or_none()
+
+    async def list_for_task(self, task_id: int, offset: int | None, limit: int | None) -> list[Any]:
+        stmt = _view_select().where(TaskLog.task_id == task_id).order_by(TaskLog.start_time, TaskLog.id)
+        if limit is not None:
+            stmt = stmt.offset(offset or 0).limit(limit)
+        return list((await self.session.execute(stmt)).all())
+
+    async def task_summary(self, task_id: int) -> tuple[int, int]:
+        """(count, total seconds) of a task's logs."""
+        stmt = select(func.count(), func.sum(seconds_between(TaskLog.start_time, TaskLog.end_time))).where(
+            TaskLog.task_id == task_id
+        )
+        count, seconds = (await self.session.execute(stmt)).one()
+        return int(count), int(seconds or 0)
+
+    async def update(self, log_id: int, changes: dict[str, Any]) -> None:
+        await self.session.execute(
+            update(TaskLog).where(TaskLog.id == log_id).values(**changes, updated_at=func.now())
+        )
+
+    async def delete(self, log_id: int) -> None:
+        await self.session.execute(delete(TaskLog).where(TaskLog.id == log_id))
+
+    async def seconds_in_windows(self, windows: list[DayWindow]) -> dict[tuple[int, date], int]:
+        """Each window's logged seconds: the part of every log of that user that
+        falls inside [start, end). One GROUP BY over the (user_id, start_time)
+        index; a log crossing a window edge counts only its share."""
+        if not windows:
+            return {}
+        w = (
+            values(
+                column("user_id", BigInteger), column("day", String), column("ds", UTCDateTime),
+                column("de", UTCDateTime), name="w",
+            )
+            .data([(x.user_id, x.day.isoformat(), x.start, x.end) for x in windows])
+            .cte("w")
+        )
+        share = seconds_between(greatest(TaskLog.start_time, w.c.ds), least(TaskLog.end_time, w.c.de))
+        stmt = (
+            select(w.c.user_id, w.c.day, func.sum(share))
+            .join(TaskLog, (TaskLog.user_id == w.c.user_id) & (TaskLog.start_time < w.c.de)
+                  & (TaskLog.end_time > w.c.ds))
+            .group_by(w.c.user_id, w.c.day)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        return {(u, date.fromisoformat(d)): int(s or 0) for u, d, s in rows}
+
+    async def overlapping(self, log_ids: list[int]) -> list[tuple[int, int]]:
+        """(log, other log of the same employee it overlaps). Touching
+        end-to-start is not an overlap: intervals are half-open."""
+        if not log_ids:
+            return []
+        other = aliased(TaskLog)
+        stmt = (
+            select(TaskLog.id, other.id)
+            .join(other, (other.user_id == TaskLog.user_id) & (other.id != TaskLog.id)
+                  & (other.start_time < TaskLog.end_time) & (other.end_time > TaskLog.start_time))
+            .where(TaskLog.id.in_(log_ids))
+            .order_by(TaskLog.id, other.id)
+        )
+        return [(a, b) for a, b in (await self.session.execute(stmt)).all()]

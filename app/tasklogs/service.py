@@ -1,0 +1,421 @@
+"""The rules of task logs. Single create, bulk create and edit share one path:
+validate every item against the reference data, write set-based with the
+database deciding duplicates, then compute the consequences (daily totals,
+allocation checks and alerts, warnings) the same way for all of them."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.allocation.service import check_allocations
+from app.core.errors import Conflict, FieldError, InputRejected, NotFound, PayloadTooLarge
+from app.core.settings import Settings
+from app.core.sql import is_unique_violation
+from app.core.timeutil import hours, hours_minutes, iso_utc, local_day, local_days_touched, to_utc, utcnow, zone
+from app.reference.repository import EmployeeContext, ReferenceRepository, TaskContext
+from app.tasklogs.repository import DayWindow, LogKey, TaskLogRepository
+from app.tasklogs.schemas import TaskLogBulkItem, TaskLogCreate, TaskLogUpdate
+
+DUPLICATE_MESSAGE = "Duplicate Time Log."
+
+
+@dataclass
+class Draft:
+    """A validated task log, times in UTC, ready to be written."""
+
+    index: int
+    task_id: int
+    user_id: int
+    project_id: int
+    start_time: datetime
+    end_time: datetime
+    description: str
+    manual_add: bool
+
+    @property
+    def key(self) -> LogKey:
+        return (self.task_id, self.user_id, self.start_time)
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id, "user_id": self.user_id, "start_time": self.start_time,
+            "end_time": self.end_time, "description": self.description, "manual_add": self.manual_add,
+        }
+
+
+@dataclass
+class Span:
+    """Time of one employee that a write added or removed, for daily totals."""
+
+    user_id: int
+    start: datetime
+    end: datetime
+
+
+@dataclass
+class WriteResult:
+    created: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    daily_totals: list[dict[str, Any]] = field(default_factory=list)
+    allocation: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+    def effects(self) -> dict[str, Any]:
+        return {"dailyTotals": self.daily_totals, "allocation": self.allocation, "warnings": self.warnings}
+
+
+def task_log_view(row: Any) -> dict[str, Any]:
+    """A task log as clients see it (the TaskLogOut schema). Built by hand
+    because list endpoints return thousands of these."""
+    seconds = int((row.end_time - row.start_time).total_seconds())
+    return {
+        "taskLogId": row.id,
+        "taskId": row.task_id,
+        "projectId": row.project_id,
+        "userId": row.user_id,
+        "userName": row.user_name,
+        "startTime": iso_utc(row.start_time),
+        "endTime": iso_utc(row.end_time),
+        "durationSeconds": seconds,
+        "duration": hours_minutes(seconds),
+        "description": row.description,
+        "manualAdd": row.manual_add,
+        "createdAt": iso_utc(row.created_at),
+        "updatedAt": iso_utc(row.updated_at),
+    }
+
+
+# ---------------------------------------------------------------- validation
+
+
+@dataclass
+class _Context:
+    tasks: dict[int, TaskContext]
+    employees: dict[int, EmployeeContext]
+
+
+async def _load_context(session: AsyncSession, task_ids: set[int], user_ids: set[int]) -> _Context:
+    repo = ReferenceRepository(session)
+    return _Context(await repo.task_contexts(task_ids), await repo.employee_contexts(user_ids))
+
+
+def _check(
+    index: int, fields: dict[str, Any], ctx: _Context, settings: Settings, now: datetime, prefix: str
+) -> Draft | FieldError:
+    """One item against every rule; the first broken rule is its error."""
+
+    def fail(name: str, message: str, code: str = "VALIDATION_ERROR") -> FieldError:
+        return FieldError(f"{prefix}{name}", message, code)
+
+    user_id, task_id = fields["user_id"], fields["task_id"]
+    employee = ctx.employees.get(user_id)
+    if employee is None:
+        return fail("userId", f"Employee {user_id} does not exist.", "USER_NOT_FOUND")
+    if not employee.is_active:
+        return fail("userId", f"Employee {user_id} is inactive.", "USER_INACTIVE")
+    task = ctx.tasks.get(task_id)
+    if task is None:
+        return fail("taskId", f"Task {task_id} does not exist.", "TASK_NOT_FOUND")
+    if task.company_id != employee.company_id:
+        return fail("taskId", f"Task {task_id} belongs to another company than employee {user_id}.",
+                    "COMPANY_MISMATCH")
+    local_zone = zone(employee.timezone)
+    try:
+        start = to_utc(fields["start_time"], local_zone)
+    except ValueError as exc:
+        return fail("startTime", str(exc), "INVALID_LOCAL_TIME")
+    try:
+        end = to_utc(fields["end_time"], local_zone)
+    except ValueError as exc:
+        return fail("endTime", str(exc), "INVALID_LOCAL_TIME")
+    if end <= start:
+        return fail("endTime", "endTime must be after startTime.")
+    if end - start > timedelta(hours=settings.max_log_hours):
+        return fail("endTime", f"A task log may be at most {settings.max_log_hours:g} hours long.",
+                    "LOG_TOO_LONG")
+    if end > now + timedelta(seconds=settings.future_skew_seconds):
+        return fail("endTime", "Time cannot be logged in the future.", "FUTURE_TIME")
+    return Draft(index, task_id, user_id, task.project_id, start, end, fields.get("description") or "",
+                 bool(fields.get("manual_add")))
+
+
+def _validate_all(items: Sequence[dict[str, Any]], ctx: _Context, settings: Settings, *, batch: bool) -> list[Draft]:
+    """All-or-nothing: every bad item is reported, and nothing is written."""
+    now = utcnow()
+    drafts: list[Draft] = []
+    errors: list[FieldError] = []
+    for index, fields in enumerate(items):
+        outcome = _check(index, fields, ctx, settings, now, f"[{index}]." if batch else "")
+        if isinstance(outcome, FieldError):
+            errors.append(outcome)
+        else:
+            drafts.append(outcome)
+    if errors:
+        message = None if not batch else (
+            f"{len(errors)} of {len(items)} task logs are invalid; nothing was saved."
+        )
+        raise InputRejected(errors, message)
+    return drafts
+
+
+# ---------------------------------------------------------------- writes
+
+
+async def create_task_logs(
+    session: AsyncSession, settings: Settings, items: Sequence[dict[str, Any]], *, batch: bool
+) -> WriteResult:
+    """Create task logs; duplicates (same task, user and start, stored or
+    earlier in the batch) are skipped and reported with the log they repeat.
+    Used by the single create (one item) and the bulk create alike."""
+    if len(items) > settings.bulk_max_items:
+        raise PayloadTooLarge(
+            f"At most {settings.bulk_max_items} task logs per request; this one has {len(items)}. "
+            "Split the upload into several requests."
+        )
+    if not items:
+        return WriteResult()
+    ctx = await _load_context(session, {i["task_id"] for i in items}, {i["user_id"] for i in items})
+    drafts = _validate_all(items, ctx, settings, batch=batch)
+
+    first: dict[LogKey, Draft] = {}
+    repeats: list[Draft] = []
+    for draft in drafts:
+        if draft.key in first:
+            repeats.append(draft)
+        else:
+            first[draft.key] = draft
+    # Insert in key order: concurrent overlapping batches then take the
+    # unique-index locks in the same order and cannot deadlock.
+    unique = sorted(first.values(), key=lambda d: d.key)
+    repo = TaskLogRepository(session)
+    inserted = {(r.task_id, r.user_id, r.start_time): r for r in await repo.insert_new([d.row() for d in unique])}
+    stored = await repo.ids_by_key([d.key for d in unique if d.key not in inserted])
+
+    result = WriteResult()
+    created_drafts = [d for d in unique if d.key in inserted]
+    for draft in sorted(created_drafts, key=lambda d: d.index):
+        row = inserted[draft.key]
+        result.created.append(task_log_view(_Row.of(draft, row, ctx)))
+    for draft in sorted([d for d in unique if d.key not in inserted] + repeats, key=lambda d: d.index):
+        existing = inserted[draft.key].id if draft.key in inserted else stored.get(draft.key)
+        result.skipped.append({
+            "index": draft.index, "reason": "DUPLICATE", "existingTaskLogId": existing,
+            "taskId": draft.task_id, "startTime": iso_utc(draft.start_time),
+        })
+
+    written = [(inserted[d.key].id, d) for d in created_drafts]
+    await _apply_effects(
+        session, settings, result,
+        # Days and budgets of skipped duplicates are reported too: a client
+        # re-sending a batch still learns where the day and the project stand.
+        spans=[Span(d.user_id, d.start_time, d.end_time) for d in drafts],
+        zones={uid: e.timezone for uid, e in ctx.employees.items()},
+        written=written,
+        also_touched={"project": {d.project_id for d in drafts}, "task": {d.task_id for d in drafts}},
+    )
+    return result
+
+
+async def create_task_log(session: AsyncSession, settings: Settings, item: TaskLogCreate) -> WriteResult:
+    result = await create_task_logs(session, settings, [item.model_dump(by_alias=False)], batch=False)
+    if result.skipped:
+        raise Conflict(DUPLICATE_MESSAGE, "DUPLICATE_TASK_LOG", existingTaskLogId=result.skipped[0]["existingTaskLogId"])
+    return result
+
+
+async def bulk_create_task_logs(
+    session: AsyncSession, settings: Settings, user_id: int, items: list[TaskLogBulkItem]
+) -> WriteResult:
+    rows = []
+    mismatched = []
+    for index, item in enumerate(items):
+        fields = item.model_dump(by_alias=False)
+        if fields["user_id"] is None:
+            fields["user_id"] = user_id
+        elif fields["user_id"] != user_id:
+            mismatched.append(FieldError(f"[{index}].userId",
+                                         f"userId {fields['user_id']} differs from the path's user {user_id}.",
+                                         "USER_MISMATCH"))
+        rows.append(fields)
+    if mismatched:
+        raise InputRejected(mismatched, None if len(mismatched) == 1 else
+                            f"{len(mismatched)} items name another user than the path; nothing was saved.")
+    return await create_task_logs(session, settings, rows, batch=True)
+
+
+async def update_task_log(
+    session: AsyncSession, settings: Settings, log_id: int, patch: TaskLogUpdate
+) -> WriteResult:
+    """Edit a log; it is re-validated as on create and, unless the body says
+    otherwise, marked as a manual entry."""
+    repo = TaskLogRepository(session)
+    before = await repo.get_view(log_id, lock=True)
+    if before is None:
+        raise NotFound("Task log", log_id, "TASK_LOG_NOT_FOUND")
+    changes = patch.model_dump(exclude_unset=True, by_alias=False)
+    changes = {k: v for k, v in changes.items() if v is not None or k == "description"}
+    merged = {
+        "task_id": before.task_id, "user_id": before.user_id, "start_time": before.start_time,
+        "end_time": before.end_time, "description": before.description, "manual_add": True, **changes,
+    }
+    ctx = await _load_context(session, {merged["task_id"]}, {merged["user_id"]})
+    draft = _validate_all([merged], ctx, settings, batch=False)[0]
+    try:
+        async with session.begin_nested():
+            await repo.update(log_id, draft.row())
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        existing = (await repo.ids_by_key([draft.key])).get(draft.key)
+        raise Conflict(DUPLICATE_MESSAGE, "DUPLICATE_TASK_LOG", existingTaskLogId=existing) from exc
+    after = await repo.get_view(log_id)
+
+    result = WriteResult(created=[task_log_view(after)])
+    zones = {uid: e.timezone for uid, e in ctx.employees.items()}
+    if before.user_id not in zones:
+        zones.update({uid: e.timezone for uid, e in (await _load_context(session, set(), {before.user_id}))
+                      .employees.items()})
+    await _apply_effects(
+        session, settings, result,
+        spans=[Span(before.user_id, before.start_time, before.end_time),
+               Span(draft.user_id, draft.start_time, draft.end_time)],
+        zones=zones, written=[(log_id, draft)],
+        # The log may have moved: its old task and project lose the time.
+        also_touched={"project": {before.project_id}, "task": {before.task_id}},
+    )
+    return result
+
+
+async def delete_task_log(session: AsyncSession, settings: Settings, log_id: int) -> WriteResult:
+    repo = TaskLogRepository(session)
+    before = await repo.get_view(log_id, lock=True)
+    if before is None:
+        raise NotFound("Task log", log_id, "TASK_LOG_NOT_FOUND")
+    await repo.delete(log_id)
+    ctx = await _load_context(session, set(), {before.user_id})
+    result = WriteResult()
+    await _apply_effects(
+        session, settings, result,
+        spans=[Span(before.user_id, before.start_time, before.end_time)],
+        zones={uid: e.timezone for uid, e in ctx.employees.items()},
+        written=[],
+        also_touched={"project": {before.project_id}, "task": {before.task_id}},
+    )
+    return result
+
+
+# ---------------------------------------------------------------- effects
+
+
+async def _apply_effects(
+    session: AsyncSession,
+    settings: Settings,
+    result: WriteResult,
+    *,
+    spans: list[Span],
+    zones: dict[int, str],
+    written: list[tuple[int, Draft]],
+    also_touched: dict[str, set[int]] | None = None,
+) -> None:
+    """Daily totals of every local day the write touched, warnings, and the
+    allocation checks (with alerts); the same for every kind of write.
+    `written` are the logs created or edited; `also_touched` are projects and
+    tasks to report on as well: those of skipped duplicates, and those that
+    lost time (an edit that moved a log, a delete)."""
+    if not spans:
+        return
+    repo = TaskLogRepository(session)
+    windows: dict[tuple[int, date], DayWindow] = {}
+    for span in spans:
+        tz = zone(zones.get(span.user_id, "UTC"))
+        for day in local_days_touched(span.start, span.end, tz):
+            if (span.user_id, day) not in windows:
+                bounds = local_day(day, tz)
+                windows[(span.user_id, day)] = DayWindow(span.user_id, day, bounds.start, bounds.end)
+    totals = await repo.seconds_in_windows(list(windows.values()))
+
+    for log_id, other_id in await repo.overlapping([log_id for log_id, _ in written]):
+        result.warnings.append({"code": "OVERLAPPING_LOG", "taskLogId": log_id, "overlapsTaskLogId": other_id})
+    for user_id, day in sorted(windows):
+        seconds = totals.get((user_id, day), 0)
+        result.daily_totals.append({
+            "userId": user_id, "date": day.isoformat(), "totalSeconds": seconds,
+            "totalHours": hours(seconds), "totalTime": hours_minutes(seconds),
+        })
+        if seconds > settings.max_daily_hours * 3600:
+            result.warnings.append({
+                "code": "DAILY_HOURS_EXCEEDED", "userId": user_id, "date": day.isoformat(),
+                "totalHours": hours(seconds), "limitHours": settings.max_daily_hours,
+            })
+
+    projects = {d.project_id for _, d in written} | (also_touched or {}).get("project", set())
+    tasks = {d.task_id for _, d in written} | (also_touched or {}).get("task", set())
+    crossing_logs: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for log_id, draft in written:
+        crossing_logs[("project", draft.project_id)].append(log_id)
+        crossing_logs[("task", draft.task_id)].append(log_id)
+    result.allocation = await check_allocations(session, projects, tasks, crossing_logs)
+
+
+@dataclass
+class _Row:
+    """The columns task_log_view needs, for a log just inserted (no re-read)."""
+
+    id: int
+    task_id: int
+    project_id: int
+    user_id: int
+    user_name: str
+    start_time: datetime
+    end_time: datetime
+    description: str
+    manual_add: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, draft: Draft, inserted: Any, ctx: _Context) -> "_Row":
+        return cls(inserted.id, draft.task_id, draft.project_id, draft.user_id, ctx.employees[draft.user_id].name,
+                   draft.start_time, draft.end_time, draft.description, draft.manual_add,
+                   inserted.created_at, inserted.updated_at)
+
+
+# ---------------------------------------------------------------- reads
+
+
+async def get_task_log(session: AsyncSession, log_id: int) -> dict[str, Any]:
+    row = await TaskLogRepository(session).get_view(log_id)
+    if row is None:
+        raise NotFound("Task log", log_id, "TASK_LOG_NOT_FOUND")
+    return task_log_view(row)
+
+
+@dataclass
+class TaskLogPage:
+    logs: list[dict[str, Any]]
+    count: int
+    total_seconds: int
+    page: int | None = None
+    page_size: int | None = None
+
+
+async def list_task_logs(
+    session: AsyncSession, task_id: int, page: int | None, page_size: int | None
+) -> TaskLogPage:
+    """A task's logs, oldest first, with a summary over all of them. Paged
+    only when the client asks for a page or a page size."""
+    if not await ReferenceRepository(session).task_contexts({task_id}):
+        raise NotFound("Task", task_id, "TASK_NOT_FOUND")
+    repo = TaskLogRepository(session)
+    if page is not None or page_size is not None:
+        page, page_size = page or 1, page_size or 50
+        rows = await repo.list_for_task(task_id, (page - 1) * page_size, page_size)
+    else:
+        rows = await repo.list_for_task(task_id, None, None)
+    count, seconds = await repo.task_summary(task_id)
+    return TaskLogPage([task_log_view(r) for r in rows], count, seconds, page, page_size)
