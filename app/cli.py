@@ -48,6 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=settings.workers)
     sub.add_parser("migrate", help="upgrade the database schema to the newest migration")
     sub.add_parser("demo", help="load a small demo company (idempotent)")
+    token = sub.add_parser("token", help="print a bearer token for an employee of the mirror (development)")
+    token.add_argument("--employee-id", type=int, required=True)
+    token.add_argument("--hours", type=float, default=8.0, help="lifetime (default 8 h)")
+    apikey = sub.add_parser("apikey", help="manage service API keys")
+    keys = apikey.add_subparsers(dest="action", required=True)
+    create = keys.add_parser("create", help="create a key and print it once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--company-id", type=int, default=None,
+                        help="acts as that company's admin; without it, a platform key")
+    keys.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = keys.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("key_id", type=int)
     args = parser.parse_args(argv)
 
     if args.cmd == "serve":
@@ -62,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         from app.demo import load_demo
 
         print(asyncio.run(load_demo(settings)))
+    elif args.cmd == "token":
+        from app.auth.cli import print_token
+
+        return asyncio.run(print_token(settings, args.employee_id, args.hours))
+    elif args.cmd == "apikey":
+        from app.auth.cli import apikey_command
+
+        return asyncio.run(apikey_command(settings, args))
     return 0
 
 

@@ -37,6 +37,7 @@ class AppError(Exception):
     status_code: int = 400
     errors: list[FieldError] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] | None = None
 
     def __str__(self) -> str:
         return f"{self.error_code}: {self.message}"
@@ -102,7 +103,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> EnvelopeResponse:
         body = error_body(exc.message, exc.error_code, [e.as_dict() for e in exc.errors], **exc.extra)
-        return EnvelopeResponse(body, status_code=exc.status_code)
+        return EnvelopeResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> EnvelopeResponse:

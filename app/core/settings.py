@@ -4,11 +4,13 @@ Every field here is listed in the README's settings table; keep the two in step.
 """
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from pydantic import Field
+from pydantic import Field, SecretStr
+from sqlalchemy.engine import make_url
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./tasklogs.db"
@@ -39,6 +41,21 @@ class Settings(BaseSettings):
     bulk_max_items: int = Field(1000, ge=1, description="Most task logs accepted in one bulk request (413 above).")
     max_page_size: int = Field(500, ge=1, description="Largest page_size a list endpoint accepts.")
 
+    jwt_secret: SecretStr | None = Field(
+        None, description="HS256 secret for people's bearer tokens. With SQLite and no key configured, a "
+        "development secret is generated beside the database file."
+    )
+    jwt_public_key: str | None = Field(
+        None, description="PEM public key for RS256/ES256 bearer tokens (instead of a secret)."
+    )
+    jwt_issuer: str | None = Field(None, description="Required `iss` claim, when set.")
+    jwt_audience: str | None = Field(None, description="Required `aud` claim, when set.")
+    jwt_leeway_seconds: int = Field(30, ge=0, le=600, description="Clock skew tolerated on `exp`/`nbf`.")
+    auth_disabled: bool = Field(
+        False, description="Answer every request without credentials (as a platform key). For local "
+        "experiments only; a warning is logged at every start."
+    )
+
     host: str = Field("127.0.0.1", description="Address `tasklogs serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `tasklogs serve` listens on.")
     workers: int = Field(1, ge=1, description="Worker processes for `tasklogs serve`.")
@@ -47,6 +64,14 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, or None for PostgreSQL or an in-memory database."""
+        if not self.is_sqlite:
+            return None
+        database = make_url(self.database_url).database
+        return Path(database) if database and database != ":memory:" else None
 
 
 @lru_cache

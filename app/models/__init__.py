@@ -100,6 +100,9 @@ class TaskLog(Timestamps, Base):
     end_time: Mapped[datetime] = mapped_column(UTCDateTime)
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     manual_add: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The principal that wrote it: "employee:10", "apikey:3" (or "anonymous" with auth disabled).
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    updated_by: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         # The duplicate rule of the Dyzo contract, decided by the database.
@@ -108,6 +111,8 @@ class TaskLog(Timestamps, Base):
         # A task's logs in time order; an employee's logs by time (daily totals, overlap).
         Index("ix_task_logs_task_id_start_time", "task_id", "start_time"),
         Index("ix_task_logs_user_id_start_time", "user_id", "start_time"),
+        # Never hand a deleted log's id to a new one.
+        {"sqlite_autoincrement": True},
     )
 
 
@@ -123,4 +128,22 @@ class Notification(Base):
     read: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
-    __table_args__ = (Index("ix_notifications_recipient_id_read_id", "recipient_id", "read", "id"),)
+    __table_args__ = (
+        Index("ix_notifications_recipient_id_read_id", "recipient_id", "read", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class ApiKey(Base):
+    """A service's key. Only a hash is stored; the key is shown once at creation.
+    With a company it acts as that company's admin; without, as the platform."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = ({"sqlite_autoincrement": True},)

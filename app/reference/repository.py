@@ -26,6 +26,7 @@ class EmployeeContext:
     name: str
     is_active: bool
     is_admin: bool
+    is_team_leader: bool
     timezone: str  # effective zone: the employee's, else the company's
 
 
@@ -56,7 +57,7 @@ class ReferenceRepository:
             return {}
         stmt = (
             select(Employee.id, Employee.company_id, Employee.name, Employee.is_active, Employee.is_admin,
-                   func.coalesce(Employee.timezone, Company.timezone))
+                   Employee.is_team_leader, func.coalesce(Employee.timezone, Company.timezone))
             .join(Company, Company.id == Employee.company_id)
             .where(Employee.id.in_(ids))
         )

@@ -62,7 +62,7 @@ def upgrade() -> None:
         sa.Column("is_active", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("allocation_exceeded", sa.Boolean(), server_default=sa.false(), nullable=False),
         *_timestamps(),
-        sa.CheckConstraint("allocated_hours >= 0", name="ck_projects_allocated_hours_non_negative"),
+        sa.CheckConstraint("allocated_hours >= 0", name=op.f("ck_projects_allocated_hours_non_negative")),
         sa.ForeignKeyConstraint(
             ["company_id"], ["companies.id"], name="fk_projects_company_id_companies", ondelete="RESTRICT"
         ),
@@ -77,7 +77,7 @@ def upgrade() -> None:
         sa.Column("allocated_hours", sa.Numeric(12, 2), nullable=True),
         sa.Column("allocation_exceeded", sa.Boolean(), server_default=sa.false(), nullable=False),
         *_timestamps(),
-        sa.CheckConstraint("allocated_hours >= 0", name="ck_tasks_allocated_hours_non_negative"),
+        sa.CheckConstraint("allocated_hours >= 0", name=op.f("ck_tasks_allocated_hours_non_negative")),
         sa.ForeignKeyConstraint(
             ["project_id"], ["projects.id"], name="fk_tasks_project_id_projects", ondelete="RESTRICT"
         ),
@@ -94,13 +94,14 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), server_default="", nullable=False),
         sa.Column("manual_add", sa.Boolean(), server_default=sa.false(), nullable=False),
         *_timestamps(),
-        sa.CheckConstraint("end_time > start_time", name="ck_task_logs_end_after_start"),
+        sa.CheckConstraint("end_time > start_time", name=op.f("ck_task_logs_end_after_start")),
         sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name="fk_task_logs_task_id_tasks", ondelete="RESTRICT"),
         sa.ForeignKeyConstraint(
             ["user_id"], ["employees.id"], name="fk_task_logs_user_id_employees", ondelete="RESTRICT"
         ),
         sa.PrimaryKeyConstraint("id", name="pk_task_logs"),
         sa.UniqueConstraint("task_id", "user_id", "start_time", name="uq_task_logs_task_id_user_id_start_time"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_task_logs_task_id_start_time", "task_logs", ["task_id", "start_time"])
     op.create_index("ix_task_logs_user_id_start_time", "task_logs", ["user_id", "start_time"])
@@ -119,6 +120,7 @@ def upgrade() -> None:
             ["recipient_id"], ["employees.id"], name="fk_notifications_recipient_id_employees", ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name="pk_notifications"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_notifications_recipient_id_read_id", "notifications", ["recipient_id", "read", "id"])
 

@@ -1,0 +1,85 @@
+"""Authentication: a bearer JWT for people, an X-API-Key for services.
+
+Both schemes are declared to OpenAPI (the Swagger UI's Authorize button),
+but the headers are read here, so a malformed one gets its own error code."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPBearer
+
+from app.auth.principal import ANONYMOUS, Principal
+from app.auth.repository import ApiKeyRepository
+from app.auth.tokens import TokenError, decode_token
+from app.core.database import Session
+from app.core.errors import AppError
+from app.reference.repository import ReferenceRepository
+
+bearer_scheme = HTTPBearer(
+    auto_error=False, scheme_name="BearerAuth",
+    description="A person's JWT: `sub` is the employee id. Locally: `tasklogs token --employee-id 10`.",
+)
+api_key_scheme = APIKeyHeader(
+    name="X-API-Key", auto_error=False, scheme_name="ApiKeyAuth",
+    description="A service's key, made with `tasklogs apikey create --name NAME [--company-id ID]`.",
+)
+
+
+class Unauthorized(AppError):
+    def __init__(self, code: str, message: str, *, invalid_token: bool = False) -> None:
+        challenge = 'Bearer realm="tasklogs"' + (', error="invalid_token"' if invalid_token else "")
+        super().__init__(message, code, 401, headers={"WWW-Authenticate": challenge})
+
+
+async def current_principal(
+    request: Request,
+    session: Session,
+    _bearer: Annotated[object, Security(bearer_scheme)] = None,
+    _api_key: Annotated[object, Security(api_key_scheme)] = None,
+) -> Principal:
+    settings = request.app.state.settings
+    if settings.auth_disabled:
+        return ANONYMOUS
+    key = request.headers.get("x-api-key")
+    if key is not None:
+        row = await ApiKeyRepository(session).active_by_key(key.strip())
+        if row is None:
+            raise Unauthorized("INVALID_API_KEY", "The API key is unknown or revoked.")
+        if row.company_id is None:
+            return Principal(kind="platform_key", label=f"apikey:{row.id}")
+        return Principal(kind="company_key", label=f"apikey:{row.id}", company_id=row.company_id)
+
+    header = request.headers.get("authorization")
+    if header is None:
+        raise Unauthorized("NO_ACCESS_TOKEN", "Send 'Authorization: Bearer <token>' or an 'X-API-Key' header.")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("INVALID_ACCESS_TOKEN", "The Authorization header must be 'Bearer <token>'.",
+                           invalid_token=True)
+    verification = request.app.state.jwt_key
+    if verification is None:
+        raise Unauthorized("INVALID_ACCESS_TOKEN", "This service accepts API keys only.", invalid_token=True)
+    try:
+        claims = decode_token(token.strip(), verification, settings)
+    except TokenError as exc:
+        raise Unauthorized(exc.code, exc.message, invalid_token=True) from exc
+    try:
+        employee_id = int(str(claims["sub"]))
+    except ValueError as exc:
+        raise Unauthorized("INVALID_ACCESS_TOKEN", "The token's subject is not an employee id.",
+                           invalid_token=True) from exc
+    employee = (await ReferenceRepository(session).employee_contexts({employee_id})).get(employee_id)
+    if employee is None:
+        raise Unauthorized("USER_NOT_FOUND", f"Employee {employee_id} is not known to this service.")
+    if "company_id" in claims and str(claims["company_id"]) != str(employee.company_id):
+        raise Unauthorized("INVALID_ACCESS_TOKEN", "The token's company does not match the employee's.",
+                           invalid_token=True)
+    if not employee.is_active:
+        raise Unauthorized("USER_INACTIVE", f"Employee {employee_id} is inactive.")
+    return Principal(
+        kind="employee", label=f"employee:{employee_id}", employee_id=employee_id,
+        company_id=employee.company_id, is_admin=employee.is_admin, is_team_leader=employee.is_team_leader,
+    )
+
+
+Actor = Annotated[Principal, Depends(current_principal)]

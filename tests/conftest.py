@@ -1,0 +1,132 @@
+"""Test harness: every test runs against the real databases — an SQLite file
+and a fresh PostgreSQL database — both built by the Alembic migrations, and
+drives the app over HTTP (httpx + ASGI transport, lifespan included).
+
+PostgreSQL: TASKLOGS_TEST_POSTGRES_URL (default: the local server's `test`
+database) is used to create and drop a database of our own. If the server
+cannot be reached the PostgreSQL half is skipped locally, and fails under CI
+(CI=true), where it must run."""
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from app.cli import migrate_to_head
+from app.core.settings import Settings
+from app.main import create_app
+
+PG_ADMIN_URL = os.environ.get("TASKLOGS_TEST_POSTGRES_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+TABLES = ["notifications", "task_logs", "tasks", "projects", "employees", "companies"]
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+async def _pg_reachable() -> str | None:
+    engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        await engine.dispose()
+
+
+class Backend:
+    """One database the suite runs against, with its app and a direct engine."""
+
+    def __init__(self, name: str, url: str) -> None:
+        self.name = name
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(url)
+
+    def settings(self, **overrides: Any) -> Settings:
+        return Settings(database_url=self.url, **overrides)
+
+    async def clean(self) -> None:
+        async with self.engine.begin() as conn:
+            if self.name == "postgresql":
+                await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in TABLES:
+                    await conn.execute(text(f"DELETE FROM {table}"))
+                await conn.execute(text("DELETE FROM sqlite_sequence"))
+
+    async def rows(self, sql: str, **params: Any) -> list[Any]:
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(text(sql), params)).all())
+
+    async def scalar(self, sql: str, **params: Any) -> Any:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(text(sql), params)).scalar()
+
+
+@pytest.fixture(scope="session")
+async def sqlite_backend(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Backend]:
+    path = Path(tmp_path_factory.mktemp("sqlite")) / "tasklogs.db"
+    backend = Backend("sqlite", f"sqlite+aiosqlite:///{path}")
+    await migrate_to_head(backend.url)
+    yield backend
+    await backend.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def postgres_backend() -> AsyncIterator[Backend]:
+    problem = await _pg_reachable()
+    if problem:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI but unreachable at {PG_ADMIN_URL}: {problem}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL} ({problem})")
+    name = f"tasklogs_test_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    backend = Backend("postgresql", url)
+    await migrate_to_head(url)
+    yield backend
+    await backend.engine.dispose()
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return request.getfixturevalue(f"{'sqlite' if request.param == 'sqlite' else 'postgres'}_backend")
+
+
+@pytest.fixture
+def postgres_only(backend: Backend) -> None:
+    if backend.name != "postgresql":
+        pytest.skip("PostgreSQL-only test (row locks and concurrent writers)")
+
+
+async def make_client(backend: Backend, **overrides: Any) -> tuple[Any, httpx.AsyncClient]:
+    app = create_app(backend.settings(**overrides))
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    return lifespan, client
+
+
+@pytest.fixture
+async def client(backend: Backend) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a fresh app on an empty database."""
+    await backend.clean()
+    lifespan, http = await make_client(backend)
+    try:
+        yield http
+    finally:
+        await http.aclose()
+        await lifespan.__aexit__(None, None, None)
