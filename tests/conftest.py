@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.cli import migrate_to_head
+from app.core.database import create_engine
 from app.core.settings import Settings
 from app.main import create_app
 
@@ -48,7 +49,8 @@ class Backend:
     def __init__(self, name: str, url: str) -> None:
         self.name = name
         self.url = url
-        self.engine: AsyncEngine = create_async_engine(url)
+        # The app's own engine setup: on SQLite that switches foreign keys on.
+        self.engine: AsyncEngine = create_engine(Settings(database_url=url))
 
     def settings(self, **overrides: Any) -> Settings:
         return Settings(database_url=self.url, **overrides)

@@ -31,7 +31,11 @@ class AllocationRepository:
         """Lock the rows of the touched projects and tasks that have an
         allocation, in id order so concurrent writers cannot deadlock. The
         lock makes 'was it already over?' and 'is it over now?' one atomic
-        decision, which is what makes the alert fire exactly once."""
+        decision, which is what makes the alert fire exactly once.
+
+        FOR NO KEY UPDATE, not FOR UPDATE: inserting a log takes a KEY SHARE
+        lock on its task (the foreign key), and two writers that each hold
+        one would deadlock asking for FOR UPDATE on the same task."""
         budgets: list[Budget] = []
         if project_ids:
             stmt = (
@@ -39,7 +43,7 @@ class AllocationRepository:
                        Project.allocation_exceeded)
                 .where(Project.id.in_(project_ids), Project.allocated_hours.is_not(None))
                 .order_by(Project.id)
-                .with_for_update()
+                .with_for_update(key_share=True)
             )
             for pid, cid, name, hours, exceeded in (await self.session.execute(stmt)).all():
                 budgets.append(Budget("project", pid, pid, cid, name, hours, exceeded))
@@ -50,7 +54,7 @@ class AllocationRepository:
                 .join(Project, Project.id == Task.project_id)
                 .where(Task.id.in_(task_ids), Task.allocated_hours.is_not(None))
                 .order_by(Task.id)
-                .with_for_update(of=Task)
+                .with_for_update(of=Task, key_share=True)
             )
             for tid, pid, cid, name, hours, exceeded in (await self.session.execute(stmt)).all():
                 budgets.append(Budget("task", tid, pid, cid, name, hours, exceeded))

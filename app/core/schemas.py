@@ -1,5 +1,6 @@
 """Schema building blocks: camelCase on output, either casing on input."""
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -32,8 +33,8 @@ UtcTimestamp = Annotated[datetime, PlainSerializer(iso_utc, return_type=str)]
 
 def _no_control_chars(value: str) -> str:
     # PostgreSQL text cannot hold NUL, and no name or description needs
-    # control characters other than line breaks and tabs.
-    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
+    # control characters (C0, DEL, C1: terminal escapes) other than line breaks and tabs.
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value):
         raise ValueError("must not contain control characters")
     return value.strip()
 

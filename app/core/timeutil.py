@@ -38,11 +38,14 @@ def to_utc(value: datetime, local_zone: ZoneInfo) -> datetime:
     hour repeated when clocks go back) is read as its first occurrence; a
     client that means the second sends an explicit offset."""
     value = value.replace(microsecond=0)
-    if value.tzinfo is not None:
-        return value.astimezone(UTC)
-    aware = value.replace(tzinfo=local_zone)
-    utc = aware.astimezone(UTC)
-    if utc.astimezone(local_zone).replace(tzinfo=None) != value:
+    try:
+        if value.tzinfo is not None:
+            return value.astimezone(UTC)
+        utc = value.replace(tzinfo=local_zone).astimezone(UTC)
+        round_trip = utc.astimezone(local_zone).replace(tzinfo=None)
+    except OverflowError as exc:  # year 1 or 9999 shifted past the calendar's edge
+        raise ValueError(f"{value.isoformat()} is out of range") from exc
+    if round_trip != value:
         raise ValueError(f"{value.isoformat()} does not exist in {local_zone.key} (clocks went forward)")
     return utc
 

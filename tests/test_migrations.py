@@ -1,0 +1,189 @@
+"""The Alembic migrations: up from empty, down to base and up again, on a
+fresh SQLite file and a fresh PostgreSQL database; the migrated schema
+matches the models; and the database itself enforces the duplicate and
+end-after-start rules."""
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.cli import alembic_config
+from app.core.database import create_engine
+from app.core.settings import Settings
+from app.models import Base
+from tests.conftest import IN_CI, PG_ADMIN_URL, _pg_reachable
+from tests.factories import log, seed
+
+APP_TABLES = {"companies", "employees", "projects", "tasks", "task_logs", "notifications"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of a database of our own with nothing in it."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    problem = await _pg_reachable()
+    if problem:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI but unreachable: {problem}")
+        pytest.skip(f"PostgreSQL not reachable ({problem})")
+    name = f"tasklogs_migr_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def on_connection(url: str, work: Any) -> Any:
+    """Run `work(sync_connection)` on the database and commit, as `migrate_to_head` does."""
+    engine = create_engine(Settings(database_url=url))
+    try:
+        async with engine.connect() as conn:
+            result = await conn.run_sync(work)
+            await conn.commit()
+        return result
+    finally:
+        await engine.dispose()
+
+
+async def migrate(url: str, direction: str, target: str) -> None:
+    cfg = alembic_config()
+
+    def run(sync_conn: Any) -> None:
+        cfg.attributes["connection"] = sync_conn
+        getattr(command, direction)(cfg, target)
+
+    await on_connection(url, run)
+
+
+async def tables(url: str) -> set[str]:
+    return set(await on_connection(url, lambda c: inspect(c).get_table_names()))
+
+
+async def schema_differences(url: str) -> list[Any]:
+    def compare(sync_conn: Any) -> list[Any]:
+        context = MigrationContext.configure(sync_conn, opts={"compare_type": True,
+                                                              "compare_server_default": False})
+        return compare_metadata(context, Base.metadata)
+
+    return await on_connection(url, compare)
+
+
+async def current_revision(url: str) -> str | None:
+    return await on_connection(url, lambda c: MigrationContext.configure(c).get_current_revision())
+
+
+async def test_upgrade_from_empty_to_head_creates_every_table(empty_database):
+    assert await tables(empty_database) & APP_TABLES == set()
+    await migrate(empty_database, "upgrade", "head")
+    assert await tables(empty_database) >= APP_TABLES
+    assert await current_revision(empty_database) is not None
+
+
+async def test_downgrade_to_base_and_upgrade_again(empty_database):
+    await migrate(empty_database, "upgrade", "head")
+    head = await current_revision(empty_database)
+    await migrate(empty_database, "downgrade", "base")
+    assert await tables(empty_database) & APP_TABLES == set()
+    assert await current_revision(empty_database) is None
+    await migrate(empty_database, "upgrade", "head")
+    assert await tables(empty_database) >= APP_TABLES
+    assert await current_revision(empty_database) == head
+    assert await schema_differences(empty_database) == []
+
+
+async def test_migrated_schema_matches_the_models(empty_database):
+    await migrate(empty_database, "upgrade", "head")
+    assert await schema_differences(empty_database) == []
+
+
+async def test_upgrade_to_head_twice_changes_nothing(empty_database):
+    await migrate(empty_database, "upgrade", "head")
+    await migrate(empty_database, "upgrade", "head")
+    assert await schema_differences(empty_database) == []
+
+
+# ---------------------------------------------------------------- constraints
+
+
+async def raw_insert(backend: Any, sql: str, **params: Any) -> None:
+    """Plain SQL on a connection configured as the app's (SQLite: foreign keys on)."""
+    engine = create_engine(backend.settings())
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(sql), params)
+    finally:
+        await engine.dispose()
+
+
+async def stored_log(client: Any) -> int:
+    await seed(client)
+    response = await client.post("/tasklog/create/", json=log())
+    assert response.status_code == 200, response.text
+    return response.json()["data"]["taskLogId"]
+
+
+async def test_database_rejects_a_raw_duplicate_of_task_user_and_start(client, backend):
+    log_id = await stored_log(client)
+    with pytest.raises(IntegrityError):
+        await raw_insert(
+            backend,
+            "INSERT INTO task_logs (task_id, user_id, start_time, end_time, description, manual_add) "
+            "SELECT task_id, user_id, start_time, end_time, 'copy', manual_add FROM task_logs WHERE id = :id",
+            id=log_id,
+        )
+    assert await backend.scalar("SELECT count(*) FROM task_logs") == 1
+
+
+@pytest.mark.parametrize("times", ["end_time, start_time", "end_time, end_time"],
+                         ids=["end-before-start", "end-equals-start"])
+async def test_database_rejects_a_raw_log_not_ending_after_it_starts(client, backend, times):
+    log_id = await stored_log(client)
+    with pytest.raises(IntegrityError):
+        await raw_insert(
+            backend,
+            "INSERT INTO task_logs (task_id, user_id, start_time, end_time, description, manual_add) "
+            f"SELECT task_id, user_id, {times}, '', manual_add FROM task_logs WHERE id = :id",
+            id=log_id,
+        )
+    assert await backend.scalar("SELECT count(*) FROM task_logs") == 1
+
+
+async def test_database_accepts_a_raw_log_with_a_new_key(client, backend):
+    """The two tests above fail for the constraint, not for the statement."""
+    log_id = await stored_log(client)
+    await raw_insert(
+        backend,
+        "INSERT INTO task_logs (task_id, user_id, start_time, end_time, description, manual_add) "
+        "SELECT 251, user_id, start_time, end_time, 'copy', manual_add FROM task_logs WHERE id = :id",
+        id=log_id,
+    )
+    assert await backend.scalar("SELECT count(*) FROM task_logs") == 2
+
+
+async def test_database_rejects_a_log_of_an_unknown_task(client, backend):
+    log_id = await stored_log(client)
+    with pytest.raises(IntegrityError):
+        await raw_insert(
+            backend,
+            "INSERT INTO task_logs (task_id, user_id, start_time, end_time, description, manual_add) "
+            "SELECT 99999, user_id, start_time, end_time, '', manual_add FROM task_logs WHERE id = :id",
+            id=log_id,
+        )
+    assert await backend.scalar("SELECT count(*) FROM task_logs") == 1
