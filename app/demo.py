@@ -6,6 +6,7 @@ idempotent: reference data is upserted and logs are deduplicated."""
 
 from datetime import datetime
 
+from app.auth.principal import SYSTEM
 from app.core.database import create_engine, make_sessionmaker
 from app.core.settings import Settings
 from app.reference import service as reference
@@ -20,7 +21,8 @@ async def load_demo(settings: Settings) -> str:
     sessionmaker = make_sessionmaker(engine)
     try:
         async with sessionmaker() as session, session.begin():
-            await reference.put_company(session, COMPANY_ID, CompanyIn(name="Demo Studio", timezone="Europe/Berlin"))
+            await reference.put_company(session, COMPANY_ID, CompanyIn(name="Demo Studio", timezone="Europe/Berlin"),
+                                        actor=SYSTEM)
             people = [
                 (1, "Dana Admin", "dana@demo.example", True, False, None),
                 (10, "Asha Rao", "asha@demo.example", False, False, None),
@@ -29,11 +31,11 @@ async def load_demo(settings: Settings) -> str:
             for emp_id, name, email, admin, leader, tz in people:
                 await reference.put_employee(session, emp_id, EmployeeIn(
                     company_id=COMPANY_ID, name=name, email=email, is_admin=admin, is_team_leader=leader,
-                    timezone=tz))
+                    timezone=tz), actor=SYSTEM)
             await reference.put_project(session, 7, ProjectIn(company_id=COMPANY_ID, name="Website relaunch",
-                                                              allocated_hours=8))
+                                                              allocated_hours=8), actor=SYSTEM)
             await reference.put_project(session, 8, ProjectIn(company_id=COMPANY_ID, name="Mobile app",
-                                                              allocated_hours=200))
+                                                              allocated_hours=200), actor=SYSTEM)
             for task_id, project_id, name, alloc in [
                 (250, 7, "Authentication module", 8.5),
                 (251, 7, "Code review", None),
@@ -41,7 +43,7 @@ async def load_demo(settings: Settings) -> str:
                 (253, 8, "Offline sync", 40),
             ]:
                 await reference.put_task(session, task_id, TaskIn(project_id=project_id, name=name,
-                                                                  allocated_hours=alloc))
+                                                                  allocated_hours=alloc), actor=SYSTEM)
             logs = [
                 (250, 10, "2024-10-28T09:00:00", "2024-10-28T12:00:00", "Login form"),
                 (251, 10, "2024-10-28T13:00:00", "2024-10-28T14:30:00", "Reviewed pull requests"),
@@ -51,7 +53,7 @@ async def load_demo(settings: Settings) -> str:
                 {"task_id": t, "user_id": u, "start_time": datetime.fromisoformat(s),
                  "end_time": datetime.fromisoformat(e), "description": d, "manual_add": True}
                 for t, u, s, e, d in logs
-            ], batch=True)
+            ], batch=True, actor=SYSTEM)
     finally:
         await engine.dispose()
     return (

@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
+from app.auth.repository import ApiKeyRepository
+from app.auth.tokens import verification_key
 from app.core.database import create_engine, make_sessionmaker
 from app.core.errors import install_error_handlers
 from app.core.responses import EnvelopeResponse
@@ -32,12 +34,35 @@ time zone. Answers are in UTC with a `Z`.
 """
 
 
+log = logging.getLogger("tasklogs")
+
+
+async def _check_authentication(app: FastAPI) -> None:
+    """Authentication cannot be off by accident: with no way to verify a
+    token and no API key, refuse to start unless it is disabled on purpose."""
+    settings: Settings = app.state.settings
+    app.state.jwt_key = verification_key(settings)
+    if settings.auth_disabled:
+        log.warning("AUTHENTICATION IS DISABLED (TASKLOGS_AUTH_DISABLED=true): every caller acts as the platform")
+        return
+    if app.state.jwt_key is not None:
+        return
+    async with app.state.sessionmaker() as session:
+        if await ApiKeyRepository(session).any_active():
+            return
+    raise RuntimeError(
+        "Refusing to start without authentication: set TASKLOGS_JWT_SECRET or TASKLOGS_JWT_PUBLIC_KEY, "
+        "create an API key (`tasklogs apikey create`), or set TASKLOGS_AUTH_DISABLED=true on purpose."
+    )
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(app.state.settings)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     try:
+        await _check_authentication(app)
         yield
     finally:
         await engine.dispose()

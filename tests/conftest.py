@@ -19,14 +19,17 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from app.auth.repository import ApiKeyRepository, new_key
+from app.auth.tokens import issue_token
 from app.cli import migrate_to_head
-from app.core.database import create_engine
+from app.core.database import create_engine, make_sessionmaker
 from app.core.settings import Settings
 from app.main import create_app
 
 PG_ADMIN_URL = os.environ.get("TASKLOGS_TEST_POSTGRES_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-TABLES = ["notifications", "task_logs", "tasks", "projects", "employees", "companies"]
+TEST_JWT_SECRET = "test-secret-for-the-suite-only-0123456789"
+TABLES = ["api_keys", "notifications", "task_logs", "tasks", "projects", "employees", "companies"]
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -53,7 +56,18 @@ class Backend:
         self.engine: AsyncEngine = create_engine(Settings(database_url=url))
 
     def settings(self, **overrides: Any) -> Settings:
-        return Settings(database_url=self.url, **overrides)
+        return Settings(**{"database_url": self.url, "jwt_secret": TEST_JWT_SECRET, **overrides})
+
+    def token(self, employee_id: int, company_id: int = 1, **overrides: Any) -> str:
+        return issue_token(self.settings(**overrides), employee_id, company_id)
+
+    async def api_key(self, name: str = "test", company_id: int | None = None) -> str:
+        """A new API key (a platform key without company_id)."""
+        key = new_key()
+        sessionmaker = make_sessionmaker(self.engine)
+        async with sessionmaker() as session, session.begin():
+            await ApiKeyRepository(session).add(name, company_id, key)
+        return key
 
     async def clean(self) -> None:
         async with self.engine.begin() as conn:
@@ -67,6 +81,10 @@ class Backend:
     async def rows(self, sql: str, **params: Any) -> list[Any]:
         async with self.engine.connect() as conn:
             return list((await conn.execute(text(sql), params)).all())
+
+    async def execute(self, sql: str, **params: Any) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(text(sql), params)
 
     async def scalar(self, sql: str, **params: Any) -> Any:
         async with self.engine.connect() as conn:
@@ -115,10 +133,13 @@ def postgres_only(backend: Backend) -> None:
 
 
 async def make_client(backend: Backend, **overrides: Any) -> tuple[Any, httpx.AsyncClient]:
+    """A client of a fresh app, authenticated with a platform API key (tests of
+    roles pass their own `Authorization` or `X-API-Key` header per request)."""
     app = create_app(backend.settings(**overrides))
     lifespan = app.router.lifespan_context(app)
     await lifespan.__aenter__()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+                               headers={"X-API-Key": await backend.api_key("platform")})
     return lifespan, client
 
 

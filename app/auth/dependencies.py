@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import ANONYMOUS, Principal
 from app.auth.repository import ApiKeyRepository
@@ -40,18 +41,10 @@ async def current_principal(
     settings = request.app.state.settings
     if settings.auth_disabled:
         return ANONYMOUS
-    key = request.headers.get("x-api-key")
-    if key is not None:
-        row = await ApiKeyRepository(session).active_by_key(key.strip())
-        if row is None:
-            raise Unauthorized("INVALID_API_KEY", "The API key is unknown or revoked.")
-        if row.company_id is None:
-            return Principal(kind="platform_key", label=f"apikey:{row.id}")
-        return Principal(kind="company_key", label=f"apikey:{row.id}", company_id=row.company_id)
-
     header = request.headers.get("authorization")
     if header is None:
-        raise Unauthorized("NO_ACCESS_TOKEN", "Send 'Authorization: Bearer <token>' or an 'X-API-Key' header.")
+        # A person's token, when both are sent, says more precisely who acts.
+        return await _key_principal(session, request.headers.get("x-api-key"))
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("INVALID_ACCESS_TOKEN", "The Authorization header must be 'Bearer <token>'.",
@@ -80,6 +73,17 @@ async def current_principal(
         kind="employee", label=f"employee:{employee_id}", employee_id=employee_id,
         company_id=employee.company_id, is_admin=employee.is_admin, is_team_leader=employee.is_team_leader,
     )
+
+
+async def _key_principal(session: AsyncSession, key: str | None) -> Principal:
+    if key is None:
+        raise Unauthorized("NO_ACCESS_TOKEN", "Send 'Authorization: Bearer <token>' or an 'X-API-Key' header.")
+    row = await ApiKeyRepository(session).active_by_key(key.strip())
+    if row is None:
+        raise Unauthorized("INVALID_API_KEY", "The API key is unknown or revoked.")
+    if row.company_id is None:
+        return Principal(kind="platform_key", label=f"apikey:{row.id}")
+    return Principal(kind="company_key", label=f"apikey:{row.id}", company_id=row.company_id)
 
 
 Actor = Annotated[Principal, Depends(current_principal)]

@@ -40,3 +40,6 @@ class Principal:
 
 
 ANONYMOUS = Principal(kind="anonymous", label="anonymous")
+
+# For the service's own jobs (the demo loader): acts as the platform.
+SYSTEM = Principal(kind="platform_key", label="system")

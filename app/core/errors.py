@@ -48,6 +48,11 @@ class NotFound(AppError):
         super().__init__(f"{what} {ident} not found.", error_code, 404)
 
 
+class Forbidden(AppError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "FORBIDDEN", 403)
+
+
 class InputRejected(AppError):
     """422: the request is well-formed but breaks a rule. With one field error
     the error_code is that error's code, so single-item clients can branch on it."""

@@ -80,9 +80,15 @@ class ErrorEnvelope(BaseModel):
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         400: "Malformed request (e.g. the body is not JSON).",
+        401: "No valid credentials: `error_code` is NO_ACCESS_TOKEN, INVALID_ACCESS_TOKEN, TOKEN_EXPIRED, "
+        "USER_NOT_FOUND, USER_INACTIVE or INVALID_API_KEY.",
+        403: "FORBIDDEN: the caller's role does not allow this.",
         404: "Not found.",
         409: "Conflict with stored data.",
         413: "Too many items in one request.",
         422: "The input breaks a rule; `errors` lists each field.",
     }
     return {c: {"model": ErrorEnvelope, "description": descriptions.get(c, "Error")} for c in codes}
+
+
+AUTH_ERRORS = error_responses(401, 403)

@@ -24,6 +24,9 @@ class NotificationRepository:
         stmt = select(Notification).where(*where).order_by(Notification.id.desc()).offset(offset).limit(limit)
         return list((await self.session.scalars(stmt)).all()), int(total or 0)
 
+    async def recipient_of(self, notification_id: int) -> int | None:
+        return await self.session.scalar(select(Notification.recipient_id).where(Notification.id == notification_id))
+
     async def mark_read(self, notification_id: int) -> Notification | None:
         stmt = (
             update(Notification)

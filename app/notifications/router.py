@@ -5,14 +5,15 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import BaseModel
 
+from app.auth.dependencies import Actor
 from app.core.database import Session
 from app.core.responses import EnvelopeResponse, ok
 from app.core.routing import Router
-from app.core.schemas import MAX_ID, Envelope, error_responses
+from app.core.schemas import AUTH_ERRORS, MAX_ID, Envelope, error_responses
 from app.notifications import service
 from app.notifications.schemas import NotificationOut, NotificationPage
 
-router = Router(tags=["Notifications"])
+router = Router(tags=["Notifications"], responses=AUTH_ERRORS)
 EmployeeId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
@@ -26,17 +27,18 @@ class MarkedCount(BaseModel):
 
 @router.get(
     "/notifications/recipient/{recipient_id}/", operation_id="list_notifications",
-    summary="List an employee's notifications", response_model=NotificationPage, responses=error_responses(422),
+    summary="List an employee's notifications", response_model=NotificationPage, responses=error_responses(404, 422),
 )
 async def list_notifications(
     recipient_id: EmployeeId,
     session: Session,
+    actor: Actor,
     read: Annotated[bool | None, Query(description="true: only read ones; false: only unread ones")] = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> EnvelopeResponse:
     """Newest first, 10 per page unless `page_size` says otherwise."""
-    data, total = await service.list_notifications(session, recipient_id, read, page, page_size)
+    data, total = await service.list_notifications(session, recipient_id, read, page, page_size, actor=actor)
     return ok("Notifications", data, pagination={"page": page, "pageSize": page_size, "total": total})
 
 
@@ -45,23 +47,23 @@ async def list_notifications(
     summary="Mark a notification as read", response_model=Envelope[NotificationOut],
     responses=error_responses(404, 422),
 )
-async def mark_notification_read(notification_id: EmployeeId, session: Session) -> EnvelopeResponse:
-    return ok("Notification marked as read", await service.mark_read(session, notification_id))
+async def mark_notification_read(notification_id: EmployeeId, session: Session, actor: Actor) -> EnvelopeResponse:
+    return ok("Notification marked as read", await service.mark_read(session, notification_id, actor=actor))
 
 
 @router.post(
     "/mark_notifications_as_read/{user_id}/", operation_id="mark_all_notifications_read",
     summary="Mark all of an employee's notifications as read", response_model=Envelope[MarkedCount],
-    responses=error_responses(422),
+    responses=error_responses(404, 422),
 )
-async def mark_all_notifications_read(user_id: EmployeeId, session: Session) -> EnvelopeResponse:
-    return ok("Notifications marked as read", {"updated": await service.mark_all_read(session, user_id)})
+async def mark_all_notifications_read(user_id: EmployeeId, session: Session, actor: Actor) -> EnvelopeResponse:
+    return ok("Notifications marked as read", {"updated": await service.mark_all_read(session, user_id, actor=actor)})
 
 
 @router.get(
     "/notifications/unread-count/{user_id}/", operation_id="unread_notification_count",
     summary="Count an employee's unread notifications", response_model=Envelope[UnreadCount],
-    responses=error_responses(422),
+    responses=error_responses(404, 422),
 )
-async def unread_notification_count(user_id: EmployeeId, session: Session) -> EnvelopeResponse:
-    return ok("Unread notifications", {"unreadCount": await service.unread_count(session, user_id)})
+async def unread_notification_count(user_id: EmployeeId, session: Session, actor: Actor) -> EnvelopeResponse:
+    return ok("Unread notifications", {"unreadCount": await service.unread_count(session, user_id, actor=actor)})

@@ -1,6 +1,10 @@
-"""Rules for the reference-data mirror: parents must exist, and a changed
-allocation is re-evaluated at once (raising it re-arms the alert, lowering it
-below the logged time alerts the admins like any other crossing)."""
+"""Rules for the reference-data mirror: who may write it, parents must exist,
+and a changed allocation is re-evaluated at once (raising it re-arms the
+alert, lowering it below the logged time alerts the admins like any other
+crossing).
+
+Visibility: another company's entities answer exactly like missing ones
+(404 on the path, 422 *_NOT_FOUND in a body), so ids do not leak."""
 
 from typing import Any
 
@@ -8,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.allocation.repository import AllocationRepository
 from app.allocation.service import check_allocations, figures
-from app.core.errors import FieldError, InputRejected, NotFound
+from app.auth.principal import Principal
+from app.core.errors import FieldError, Forbidden, InputRejected, NotFound
 from app.models import Company, Employee, Project, Task
 from app.reference.repository import ReferenceRepository
 from app.reference.schemas import (
@@ -23,10 +28,22 @@ from app.reference.schemas import (
 )
 
 
-async def _require(repo: ReferenceRepository, model: type, ident: int, field: str, code: str) -> None:
-    if not await repo.exists(model, ident):
-        what = model.__name__.lower()
-        raise InputRejected([FieldError(field, f"{what.capitalize()} {ident} does not exist.", code)])
+def _require_writer(actor: Principal) -> None:
+    if not actor.writes_reference_data:
+        raise Forbidden("Only admins and service keys may write reference data.")
+
+
+def _visible(actor: Principal, row: Any, company_id: int | None) -> Any:
+    """The row, or None when it is missing or belongs to a company the caller cannot see."""
+    return row if row is not None and actor.sees(company_id) else None
+
+
+async def _require_company(repo: ReferenceRepository, actor: Principal, company_id: int) -> None:
+    if not actor.sees(company_id) or not await repo.exists(Company, company_id):
+        raise InputRejected([FieldError("companyId", f"Company {company_id} does not exist.", "COMPANY_NOT_FOUND")])
+
+
+# ---------------------------------------------------------------- companies
 
 
 def _company_view(row: Any) -> dict[str, Any]:
@@ -34,16 +51,24 @@ def _company_view(row: Any) -> dict[str, Any]:
                       updated_at=row.updated_at).model_dump(mode="json")
 
 
-async def put_company(session: AsyncSession, company_id: int, data: CompanyIn) -> dict[str, Any]:
+async def put_company(session: AsyncSession, company_id: int, data: CompanyIn, *, actor: Principal) -> dict[str, Any]:
+    """Companies themselves are the platform's to write."""
+    if not actor.is_platform:
+        if actor.sees(company_id):
+            raise Forbidden("Only the platform may write a company.")
+        raise NotFound("Company", company_id, "COMPANY_NOT_FOUND")
     row = await ReferenceRepository(session).upsert(Company, company_id, data.model_dump(by_alias=False))
     return _company_view(row)
 
 
-async def get_company(session: AsyncSession, company_id: int) -> dict[str, Any]:
+async def get_company(session: AsyncSession, company_id: int, *, actor: Principal) -> dict[str, Any]:
     row = await ReferenceRepository(session).get(Company, company_id)
-    if row is None:
+    if _visible(actor, row, company_id) is None:
         raise NotFound("Company", company_id, "COMPANY_NOT_FOUND")
     return _company_view(row)
+
+
+# ---------------------------------------------------------------- employees
 
 
 async def _employee_view(repo: ReferenceRepository, row: Any) -> dict[str, Any]:
@@ -55,19 +80,28 @@ async def _employee_view(repo: ReferenceRepository, row: Any) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-async def put_employee(session: AsyncSession, employee_id: int, data: EmployeeIn) -> dict[str, Any]:
+async def put_employee(
+    session: AsyncSession, employee_id: int, data: EmployeeIn, *, actor: Principal
+) -> dict[str, Any]:
+    _require_writer(actor)
     repo = ReferenceRepository(session)
-    await _require(repo, Company, data.company_id, "companyId", "COMPANY_NOT_FOUND")
+    before = await repo.get(Employee, employee_id)
+    if before is not None and not actor.sees(before.company_id):
+        raise NotFound("Employee", employee_id, "USER_NOT_FOUND")
+    await _require_company(repo, actor, data.company_id)
     row = await repo.upsert(Employee, employee_id, data.model_dump(by_alias=False))
     return await _employee_view(repo, row)
 
 
-async def get_employee(session: AsyncSession, employee_id: int) -> dict[str, Any]:
+async def get_employee(session: AsyncSession, employee_id: int, *, actor: Principal) -> dict[str, Any]:
     repo = ReferenceRepository(session)
     row = await repo.get(Employee, employee_id)
-    if row is None:
+    if _visible(actor, row, row.company_id if row else None) is None:
         raise NotFound("Employee", employee_id, "USER_NOT_FOUND")
     return await _employee_view(repo, row)
+
+
+# ---------------------------------------------------------------- projects
 
 
 async def _logged_seconds(session: AsyncSession, project_id: int) -> dict[int, int]:
@@ -76,7 +110,22 @@ async def _logged_seconds(session: AsyncSession, project_id: int) -> dict[int, i
     return {task_id: seconds for (_, task_id), seconds in by_task.items()}
 
 
-async def _project_view(session: AsyncSession, row: Any) -> dict[str, Any]:
+async def put_project(session: AsyncSession, project_id: int, data: ProjectIn, *, actor: Principal) -> dict[str, Any]:
+    _require_writer(actor)
+    repo = ReferenceRepository(session)
+    before = await repo.get(Project, project_id)
+    if before is not None and not actor.sees(before.company_id):
+        raise NotFound("Project", project_id, "PROJECT_NOT_FOUND")
+    await _require_company(repo, actor, data.company_id)
+    await repo.upsert(Project, project_id, data.model_dump(by_alias=False))
+    await check_allocations(session, {project_id}, set(), {})
+    return await get_project(session, project_id, actor=actor)
+
+
+async def get_project(session: AsyncSession, project_id: int, *, actor: Principal) -> dict[str, Any]:
+    row = await ReferenceRepository(session).get(Project, project_id)
+    if _visible(actor, row, row.company_id if row else None) is None:
+        raise NotFound("Project", project_id, "PROJECT_NOT_FOUND")
     logged = sum((await _logged_seconds(session, row.id)).values())
     return ProjectOut(
         project_id=row.id, company_id=row.company_id, name=row.name, is_active=row.is_active,
@@ -85,35 +134,35 @@ async def _project_view(session: AsyncSession, row: Any) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-async def put_project(session: AsyncSession, project_id: int, data: ProjectIn) -> dict[str, Any]:
+# ---------------------------------------------------------------- tasks
+
+
+async def _task_company(repo: ReferenceRepository, task_id: int) -> int | None:
+    context = (await repo.task_contexts({task_id})).get(task_id)
+    return context.company_id if context else None
+
+
+async def put_task(session: AsyncSession, task_id: int, data: TaskIn, *, actor: Principal) -> dict[str, Any]:
+    _require_writer(actor)
     repo = ReferenceRepository(session)
-    await _require(repo, Company, data.company_id, "companyId", "COMPANY_NOT_FOUND")
-    await repo.upsert(Project, project_id, data.model_dump(by_alias=False))
-    await check_allocations(session, {project_id}, set(), {})
-    return await get_project(session, project_id)
-
-
-async def get_project(session: AsyncSession, project_id: int) -> dict[str, Any]:
-    row = await ReferenceRepository(session).get(Project, project_id)
-    if row is None:
-        raise NotFound("Project", project_id, "PROJECT_NOT_FOUND")
-    return await _project_view(session, row)
-
-
-async def put_task(session: AsyncSession, task_id: int, data: TaskIn) -> dict[str, Any]:
-    repo = ReferenceRepository(session)
-    await _require(repo, Project, data.project_id, "projectId", "PROJECT_NOT_FOUND")
     before = await repo.get(Task, task_id)
+    if before is not None and not actor.sees(await _task_company(repo, task_id)):
+        raise NotFound("Task", task_id, "TASK_NOT_FOUND")
+    project = await repo.get(Project, data.project_id)
+    if _visible(actor, project, project.company_id if project else None) is None:
+        raise InputRejected([FieldError("projectId", f"Project {data.project_id} does not exist.",
+                                        "PROJECT_NOT_FOUND")])
     await repo.upsert(Task, task_id, data.model_dump(by_alias=False))
     # A task moved to another project takes its time along: both projects' totals change.
     projects = {data.project_id} | ({before.project_id} if before is not None else set())
     await check_allocations(session, projects, {task_id}, {})
-    return await get_task(session, task_id)
+    return await get_task(session, task_id, actor=actor)
 
 
-async def get_task(session: AsyncSession, task_id: int) -> dict[str, Any]:
-    row = await ReferenceRepository(session).get(Task, task_id)
-    if row is None:
+async def get_task(session: AsyncSession, task_id: int, *, actor: Principal) -> dict[str, Any]:
+    repo = ReferenceRepository(session)
+    row = await repo.get(Task, task_id)
+    if row is None or not actor.sees(await _task_company(repo, task_id)):
         raise NotFound("Task", task_id, "TASK_NOT_FOUND")
     logged = (await _logged_seconds(session, row.project_id)).get(row.id, 0)
     return TaskOut(

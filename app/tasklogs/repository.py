@@ -37,6 +37,9 @@ VIEW_COLUMNS = (
     TaskLog.manual_add,
     TaskLog.created_at,
     TaskLog.updated_at,
+    TaskLog.created_by,
+    TaskLog.updated_by,
+    Employee.company_id,
 )
 
 
@@ -83,17 +86,23 @@ class TaskLogRepository:
             stmt = stmt.with_for_update(of=TaskLog)
         return (await self.session.execute(stmt)).one_or_none()
 
-    async def list_for_task(self, task_id: int, offset: int | None, limit: int | None) -> list[Any]:
+    async def list_for_task(
+        self, task_id: int, offset: int | None, limit: int | None, *, user_id: int | None = None
+    ) -> list[Any]:
         stmt = _view_select().where(TaskLog.task_id == task_id).order_by(TaskLog.start_time, TaskLog.id)
+        if user_id is not None:
+            stmt = stmt.where(TaskLog.user_id == user_id)
         if limit is not None:
             stmt = stmt.offset(offset or 0).limit(limit)
         return list((await self.session.execute(stmt)).all())
 
-    async def task_summary(self, task_id: int) -> tuple[int, int]:
-        """(count, total seconds) of a task's logs."""
+    async def task_summary(self, task_id: int, *, user_id: int | None = None) -> tuple[int, int]:
+        """(count, total seconds) of a task's logs (of one employee's, when given)."""
         stmt = select(func.count(), func.sum(seconds_between(TaskLog.start_time, TaskLog.end_time))).where(
             TaskLog.task_id == task_id
         )
+        if user_id is not None:
+            stmt = stmt.where(TaskLog.user_id == user_id)
         count, seconds = (await self.session.execute(stmt)).one()
         return int(count), int(seconds or 0)
 

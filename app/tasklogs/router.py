@@ -4,10 +4,11 @@ from typing import Annotated, Any
 
 from fastapi import Body, Path, Query
 
+from app.auth.dependencies import Actor
 from app.core.database import Session
 from app.core.responses import EnvelopeResponse, ok
 from app.core.routing import Router
-from app.core.schemas import MAX_ID, error_responses
+from app.core.schemas import AUTH_ERRORS, MAX_ID, error_responses
 from app.core.settings import AppSettings
 from app.core.timeutil import hours_minutes
 from app.tasklogs import service
@@ -21,7 +22,7 @@ from app.tasklogs.schemas import (
     TaskLogWriteAnswer,
 )
 
-router = Router(tags=["Task logs"])
+router = Router(tags=["Task logs"], responses=AUTH_ERRORS)
 LogId = Annotated[int, Path(alias="taskLogId", ge=1, le=MAX_ID)]
 
 
@@ -29,11 +30,11 @@ LogId = Annotated[int, Path(alias="taskLogId", ge=1, le=MAX_ID)]
     "/tasklog/create/", operation_id="create_task_log", summary="Create Task Log",
     response_model=TaskLogWriteAnswer, responses=error_responses(409, 422),
 )
-async def create_task_log(body: TaskLogCreate, session: Session, settings: AppSettings) -> EnvelopeResponse:
+async def create_task_log(body: TaskLogCreate, session: Session, settings: AppSettings, actor: Actor) -> EnvelopeResponse:
     """Log time spent on a task. Answers the created log with the employee's `dailyTotals` for the local
     days it touches, the `allocation` of its project and task, and `warnings` (overlap, long day).
     A log with the same task, employee and start time as a stored one is a 409 `DUPLICATE_TASK_LOG`."""
-    result = await service.create_task_log(session, settings, body)
+    result = await service.create_task_log(session, settings, body, actor=actor)
     return ok("Task log created", result.created[0], **result.effects())
 
 
@@ -46,12 +47,13 @@ async def bulk_create_task_logs(
     body: Annotated[list[TaskLogBulkItem], Body()],
     session: Session,
     settings: AppSettings,
+    actor: Actor,
 ) -> EnvelopeResponse:
     """Create many task logs in one request and one transaction. Items that repeat a stored log (same
     taskId, userId and startTime), or an earlier item of the batch, are skipped and listed with the id of
     the log they repeat. Validation is all-or-nothing: any bad item makes a 422 naming each bad item
     (`[3].endTime`) and nothing is saved."""
-    result = await service.bulk_create_task_logs(session, settings, user_id, body)
+    result = await service.bulk_create_task_logs(session, settings, user_id, body, actor=actor)
     created, skipped = len(result.created), len(result.skipped)
     message = f"{created} created, {skipped} duplicate{'' if skipped == 1 else 's'} skipped"
     return ok(message, {"created": result.created, "skipped": result.skipped}, **result.effects())
@@ -65,6 +67,7 @@ async def get_task_logs(
     task_id: Annotated[int, Path(alias="taskId", ge=1, le=MAX_ID)],
     session: Session,
     settings: AppSettings,
+    actor: Actor,
     page: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
     page_size: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> EnvelopeResponse:
@@ -72,7 +75,7 @@ async def get_task_logs(
     `page_size` (default 50) to page; the answer then has a `pagination` object."""
     if page_size is not None and page_size > settings.max_page_size:
         page_size = settings.max_page_size
-    result = await service.list_task_logs(session, task_id, page, page_size)
+    result = await service.list_task_logs(session, task_id, page, page_size, actor=actor)
     extra: dict[str, Any] = {
         "summary": {"count": result.count, "totalSeconds": result.total_seconds,
                     "totalTime": hours_minutes(result.total_seconds)}
@@ -86,8 +89,8 @@ async def get_task_logs(
     "/tasklogs/{taskLogId}/", operation_id="get_task_log", summary="Get one task log",
     response_model=TaskLogWriteAnswer, responses=error_responses(404, 422),
 )
-async def get_task_log(log_id: LogId, session: Session) -> EnvelopeResponse:
-    return ok("Task log", await service.get_task_log(session, log_id))
+async def get_task_log(log_id: LogId, session: Session, actor: Actor) -> EnvelopeResponse:
+    return ok("Task log", await service.get_task_log(session, log_id, actor=actor))
 
 
 UPDATE_DOC = """Update a task log entry (manual entry). Every field is optional; the log is re-validated as on
@@ -104,8 +107,8 @@ and start time of another log is a 409 `DUPLICATE_TASK_LOG`."""
     response_model=TaskLogWriteAnswer, responses=error_responses(404, 409, 422), description=UPDATE_DOC,
 )
 async def update_task_log(log_id: LogId, body: TaskLogUpdate, session: Session,
-                          settings: AppSettings) -> EnvelopeResponse:
-    result = await service.update_task_log(session, settings, log_id, body)
+                          settings: AppSettings, actor: Actor) -> EnvelopeResponse:
+    result = await service.update_task_log(session, settings, log_id, body, actor=actor)
     return ok("Task log updated", result.created[0], **result.effects())
 
 
@@ -114,8 +117,8 @@ async def update_task_log(log_id: LogId, body: TaskLogUpdate, session: Session,
     response_model=DeleteAnswer, responses=error_responses(404, 422),
 )
 async def delete_task_log(pk: Annotated[int, Path(ge=1, le=MAX_ID)], session: Session,
-                          settings: AppSettings) -> EnvelopeResponse:
+                          settings: AppSettings, actor: Actor) -> EnvelopeResponse:
     """Delete a task log. The answer carries the employee's new `dailyTotals` and the re-computed
     `allocation` of the log's project and task."""
-    result = await service.delete_task_log(session, settings, pk)
+    result = await service.delete_task_log(session, settings, pk, actor=actor)
     return ok("Task log deleted", {"taskLogId": pk}, **result.effects())

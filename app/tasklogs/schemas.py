@@ -116,6 +116,9 @@ class TaskLogOut(ApiModel):
     manual_add: bool
     created_at: UtcTimestamp
     updated_at: UtcTimestamp
+    created_by: str | None = Field(description="Who wrote it first: 'employee:10' or 'apikey:3'.",
+                                   examples=["employee:10"])
+    updated_by: str | None = Field(description="Who wrote it last.", examples=["employee:10"])
 
 
 class DailyTotal(ApiModel):

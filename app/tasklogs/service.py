@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.allocation.service import check_allocations
-from app.core.errors import Conflict, FieldError, InputRejected, NotFound, PayloadTooLarge
+from app.auth.principal import Principal
+from app.core.errors import Conflict, FieldError, Forbidden, InputRejected, NotFound, PayloadTooLarge
 from app.core.settings import Settings
 from app.core.sql import is_unique_violation
 from app.core.timeutil import hours, hours_minutes, iso_utc, local_day, local_days_touched, to_utc, utcnow, zone
@@ -41,10 +42,11 @@ class Draft:
     def key(self) -> LogKey:
         return (self.task_id, self.user_id, self.start_time)
 
-    def row(self) -> dict[str, Any]:
+    def row(self, author: str) -> dict[str, Any]:
         return {
             "task_id": self.task_id, "user_id": self.user_id, "start_time": self.start_time,
             "end_time": self.end_time, "description": self.description, "manual_add": self.manual_add,
+            "updated_by": author,
         }
 
 
@@ -87,6 +89,8 @@ def task_log_view(row: Any) -> dict[str, Any]:
         "manualAdd": row.manual_add,
         "createdAt": iso_utc(row.created_at),
         "updatedAt": iso_utc(row.updated_at),
+        "createdBy": row.created_by,
+        "updatedBy": row.updated_by,
     }
 
 
@@ -99,9 +103,22 @@ class _Context:
     employees: dict[int, EmployeeContext]
 
 
-async def _load_context(session: AsyncSession, task_ids: set[int], user_ids: set[int]) -> _Context:
+async def _load_context(session: AsyncSession, actor: Principal, task_ids: set[int], user_ids: set[int]) -> _Context:
+    """Tasks and employees as this caller may see them: another company's are
+    left out, so they answer exactly like ids that do not exist."""
     repo = ReferenceRepository(session)
-    return _Context(await repo.task_contexts(task_ids), await repo.employee_contexts(user_ids))
+    tasks = await repo.task_contexts(task_ids)
+    employees = await repo.employee_contexts(user_ids)
+    return _Context(
+        {k: v for k, v in tasks.items() if actor.sees(v.company_id)},
+        {k: v for k, v in employees.items() if actor.sees(v.company_id)},
+    )
+
+
+def _require_may_write_for(actor: Principal, user_ids: set[int]) -> None:
+    """Employees and team leaders write only their own time."""
+    if not actor.acts_for_others and any(not actor.is_self(uid) for uid in user_ids):
+        raise Forbidden("You may only log, edit or delete your own time.")
 
 
 def _check(
@@ -167,7 +184,7 @@ def _validate_all(items: Sequence[dict[str, Any]], ctx: _Context, settings: Sett
 
 
 async def create_task_logs(
-    session: AsyncSession, settings: Settings, items: Sequence[dict[str, Any]], *, batch: bool
+    session: AsyncSession, settings: Settings, items: Sequence[dict[str, Any]], *, batch: bool, actor: Principal
 ) -> WriteResult:
     """Create task logs; duplicates (same task, user and start, stored or
     earlier in the batch) are skipped and reported with the log they repeat.
@@ -179,7 +196,8 @@ async def create_task_logs(
         )
     if not items:
         return WriteResult()
-    ctx = await _load_context(session, {i["task_id"] for i in items}, {i["user_id"] for i in items})
+    _require_may_write_for(actor, {i["user_id"] for i in items})
+    ctx = await _load_context(session, actor, {i["task_id"] for i in items}, {i["user_id"] for i in items})
     drafts = _validate_all(items, ctx, settings, batch=batch)
 
     first: dict[LogKey, Draft] = {}
@@ -193,14 +211,15 @@ async def create_task_logs(
     # unique-index locks in the same order and cannot deadlock.
     unique = sorted(first.values(), key=lambda d: d.key)
     repo = TaskLogRepository(session)
-    inserted = {(r.task_id, r.user_id, r.start_time): r for r in await repo.insert_new([d.row() for d in unique])}
+    inserted = {(r.task_id, r.user_id, r.start_time): r for r in await repo.insert_new(
+        [{**d.row(actor.label), "created_by": actor.label} for d in unique])}
     stored = await repo.ids_by_key([d.key for d in unique if d.key not in inserted])
 
     result = WriteResult()
     created_drafts = [d for d in unique if d.key in inserted]
     for draft in sorted(created_drafts, key=lambda d: d.index):
         row = inserted[draft.key]
-        result.created.append(task_log_view(_Row.of(draft, row, ctx)))
+        result.created.append(task_log_view(_Row.of(draft, row, ctx, actor.label)))
     for draft in sorted([d for d in unique if d.key not in inserted] + repeats, key=lambda d: d.index):
         existing = inserted[draft.key].id if draft.key in inserted else stored.get(draft.key)
         result.skipped.append({
@@ -221,16 +240,21 @@ async def create_task_logs(
     return result
 
 
-async def create_task_log(session: AsyncSession, settings: Settings, item: TaskLogCreate) -> WriteResult:
-    result = await create_task_logs(session, settings, [item.model_dump(by_alias=False)], batch=False)
+async def create_task_log(
+    session: AsyncSession, settings: Settings, item: TaskLogCreate, *, actor: Principal
+) -> WriteResult:
+    result = await create_task_logs(session, settings, [item.model_dump(by_alias=False)], batch=False, actor=actor)
     if result.skipped:
         raise Conflict(DUPLICATE_MESSAGE, "DUPLICATE_TASK_LOG", existingTaskLogId=result.skipped[0]["existingTaskLogId"])
     return result
 
 
 async def bulk_create_task_logs(
-    session: AsyncSession, settings: Settings, user_id: int, items: list[TaskLogBulkItem]
+    session: AsyncSession, settings: Settings, user_id: int, items: list[TaskLogBulkItem], *, actor: Principal
 ) -> WriteResult:
+    _require_may_write_for(actor, {user_id})
+    if user_id not in (await _load_context(session, actor, set(), {user_id})).employees:
+        raise NotFound("Employee", user_id, "USER_NOT_FOUND")
     rows = []
     mismatched = []
     for index, item in enumerate(items):
@@ -245,29 +269,37 @@ async def bulk_create_task_logs(
     if mismatched:
         raise InputRejected(mismatched, None if len(mismatched) == 1 else
                             f"{len(mismatched)} items name another user than the path; nothing was saved.")
-    return await create_task_logs(session, settings, rows, batch=True)
+    return await create_task_logs(session, settings, rows, batch=True, actor=actor)
+
+
+async def _writable_log(repo: TaskLogRepository, actor: Principal, log_id: int) -> Any:
+    """The log, locked, if this caller may change it (404 if it may not even see it)."""
+    before = await repo.get_view(log_id, lock=True)
+    if before is None or not actor.sees(before.company_id):
+        raise NotFound("Task log", log_id, "TASK_LOG_NOT_FOUND")
+    _require_may_write_for(actor, {before.user_id})
+    return before
 
 
 async def update_task_log(
-    session: AsyncSession, settings: Settings, log_id: int, patch: TaskLogUpdate
+    session: AsyncSession, settings: Settings, log_id: int, patch: TaskLogUpdate, *, actor: Principal
 ) -> WriteResult:
     """Edit a log; it is re-validated as on create and, unless the body says
     otherwise, marked as a manual entry."""
     repo = TaskLogRepository(session)
-    before = await repo.get_view(log_id, lock=True)
-    if before is None:
-        raise NotFound("Task log", log_id, "TASK_LOG_NOT_FOUND")
+    before = await _writable_log(repo, actor, log_id)
     changes = patch.model_dump(exclude_unset=True, by_alias=False)
     changes = {k: v for k, v in changes.items() if v is not None or k == "description"}
     merged = {
         "task_id": before.task_id, "user_id": before.user_id, "start_time": before.start_time,
         "end_time": before.end_time, "description": before.description, "manual_add": True, **changes,
     }
-    ctx = await _load_context(session, {merged["task_id"]}, {merged["user_id"]})
+    _require_may_write_for(actor, {merged["user_id"]})
+    ctx = await _load_context(session, actor, {merged["task_id"]}, {merged["user_id"], before.user_id})
     draft = _validate_all([merged], ctx, settings, batch=False)[0]
     try:
         async with session.begin_nested():
-            await repo.update(log_id, draft.row())
+            await repo.update(log_id, draft.row(actor.label))
     except IntegrityError as exc:
         if not is_unique_violation(exc):
             raise
@@ -277,9 +309,6 @@ async def update_task_log(
 
     result = WriteResult(created=[task_log_view(after)])
     zones = {uid: e.timezone for uid, e in ctx.employees.items()}
-    if before.user_id not in zones:
-        zones.update({uid: e.timezone for uid, e in (await _load_context(session, set(), {before.user_id}))
-                      .employees.items()})
     await _apply_effects(
         session, settings, result,
         spans=[Span(before.user_id, before.start_time, before.end_time),
@@ -291,13 +320,11 @@ async def update_task_log(
     return result
 
 
-async def delete_task_log(session: AsyncSession, settings: Settings, log_id: int) -> WriteResult:
+async def delete_task_log(session: AsyncSession, settings: Settings, log_id: int, *, actor: Principal) -> WriteResult:
     repo = TaskLogRepository(session)
-    before = await repo.get_view(log_id, lock=True)
-    if before is None:
-        raise NotFound("Task log", log_id, "TASK_LOG_NOT_FOUND")
+    before = await _writable_log(repo, actor, log_id)
     await repo.delete(log_id)
-    ctx = await _load_context(session, set(), {before.user_id})
+    ctx = await _load_context(session, actor, set(), {before.user_id})
     result = WriteResult()
     await _apply_effects(
         session, settings, result,
@@ -377,21 +404,25 @@ class _Row:
     manual_add: bool
     created_at: datetime
     updated_at: datetime
+    created_by: str
+    updated_by: str
 
     @classmethod
-    def of(cls, draft: Draft, inserted: Any, ctx: _Context) -> "_Row":
+    def of(cls, draft: Draft, inserted: Any, ctx: _Context, author: str) -> "_Row":
         return cls(inserted.id, draft.task_id, draft.project_id, draft.user_id, ctx.employees[draft.user_id].name,
                    draft.start_time, draft.end_time, draft.description, draft.manual_add,
-                   inserted.created_at, inserted.updated_at)
+                   inserted.created_at, inserted.updated_at, author, author)
 
 
 # ---------------------------------------------------------------- reads
 
 
-async def get_task_log(session: AsyncSession, log_id: int) -> dict[str, Any]:
+async def get_task_log(session: AsyncSession, log_id: int, *, actor: Principal) -> dict[str, Any]:
     row = await TaskLogRepository(session).get_view(log_id)
-    if row is None:
+    if row is None or not actor.sees(row.company_id):
         raise NotFound("Task log", log_id, "TASK_LOG_NOT_FOUND")
+    if not actor.reads_company_logs and not actor.is_self(row.user_id):
+        raise Forbidden("You may only read your own task logs.")
     return task_log_view(row)
 
 
@@ -405,17 +436,20 @@ class TaskLogPage:
 
 
 async def list_task_logs(
-    session: AsyncSession, task_id: int, page: int | None, page_size: int | None
+    session: AsyncSession, task_id: int, page: int | None, page_size: int | None, *, actor: Principal
 ) -> TaskLogPage:
     """A task's logs, oldest first, with a summary over all of them. Paged
-    only when the client asks for a page or a page size."""
-    if not await ReferenceRepository(session).task_contexts({task_id}):
+    only when the client asks for a page or a page size. Employees see only
+    their own logs (and a summary of those); leaders and admins see all."""
+    task = (await _load_context(session, actor, {task_id}, set())).tasks.get(task_id)
+    if task is None:
         raise NotFound("Task", task_id, "TASK_NOT_FOUND")
+    only_user = None if actor.reads_company_logs else actor.employee_id
     repo = TaskLogRepository(session)
     if page is not None or page_size is not None:
         page, page_size = page or 1, page_size or 50
-        rows = await repo.list_for_task(task_id, (page - 1) * page_size, page_size)
+        rows = await repo.list_for_task(task_id, (page - 1) * page_size, page_size, user_id=only_user)
     else:
-        rows = await repo.list_for_task(task_id, None, None)
-    count, seconds = await repo.task_summary(task_id)
+        rows = await repo.list_for_task(task_id, None, None, user_id=only_user)
+    count, seconds = await repo.task_summary(task_id, user_id=only_user)
     return TaskLogPage([task_log_view(r) for r in rows], count, seconds, page, page_size)
