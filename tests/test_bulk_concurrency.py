@@ -133,7 +133,8 @@ async def counted(client, backend) -> AsyncIterator[tuple[httpx.AsyncClient, lis
         statements.append(statement)
 
     event.listen(app.state.engine.sync_engine, "before_cursor_execute", record)
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+                             headers={"X-API-Key": client.headers["X-API-Key"]})
     try:
         yield http, statements
     finally:

@@ -104,6 +104,15 @@ async def get_employee(session: AsyncSession, employee_id: int, *, actor: Princi
 # ---------------------------------------------------------------- projects
 
 
+def _with_alert_state(values: dict[str, Any]) -> dict[str, Any]:
+    """Without an allocation nothing is exceeded: clear the alert state, so a
+    new allocation below the logged time is a fresh crossing. (With one, the
+    allocation check that follows the upsert decides.)"""
+    if values["allocated_hours"] is None:
+        values["allocation_exceeded"] = False
+    return values
+
+
 async def _logged_seconds(session: AsyncSession, project_id: int) -> dict[int, int]:
     """{task_id: seconds} for every task of the project that has time."""
     by_task = await AllocationRepository(session).logged_seconds_by_task({project_id})
@@ -117,7 +126,7 @@ async def put_project(session: AsyncSession, project_id: int, data: ProjectIn, *
     if before is not None and not actor.sees(before.company_id):
         raise NotFound("Project", project_id, "PROJECT_NOT_FOUND")
     await _require_company(repo, actor, data.company_id)
-    await repo.upsert(Project, project_id, data.model_dump(by_alias=False))
+    await repo.upsert(Project, project_id, _with_alert_state(data.model_dump(by_alias=False)))
     await check_allocations(session, {project_id}, set(), {})
     return await get_project(session, project_id, actor=actor)
 
@@ -152,7 +161,7 @@ async def put_task(session: AsyncSession, task_id: int, data: TaskIn, *, actor: 
     if _visible(actor, project, project.company_id if project else None) is None:
         raise InputRejected([FieldError("projectId", f"Project {data.project_id} does not exist.",
                                         "PROJECT_NOT_FOUND")])
-    await repo.upsert(Task, task_id, data.model_dump(by_alias=False))
+    await repo.upsert(Task, task_id, _with_alert_state(data.model_dump(by_alias=False)))
     # A task moved to another project takes its time along: both projects' totals change.
     projects = {data.project_id} | ({before.project_id} if before is not None else set())
     await check_allocations(session, projects, {task_id}, {})

@@ -161,13 +161,22 @@ def _check(
                  bool(fields.get("manual_add")))
 
 
-def _validate_all(items: Sequence[dict[str, Any]], ctx: _Context, settings: Settings, *, batch: bool) -> list[Draft]:
-    """All-or-nothing: every bad item is reported, and nothing is written."""
+def _validate_all(
+    items: Sequence[dict[str, Any]],
+    ctx: _Context,
+    settings: Settings,
+    *,
+    batch: bool,
+    rejected: dict[int, FieldError] | None = None,
+) -> list[Draft]:
+    """All-or-nothing: every bad item is reported (with those the caller
+    already `rejected`), and nothing is written."""
     now = utcnow()
     drafts: list[Draft] = []
     errors: list[FieldError] = []
     for index, fields in enumerate(items):
-        outcome = _check(index, fields, ctx, settings, now, f"[{index}]." if batch else "")
+        outcome = (rejected or {}).get(index) or _check(index, fields, ctx, settings, now,
+                                                        f"[{index}]." if batch else "")
         if isinstance(outcome, FieldError):
             errors.append(outcome)
         else:
@@ -184,11 +193,18 @@ def _validate_all(items: Sequence[dict[str, Any]], ctx: _Context, settings: Sett
 
 
 async def create_task_logs(
-    session: AsyncSession, settings: Settings, items: Sequence[dict[str, Any]], *, batch: bool, actor: Principal
+    session: AsyncSession,
+    settings: Settings,
+    items: Sequence[dict[str, Any]],
+    *,
+    batch: bool,
+    actor: Principal,
+    rejected: dict[int, FieldError] | None = None,
 ) -> WriteResult:
     """Create task logs; duplicates (same task, user and start, stored or
     earlier in the batch) are skipped and reported with the log they repeat.
-    Used by the single create (one item) and the bulk create alike."""
+    Used by the single create (one item) and the bulk create alike.
+    `rejected` are items the caller already found bad, reported with the rest."""
     if len(items) > settings.bulk_max_items:
         raise PayloadTooLarge(
             f"At most {settings.bulk_max_items} task logs per request; this one has {len(items)}. "
@@ -198,7 +214,7 @@ async def create_task_logs(
         return WriteResult()
     _require_may_write_for(actor, {i["user_id"] for i in items})
     ctx = await _load_context(session, actor, {i["task_id"] for i in items}, {i["user_id"] for i in items})
-    drafts = _validate_all(items, ctx, settings, batch=batch)
+    drafts = _validate_all(items, ctx, settings, batch=batch, rejected=rejected)
 
     first: dict[LogKey, Draft] = {}
     repeats: list[Draft] = []
@@ -256,20 +272,18 @@ async def bulk_create_task_logs(
     if user_id not in (await _load_context(session, actor, set(), {user_id})).employees:
         raise NotFound("Employee", user_id, "USER_NOT_FOUND")
     rows = []
-    mismatched = []
+    mismatched: dict[int, FieldError] = {}
     for index, item in enumerate(items):
         fields = item.model_dump(by_alias=False)
         if fields["user_id"] is None:
             fields["user_id"] = user_id
         elif fields["user_id"] != user_id:
-            mismatched.append(FieldError(f"[{index}].userId",
-                                         f"userId {fields['user_id']} differs from the path's user {user_id}.",
-                                         "USER_MISMATCH"))
+            mismatched[index] = FieldError(f"[{index}].userId",
+                                           f"userId {fields['user_id']} differs from the path's user {user_id}.",
+                                           "USER_MISMATCH")
+            fields["user_id"] = user_id  # judged as the path's user; the item is rejected anyway
         rows.append(fields)
-    if mismatched:
-        raise InputRejected(mismatched, None if len(mismatched) == 1 else
-                            f"{len(mismatched)} items name another user than the path; nothing was saved.")
-    return await create_task_logs(session, settings, rows, batch=True, actor=actor)
+    return await create_task_logs(session, settings, rows, batch=True, actor=actor, rejected=mismatched)
 
 
 async def _writable_log(repo: TaskLogRepository, actor: Principal, log_id: int) -> Any:
