@@ -5,17 +5,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.auth.repository import ApiKeyRepository
 from app.auth.tokens import verification_key
 from app.core.database import create_engine, make_sessionmaker
 from app.core.errors import install_error_handlers
+from app.core.observability import RequestContextMiddleware, configure_logging
 from app.core.responses import EnvelopeResponse
 from app.core.settings import Settings, get_settings
 from app.notifications.router import router as notifications_router
+from app.operations.router import router as operations_router
 from app.reference.router import router as reference_router
 from app.tasklogs.router import router as tasklogs_router
+from app.timesheets.router import router as timesheets_router
 
 DESCRIPTION = """
 Records the time people spend on tasks. Compatible with the **Task Logs** module of the Dyzo API v2.0.0:
@@ -56,6 +60,18 @@ async def _check_authentication(app: FastAPI) -> None:
     )
 
 
+TAGS = [
+    {"name": "Task logs", "description": "Create, read, edit and delete single task logs (Dyzo paths)."},
+    {"name": "Bulk", "description": "Upload many task logs in one request; duplicates are skipped."},
+    {"name": "Timesheets", "description": "Working hours per day, week, month, task, project or employee; "
+     "JSON, CSV and XLSX."},
+    {"name": "Notifications", "description": "Alerts for admins, e.g. a project over its allocated hours."},
+    {"name": "Reference data", "description": "Companies, employees, projects and tasks mirrored from the "
+     "platform (written by platform services and company admins)."},
+    {"name": "Operations", "description": "Health, readiness and metrics for orchestrators and dashboards."},
+]
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(app.state.settings)
@@ -70,24 +86,33 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level.upper())
+    configure_logging(settings)
     app = FastAPI(
         title="Task Logs API",
         version=__version__,
         description=DESCRIPTION,
+        contact={"name": "Task Logs team", "email": "tasklogs@dyzo.example"},
+        openapi_tags=TAGS,
         lifespan=_lifespan,
         redirect_slashes=False,
         default_response_class=EnvelopeResponse,
+        # One schema per model: no "-Input"/"-Output" twins in the document.
+        separate_input_output_schemas=False,
     )
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(tasklogs_router)
     app.include_router(notifications_router)
     app.include_router(reference_router)
+    app.include_router(timesheets_router)
 
-    @app.get("/healthz", tags=["Operations"], operation_id="healthz", summary="Liveness")
-    async def healthz() -> EnvelopeResponse:
-        """The process is up (does not touch the database)."""
-        return EnvelopeResponse({"status": 1, "message": "ok"})
-
+    app.include_router(operations_router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key", "If-Match",
+                           "X-Request-ID"],
+            expose_headers=["X-Request-ID", "ETag", "Retry-After", "Idempotent-Replayed"],
+        )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

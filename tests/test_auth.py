@@ -50,7 +50,8 @@ class Callers:
             token = jwt.encode({"sub": "10", "company_id": 1, "exp": now - timedelta(hours=1)}, TEST_JWT_SECRET)
             return {"Authorization": f"Bearer {token}"}
         if role == "wrong_signature":
-            token = jwt.encode({"sub": "10", "company_id": 1, "exp": now + timedelta(hours=1)}, "not-the-secret-but-just-as-long-as-a-real-one")
+            claims = {"sub": "10", "company_id": 1, "exp": now + timedelta(hours=1)}
+            token = jwt.encode(claims, "not-the-secret-but-just-as-long-as-a-real-one")
             return {"Authorization": f"Bearer {token}"}
         if role == "malformed_header":
             return {"Authorization": "Token abc"}
@@ -124,7 +125,7 @@ async def test_every_endpoint_refuses_a_missing_or_bad_credential(anon_client, b
 
 async def test_health_and_docs_need_no_credentials(anon_client):
     http, _ = anon_client
-    for path in ("/healthz", "/docs", "/openapi.json"):
+    for path in ("/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json"):
         assert (await http.get(path)).status_code == 200, path
 
 
@@ -145,7 +146,7 @@ async def test_create_a_log_for_employee_10(anon_client, backend, role):
     assert await backend.scalar("SELECT count(*) FROM task_logs") == expected_rows
 
 
-@pytest.mark.parametrize("role,expected", [
+@pytest.mark.parametrize(("role", "expected"), [
     ("employee", (200, None)), ("team_leader", (403, "FORBIDDEN")), ("admin", (200, None)),
     ("company_key", (200, None)), ("platform_key", (200, None)), ("other_admin", (404, "USER_NOT_FOUND")),
 ])
@@ -166,7 +167,7 @@ async def test_an_admin_logging_into_another_companys_task_gets_not_found(anon_c
     assert await backend.scalar("SELECT count(*) FROM task_logs") == 0
 
 
-@pytest.mark.parametrize("role,expected_count", [
+@pytest.mark.parametrize(("role", "expected_count"), [
     ("employee", 1), ("team_leader", 2), ("admin", 2), ("company_key", 2), ("platform_key", 2), ("other_admin", None),
 ])
 async def test_task_log_list_shows_own_logs_to_employees_and_all_to_leaders(anon_client, role, expected_count):
@@ -185,7 +186,7 @@ async def test_task_log_list_shows_own_logs_to_employees_and_all_to_leaders(anon
         assert {row["userId"] for row in body["data"]} == {10}
 
 
-@pytest.mark.parametrize("role,own,other", [
+@pytest.mark.parametrize(("role", "own", "other"), [
     ("employee", 200, 403), ("team_leader", 200, 200), ("admin", 200, 200), ("company_key", 200, 200),
     ("platform_key", 200, 200), ("other_admin", 404, 404),
 ])
@@ -297,7 +298,7 @@ async def test_writing_reference_data_of_company_1(anon_client, role):
         expect(await http.put(path, json=body, headers=callers(role)), *REFERENCE_WRITE[role])
 
 
-@pytest.mark.parametrize("role,expected", [
+@pytest.mark.parametrize(("role", "expected"), [
     ("employee", 403), ("team_leader", 403), ("admin", 403), ("company_key", 403), ("platform_key", 200),
     ("other_admin", 404),
 ])
@@ -315,7 +316,7 @@ async def test_admins_cannot_place_reference_data_in_another_company(anon_client
     assert await backend.scalar("SELECT count(*) FROM employees WHERE id = 30") == 0
 
 
-@pytest.mark.parametrize("role,expected", [
+@pytest.mark.parametrize(("role", "expected"), [
     ("employee", 200), ("team_leader", 200), ("admin", 200), ("company_key", 200), ("platform_key", 200),
     ("other_admin", 404),
 ])
@@ -369,7 +370,7 @@ async def test_disabled_authentication_is_allowed_on_purpose_and_warned_about(ba
 
 
 async def test_token_and_apikey_commands_round_trip(anon_client, backend, capsys):
-    http, callers = anon_client
+    http, _callers = anon_client
     settings = backend.settings()
     assert await print_token(settings, 10, 1.0) == 0
     token = capsys.readouterr().out.strip()
@@ -396,7 +397,7 @@ async def test_openapi_declares_both_schemes_and_the_auth_answers(anon_client):
     assert set(spec["components"]["securitySchemes"]) == {"BearerAuth", "ApiKeyAuth"}
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
-            if path == "/healthz":
+            if path in ("/healthz", "/readyz", "/metrics"):  # probes; /metrics has its own token setting
                 assert "security" not in operation
                 continue
             assert {"BearerAuth": []} in operation["security"], (method, path)

@@ -129,7 +129,7 @@ async def counted(client, backend) -> AsyncIterator[tuple[httpx.AsyncClient, lis
     await lifespan.__aenter__()
     statements: list[str] = []
 
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
         statements.append(statement)
 
     event.listen(app.state.engine.sync_engine, "before_cursor_execute", record)

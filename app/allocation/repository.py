@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,17 +39,18 @@ class AllocationRepository:
         one would deadlock asking for FOR UPDATE on the same task."""
         budgets: list[Budget] = []
         if project_ids:
-            stmt = (
+            projects = (
                 select(Project.id, Project.company_id, Project.name, Project.allocated_hours,
                        Project.allocation_exceeded)
                 .where(Project.id.in_(project_ids), Project.allocated_hours.is_not(None))
                 .order_by(Project.id)
                 .with_for_update(key_share=True)
             )
-            for pid, cid, name, hours, exceeded in (await self.session.execute(stmt)).all():
-                budgets.append(Budget("project", pid, pid, cid, name, hours, exceeded))
+            for pid, cid, name, hours, exceeded in (await self.session.execute(projects)).all():
+                # hours is NOT NULL: filtered above
+                budgets.append(Budget("project", pid, pid, cid, name, cast(Decimal, hours), exceeded))
         if task_ids:
-            stmt = (
+            tasks = (
                 select(Task.id, Task.project_id, Project.company_id, Task.name, Task.allocated_hours,
                        Task.allocation_exceeded)
                 .join(Project, Project.id == Task.project_id)
@@ -56,8 +58,8 @@ class AllocationRepository:
                 .order_by(Task.id)
                 .with_for_update(of=Task, key_share=True)
             )
-            for tid, pid, cid, name, hours, exceeded in (await self.session.execute(stmt)).all():
-                budgets.append(Budget("task", tid, pid, cid, name, hours, exceeded))
+            for tid, pid, cid, name, hours, exceeded in (await self.session.execute(tasks)).all():
+                budgets.append(Budget("task", tid, pid, cid, name, cast(Decimal, hours), exceeded))
         return budgets
 
     async def logged_seconds_by_task(self, project_ids: set[int]) -> dict[tuple[int, int], int]:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.allocation.repository import AllocationRepository, Budget
+from app.core.observability import count_on_commit
 from app.core.timeutil import hours, hours_minutes
 from app.notifications.repository import NotificationRepository
 
@@ -87,6 +88,7 @@ async def check_allocations(
                 for recipient in recipients
             ]
         await NotificationRepository(session).add_many(notifications)
+        count_on_commit(session, "notifications_sent", len(notifications))
     return list(entries.values())
 
 

@@ -45,4 +45,5 @@ class ApiKeyRepository:
         return bool(result.rowcount)
 
     async def any_active(self) -> bool:
-        return (await self.session.scalar(select(func.count()).where(ApiKey.revoked_at.is_(None)))) > 0
+        count = await self.session.scalar(select(func.count()).where(ApiKey.revoked_at.is_(None)))
+        return bool(count)

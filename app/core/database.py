@@ -10,22 +10,36 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
+from app.core.observability import publish_committed
 from app.core.settings import Settings
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
-        engine = create_async_engine(settings.database_url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000})
+        engine = create_async_engine(
+            settings.database_url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000}
+        )
         _configure_sqlite(engine, settings)
         return engine
+    server_settings = {"application_name": "tasklogs"}
+    if settings.db_statement_timeout_ms:
+        server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
     return create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
+        # A connection broken by a database restart is replaced before use,
+        # so the service recovers by itself when PostgreSQL is back.
         pool_pre_ping=True,
+        connect_args={"timeout": settings.db_connect_timeout_seconds, "server_settings": server_settings},
     )
 
 
@@ -57,8 +71,10 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session, session.begin():
-        yield session
+    async with sessionmaker() as session:
+        async with session.begin():
+            yield session
+        publish_committed(session)
 
 
 # scope="function": commit (or roll back) before the response leaves.

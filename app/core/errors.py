@@ -8,8 +8,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.observability import request_id_var
 from app.core.responses import EnvelopeResponse
 
 log = logging.getLogger("tasklogs")
@@ -75,7 +78,28 @@ class PayloadTooLarge(AppError):
 
 
 def error_body(message: str, error_code: str, errors: list[dict[str, Any]] | None = None, **extra: Any) -> dict:
-    return {"status": 0, "message": message, "error_code": error_code, "errors": errors or [], **extra}
+    return {"status": 0, "message": message, "error_code": error_code, "errors": errors or [], **extra,
+            "requestId": request_id_var.get()}
+
+
+class ServiceUnavailable(AppError):
+    def __init__(self, message: str = "The database is unavailable; try again shortly.") -> None:
+        super().__init__(message, "SERVICE_UNAVAILABLE", 503, headers={"Retry-After": "5"})
+
+
+def _is_database_outage(exc: BaseException) -> bool:
+    """Connection refused or lost, pool exhausted, statement timeout: the
+    database cannot answer now, which is a 503 to retry, not a bug."""
+    if isinstance(exc, (SQLATimeoutError, OperationalError, InterfaceError, ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        orig = exc.orig
+        sqlstate = getattr(orig, "sqlstate", None) or ""
+        # 08: connection exceptions; 57: operator intervention (shutdown, query canceled by timeout)
+        return sqlstate.startswith(("08", "57")) or isinstance(getattr(orig, "__cause__", None), OSError)
+    return isinstance(exc, OSError)
 
 
 def _loc_to_field(loc: tuple[Any, ...]) -> str:
@@ -136,6 +160,19 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = "No such endpoint."
         return EnvelopeResponse(error_body(message, code), status_code=exc.status_code, headers=exc.headers)
+
+    async def _database_error(request: Request, exc: Exception) -> EnvelopeResponse:
+        if not _is_database_outage(exc):
+            return await _unexpected(request, exc)
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        outage = ServiceUnavailable()
+        return EnvelopeResponse(error_body(outage.message, outage.error_code), status_code=503,
+                                headers=outage.headers)
+
+    # Registered per class (not under Exception) so they are answered like
+    # any handled error instead of being re-raised to the server as a crash.
+    for outage_type in (DBAPIError, SQLATimeoutError, OSError, TimeoutError):
+        app.add_exception_handler(outage_type, _database_error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> EnvelopeResponse:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
-from app.core.timeutil import iso_utc, is_known_zone
+from app.core.timeutil import is_known_zone, iso_utc
 
 MAX_ID = 2**63 - 1
 
@@ -83,6 +83,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "No valid credentials: `error_code` is NO_ACCESS_TOKEN, INVALID_ACCESS_TOKEN, TOKEN_EXPIRED, "
         "USER_NOT_FOUND, USER_INACTIVE or INVALID_API_KEY.",
         403: "FORBIDDEN: the caller's role does not allow this.",
+        503: "SERVICE_UNAVAILABLE: the database cannot answer now; retry after `Retry-After` seconds.",
         404: "Not found.",
         409: "Conflict with stored data.",
         413: "Too many items in one request.",
@@ -91,4 +92,4 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {c: {"model": ErrorEnvelope, "description": descriptions.get(c, "Error")} for c in codes}
 
 
-AUTH_ERRORS = error_responses(401, 403)
+AUTH_ERRORS = error_responses(401, 403, 422, 503)

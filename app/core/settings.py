@@ -5,13 +5,12 @@ Every field here is listed in the README's settings table; keep the two in step.
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-
 from pydantic import Field, SecretStr
-from sqlalchemy.engine import make_url
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./tasklogs.db"
 
@@ -27,6 +26,12 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, ge=1, description="PostgreSQL connections kept open per worker.")
     db_max_overflow: int = Field(10, ge=0, description="Extra PostgreSQL connections allowed under load.")
     db_pool_timeout_seconds: float = Field(10.0, gt=0, description="How long a request waits for a free connection.")
+    db_connect_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long opening a PostgreSQL connection may take."
+    )
+    db_statement_timeout_ms: int = Field(
+        15_000, ge=0, description="PostgreSQL statement_timeout for every query (0: none); a slower query is a 503."
+    )
     sqlite_busy_timeout_ms: int = Field(
         30_000, ge=0, description="How long an SQLite writer waits for the write lock before failing."
     )
@@ -60,6 +65,19 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="Port `tasklogs serve` listens on.")
     workers: int = Field(1, ge=1, description="Worker processes for `tasklogs serve`.")
     log_level: str = Field("info", description="Python log level: debug, info, warning, error.")
+    log_format: Literal["json", "console"] = Field(
+        "json", description="json: one JSON object per line (for log shippers); console: plain text."
+    )
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above).")
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description='Origins allowed to call from a browser, as a JSON list (["https://app.example.com"]); '
+        "empty: CORS off.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="When set, GET /metrics needs 'Authorization: Bearer <token>'."
+    )
+    readiness_timeout_seconds: float = Field(2.0, gt=0, description="How long /readyz waits for the database.")
 
     @property
     def is_sqlite(self) -> bool:
@@ -80,7 +98,7 @@ def get_settings() -> Settings:
 
 
 def _app_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 # The settings the running app was built with (tests build apps with their own).

@@ -3,26 +3,17 @@
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import BaseModel
 
 from app.auth.dependencies import Actor
 from app.core.database import Session
 from app.core.responses import EnvelopeResponse, ok
 from app.core.routing import Router
-from app.core.schemas import AUTH_ERRORS, MAX_ID, Envelope, error_responses
+from app.core.schemas import AUTH_ERRORS, MAX_ID, error_responses
 from app.notifications import service
-from app.notifications.schemas import NotificationOut, NotificationPage
+from app.notifications.schemas import MarkedCountAnswer, NotificationAnswer, NotificationPage, UnreadCountAnswer
 
 router = Router(tags=["Notifications"], responses=AUTH_ERRORS)
 EmployeeId = Annotated[int, Path(ge=1, le=MAX_ID)]
-
-
-class UnreadCount(BaseModel):
-    unreadCount: int
-
-
-class MarkedCount(BaseModel):
-    updated: int
 
 
 @router.get(
@@ -44,26 +35,29 @@ async def list_notifications(
 
 @router.patch(
     "/api/notifications/read/{notification_id}/", operation_id="mark_notification_read",
-    summary="Mark a notification as read", response_model=Envelope[NotificationOut],
+    summary="Mark a notification as read", response_model=NotificationAnswer,
     responses=error_responses(404, 422),
 )
 async def mark_notification_read(notification_id: EmployeeId, session: Session, actor: Actor) -> EnvelopeResponse:
+    """Mark one of your notifications as read; answers the notification."""
     return ok("Notification marked as read", await service.mark_read(session, notification_id, actor=actor))
 
 
 @router.post(
     "/mark_notifications_as_read/{user_id}/", operation_id="mark_all_notifications_read",
-    summary="Mark all of an employee's notifications as read", response_model=Envelope[MarkedCount],
+    summary="Mark all of an employee's notifications as read", response_model=MarkedCountAnswer,
     responses=error_responses(404, 422),
 )
 async def mark_all_notifications_read(user_id: EmployeeId, session: Session, actor: Actor) -> EnvelopeResponse:
+    """Mark all of your unread notifications as read; answers how many changed."""
     return ok("Notifications marked as read", {"updated": await service.mark_all_read(session, user_id, actor=actor)})
 
 
 @router.get(
     "/notifications/unread-count/{user_id}/", operation_id="unread_notification_count",
-    summary="Count an employee's unread notifications", response_model=Envelope[UnreadCount],
+    summary="Count an employee's unread notifications", response_model=UnreadCountAnswer,
     responses=error_responses(404, 422),
 )
 async def unread_notification_count(user_id: EmployeeId, session: Session, actor: Actor) -> EnvelopeResponse:
+    """How many of your notifications are unread (for a badge)."""
     return ok("Unread notifications", {"unreadCount": await service.unread_count(session, user_id, actor=actor)})

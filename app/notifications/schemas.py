@@ -2,7 +2,7 @@ from typing import Any
 
 from pydantic import Field
 
-from app.core.schemas import ApiModel, UtcTimestamp
+from app.core.schemas import ApiModel, Envelope, UtcTimestamp
 
 
 class NotificationOut(ApiModel):
@@ -22,3 +22,23 @@ class NotificationPage(ApiModel):
     message: str
     data: list[NotificationOut]
     pagination: dict[str, int] = Field(examples=[{"page": 1, "pageSize": 10, "total": 3}])
+
+
+class NotificationAnswer(Envelope[NotificationOut]):
+    pass
+
+
+class UnreadCount(ApiModel):
+    unread_count: int
+
+
+class UnreadCountAnswer(Envelope[UnreadCount]):
+    pass
+
+
+class MarkedCount(ApiModel):
+    updated: int = Field(description="How many notifications were marked as read.")
+
+
+class MarkedCountAnswer(Envelope[MarkedCount]):
+    pass

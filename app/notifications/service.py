@@ -7,10 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.core.errors import Forbidden, NotFound
-from app.reference.repository import ReferenceRepository
 from app.core.timeutil import iso_utc
 from app.models import Notification
 from app.notifications.repository import NotificationRepository
+from app.reference.repository import ReferenceRepository
 
 
 def notification_view(n: Notification) -> dict[str, Any]:

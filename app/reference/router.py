@@ -8,17 +8,17 @@ from app.auth.dependencies import Actor
 from app.core.database import Session
 from app.core.responses import EnvelopeResponse, ok
 from app.core.routing import Router
-from app.core.schemas import AUTH_ERRORS, MAX_ID, Envelope, error_responses
+from app.core.schemas import AUTH_ERRORS, MAX_ID, error_responses
 from app.reference import service
 from app.reference.schemas import (
+    CompanyAnswer,
     CompanyIn,
-    CompanyOut,
+    EmployeeAnswer,
     EmployeeIn,
-    EmployeeOut,
+    ProjectAnswer,
     ProjectIn,
-    ProjectOut,
+    TaskAnswer,
     TaskIn,
-    TaskOut,
 )
 
 router = Router(tags=["Reference data"], responses=AUTH_ERRORS)
@@ -27,7 +27,7 @@ ERRORS: dict[int | str, dict[str, Any]] = error_responses(404, 422)
 
 
 @router.put("/companies/{companyId}/", operation_id="put_company", summary="Create or update a company",
-            response_model=Envelope[CompanyOut], responses=ERRORS)
+            response_model=CompanyAnswer, responses=ERRORS)
 async def put_company(company_id: Annotated[int, Path(alias="companyId", ge=1, le=MAX_ID)], body: CompanyIn,
                       session: Session, actor: Actor) -> EnvelopeResponse:
     """Mirror a platform company. `timezone` is an IANA name (default `UTC`); employees without their own
@@ -36,14 +36,15 @@ async def put_company(company_id: Annotated[int, Path(alias="companyId", ge=1, l
 
 
 @router.get("/companies/{companyId}/", operation_id="get_company", summary="Get a company",
-            response_model=Envelope[CompanyOut], responses=ERRORS)
+            response_model=CompanyAnswer, responses=ERRORS)
 async def get_company(company_id: Annotated[int, Path(alias="companyId", ge=1, le=MAX_ID)],
                       session: Session, actor: Actor) -> EnvelopeResponse:
+    """A company of the mirror (your own company, or any with a platform key)."""
     return ok("Company", await service.get_company(session, company_id, actor=actor))
 
 
 @router.put("/employees/{employeeId}/", operation_id="put_employee", summary="Create or update an employee",
-            response_model=Envelope[EmployeeOut], responses=ERRORS)
+            response_model=EmployeeAnswer, responses=ERRORS)
 async def put_employee(employee_id: Annotated[int, Path(alias="employeeId", ge=1, le=MAX_ID)], body: EmployeeIn,
                        session: Session, actor: Actor) -> EnvelopeResponse:
     """Mirror a platform employee. The company must exist. `timezone` null means the company's zone."""
@@ -51,14 +52,15 @@ async def put_employee(employee_id: Annotated[int, Path(alias="employeeId", ge=1
 
 
 @router.get("/employees/{employeeId}/", operation_id="get_employee", summary="Get an employee",
-            response_model=Envelope[EmployeeOut], responses=ERRORS)
+            response_model=EmployeeAnswer, responses=ERRORS)
 async def get_employee(employee_id: Annotated[int, Path(alias="employeeId", ge=1, le=MAX_ID)],
                        session: Session, actor: Actor) -> EnvelopeResponse:
+    """An employee of the mirror, with the time zone their local days are counted in."""
     return ok("Employee", await service.get_employee(session, employee_id, actor=actor))
 
 
 @router.put("/projects/{projectId}/", operation_id="put_project", summary="Create or update a project",
-            response_model=Envelope[ProjectOut], responses=ERRORS)
+            response_model=ProjectAnswer, responses=ERRORS)
 async def put_project(project_id: Annotated[int, Path(alias="projectId", ge=1, le=MAX_ID)], body: ProjectIn,
                       session: Session, actor: Actor) -> EnvelopeResponse:
     """Mirror a platform project. `allocatedHours` (or null for none) is checked at once against the
@@ -68,14 +70,16 @@ async def put_project(project_id: Annotated[int, Path(alias="projectId", ge=1, l
 
 
 @router.get("/projects/{projectId}/", operation_id="get_project", summary="Get a project with its logged hours",
-            response_model=Envelope[ProjectOut], responses=ERRORS)
+            response_model=ProjectAnswer, responses=ERRORS)
 async def get_project(project_id: Annotated[int, Path(alias="projectId", ge=1, le=MAX_ID)],
                       session: Session, actor: Actor) -> EnvelopeResponse:
+    """A project with its allocation figures: `loggedSeconds`, `loggedHours`, `remainingHours`
+    (negative when over) and `allocationExceeded`."""
     return ok("Project", await service.get_project(session, project_id, actor=actor))
 
 
 @router.put("/tasks/{taskId}/", operation_id="put_task", summary="Create or update a task",
-            response_model=Envelope[TaskOut], responses=ERRORS)
+            response_model=TaskAnswer, responses=ERRORS)
 async def put_task(task_id: Annotated[int, Path(alias="taskId", ge=1, le=MAX_ID)], body: TaskIn,
                    session: Session, actor: Actor) -> EnvelopeResponse:
     """Mirror a platform task. The project must exist; `allocatedHours` works as on projects."""
@@ -83,7 +87,8 @@ async def put_task(task_id: Annotated[int, Path(alias="taskId", ge=1, le=MAX_ID)
 
 
 @router.get("/tasks/{taskId}/", operation_id="get_task", summary="Get a task with its logged hours",
-            response_model=Envelope[TaskOut], responses=ERRORS)
+            response_model=TaskAnswer, responses=ERRORS)
 async def get_task(task_id: Annotated[int, Path(alias="taskId", ge=1, le=MAX_ID)],
                    session: Session, actor: Actor) -> EnvelopeResponse:
+    """A task with its allocation figures, as for projects."""
     return ok("Task", await service.get_task(session, task_id, actor=actor))

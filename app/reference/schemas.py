@@ -2,7 +2,8 @@
 
 from pydantic import Field
 
-from app.core.schemas import ApiModel, CleanText, Id, Name, TimeZoneName, UtcTimestamp
+from app.core.schemas import ApiModel, CleanText, Envelope, Id, Name, TimeZoneName, UtcTimestamp
+
 
 class CompanyIn(ApiModel):
     name: Name = Field(examples=["Acme Studio"])
@@ -78,3 +79,20 @@ class TaskOut(AllocationFigures):
     created_at: UtcTimestamp
     updated_at: UtcTimestamp
 
+
+
+# Named answers, so the OpenAPI document reads "CompanyAnswer", not "Envelope_CompanyOut_".
+class CompanyAnswer(Envelope[CompanyOut]):
+    pass
+
+
+class EmployeeAnswer(Envelope[EmployeeOut]):
+    pass
+
+
+class ProjectAnswer(Envelope[ProjectOut]):
+    pass
+
+
+class TaskAnswer(Envelope[TaskOut]):
+    pass

@@ -6,7 +6,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, String, column, delete, func, select, tuple_, update, values
+from sqlalchemy import (
+    BigInteger,
+    String,
+    column,
+    delete,
+    func,
+    select,
+    tuple_,
+    update,
+    values,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 

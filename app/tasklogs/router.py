@@ -23,6 +23,41 @@ from app.tasklogs.schemas import (
 )
 
 router = Router(tags=["Task logs"], responses=AUTH_ERRORS)
+
+# The Dyzo documentation's own request examples, offered in the Swagger UI.
+CREATE_EXAMPLES: dict[str, Any] = {
+    "dyzo": {
+        "summary": "Dyzo's example (snake_case, UTC)",
+        "value": {"task_id": 250, "employee_id": 10, "start_time": "2024-10-29T09:00:00Z",
+                  "end_time": "2024-10-29T10:30:00Z", "description": "Worked on authentication"},
+    },
+    "camelCase": {
+        "summary": "camelCase, local wall time (read in the employee's time zone)",
+        "value": {"taskId": 250, "userId": 10, "startTime": "2024-10-29T11:00:00",
+                  "endTime": "2024-10-29T12:15:00", "description": "Manual entry", "manualAdd": True},
+    },
+}
+BULK_EXAMPLES: dict[str, Any] = {
+    "dyzo": {
+        "summary": "Dyzo's example: three logs of one day",
+        "value": [
+            {"taskId": 250, "userId": 10, "startTime": "2024-10-29T09:00:00Z", "endTime": "2024-10-29T10:30:00Z",
+             "description": "Worked on authentication module", "manualAdd": False},
+            {"taskId": 251, "userId": 10, "startTime": "2024-10-29T10:30:00Z", "endTime": "2024-10-29T12:00:00Z",
+             "description": "Code review and testing", "manualAdd": False},
+            {"taskId": 252, "userId": 10, "startTime": "2024-10-29T13:00:00Z", "endTime": "2024-10-29T15:30:00Z",
+             "description": "Bug fixes and optimization", "manualAdd": False},
+        ],
+    },
+}
+UPDATE_EXAMPLES: dict[str, Any] = {
+    "dyzo": {
+        "summary": "Dyzo's example",
+        "value": {"startTime": "2024-10-29T09:00:00Z", "endTime": "2024-10-29T11:00:00Z",
+                  "description": "Research and planning", "taskId": 250, "userId": 10},
+    },
+    "description": {"summary": "Only the description", "value": {"description": "Pairing on login"}},
+}
 LogId = Annotated[int, Path(alias="taskLogId", ge=1, le=MAX_ID)]
 
 
@@ -30,7 +65,12 @@ LogId = Annotated[int, Path(alias="taskLogId", ge=1, le=MAX_ID)]
     "/tasklog/create/", operation_id="create_task_log", summary="Create Task Log",
     response_model=TaskLogWriteAnswer, responses=error_responses(409, 422),
 )
-async def create_task_log(body: TaskLogCreate, session: Session, settings: AppSettings, actor: Actor) -> EnvelopeResponse:
+async def create_task_log(
+    body: Annotated[TaskLogCreate, Body(openapi_examples=CREATE_EXAMPLES)],
+    session: Session,
+    settings: AppSettings,
+    actor: Actor,
+) -> EnvelopeResponse:
     """Log time spent on a task. Answers the created log with the employee's `dailyTotals` for the local
     days it touches, the `allocation` of its project and task, and `warnings` (overlap, long day).
     A log with the same task, employee and start time as a stored one is a 409 `DUPLICATE_TASK_LOG`."""
@@ -40,11 +80,11 @@ async def create_task_log(body: TaskLogCreate, session: Session, settings: AppSe
 
 @router.post(
     "/tasklogs/bulk/create/{user_id}/", operation_id="bulk_create_task_logs", summary="Bulk Create Task Logs",
-    tags=["Bulk"], response_model=BulkAnswer, responses=error_responses(413, 422),
+    tags=["Bulk"], response_model=BulkAnswer, responses=error_responses(404, 413, 422),
 )
 async def bulk_create_task_logs(
     user_id: Annotated[int, Path(ge=1, le=MAX_ID)],
-    body: Annotated[list[TaskLogBulkItem], Body()],
+    body: Annotated[list[TaskLogBulkItem], Body(openapi_examples=BULK_EXAMPLES)],
     session: Session,
     settings: AppSettings,
     actor: Actor,
@@ -90,6 +130,7 @@ async def get_task_logs(
     response_model=TaskLogWriteAnswer, responses=error_responses(404, 422),
 )
 async def get_task_log(log_id: LogId, session: Session, actor: Actor) -> EnvelopeResponse:
+    """One task log. Employees may read their own; team leaders, admins and keys their company's."""
     return ok("Task log", await service.get_task_log(session, log_id, actor=actor))
 
 
@@ -106,7 +147,8 @@ and start time of another log is a 409 `DUPLICATE_TASK_LOG`."""
     "/tasklogs/{taskLogId}/", operation_id="patch_task_log", summary="Update Task Log (partial)",
     response_model=TaskLogWriteAnswer, responses=error_responses(404, 409, 422), description=UPDATE_DOC,
 )
-async def update_task_log(log_id: LogId, body: TaskLogUpdate, session: Session,
+async def update_task_log(log_id: LogId, body: Annotated[TaskLogUpdate, Body(openapi_examples=UPDATE_EXAMPLES)],
+                          session: Session,
                           settings: AppSettings, actor: Actor) -> EnvelopeResponse:
     result = await service.update_task_log(session, settings, log_id, body, actor=actor)
     return ok("Task log updated", result.created[0], **result.effects())

@@ -14,10 +14,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.allocation.service import check_allocations
 from app.auth.principal import Principal
-from app.core.errors import Conflict, FieldError, Forbidden, InputRejected, NotFound, PayloadTooLarge
+from app.core.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InputRejected,
+    NotFound,
+    PayloadTooLarge,
+)
+from app.core.observability import count_on_commit
 from app.core.settings import Settings
 from app.core.sql import is_unique_violation
-from app.core.timeutil import hours, hours_minutes, iso_utc, local_day, local_days_touched, to_utc, utcnow, zone
+from app.core.timeutil import (
+    hours,
+    hours_minutes,
+    iso_utc,
+    local_day,
+    local_days_touched,
+    to_utc,
+    utcnow,
+    zone,
+)
 from app.reference.repository import EmployeeContext, ReferenceRepository, TaskContext
 from app.tasklogs.repository import DayWindow, LogKey, TaskLogRepository
 from app.tasklogs.schemas import TaskLogBulkItem, TaskLogCreate, TaskLogUpdate
@@ -243,6 +260,8 @@ async def create_task_logs(
             "taskId": draft.task_id, "startTime": iso_utc(draft.start_time),
         })
 
+    count_on_commit(session, "task_logs_created", len(result.created))
+    count_on_commit(session, "duplicates_skipped", len(result.skipped))
     written = [(inserted[d.key].id, d) for d in created_drafts]
     await _apply_effects(
         session, settings, result,
@@ -261,7 +280,8 @@ async def create_task_log(
 ) -> WriteResult:
     result = await create_task_logs(session, settings, [item.model_dump(by_alias=False)], batch=False, actor=actor)
     if result.skipped:
-        raise Conflict(DUPLICATE_MESSAGE, "DUPLICATE_TASK_LOG", existingTaskLogId=result.skipped[0]["existingTaskLogId"])
+        existing = result.skipped[0]["existingTaskLogId"]
+        raise Conflict(DUPLICATE_MESSAGE, "DUPLICATE_TASK_LOG", existingTaskLogId=existing)
     return result
 
 

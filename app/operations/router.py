@@ -1,0 +1,76 @@
+"""Endpoints for orchestrators and dashboards: liveness, readiness, metrics."""
+
+import asyncio
+from functools import lru_cache
+from pathlib import Path
+
+from alembic.script import ScriptDirectory
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy import text
+
+import migrations
+from app.core.errors import AppError, ServiceUnavailable
+from app.core.observability import metrics_payload
+from app.core.responses import EnvelopeResponse, ok
+from app.core.routing import Router
+from app.core.schemas import ErrorEnvelope, error_responses
+
+router = Router(tags=["Operations"])
+
+
+class Health(BaseModel):
+    status: int = 1
+    message: str
+
+
+@lru_cache
+def schema_head() -> str | None:
+    """The newest migration this build ships."""
+    return ScriptDirectory(str(Path(migrations.__file__).parent)).get_current_head()
+
+
+@router.get("/healthz", operation_id="healthz", summary="Liveness", response_model=Health)
+async def healthz() -> EnvelopeResponse:
+    """The process is up and answering. Does not touch the database, so an orchestrator does not
+    restart healthy workers during a database outage."""
+    return ok("ok")
+
+
+@router.get(
+    "/readyz", operation_id="readyz", summary="Readiness", response_model=Health,
+    responses={503: {"model": ErrorEnvelope, "description": "Database unreachable or schema not at head."}},
+)
+async def readyz(request: Request) -> EnvelopeResponse:
+    """Ready for traffic: the database answers within the readiness timeout and its schema is at the
+    newest migration of this build. 503 `SERVICE_UNAVAILABLE` otherwise; recovers by itself."""
+    settings = request.app.state.settings
+    try:
+        async with asyncio.timeout(settings.readiness_timeout_seconds):
+            async with request.app.state.engine.connect() as conn:
+                revision = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    except Exception as exc:
+        raise ServiceUnavailable(f"The database is not reachable ({type(exc).__name__}).") from exc
+    if revision != schema_head():
+        raise ServiceUnavailable(
+            f"The database schema is at {revision}, this build needs {schema_head()}: run `tasklogs migrate`."
+        )
+    return ok("ready", {"database": "ok", "schemaRevision": revision})
+
+
+@router.get(
+    "/metrics", operation_id="metrics", summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+               **error_responses(401)},
+)
+async def metrics(request: Request) -> Response:
+    """Request counts and latency histograms by route template and status, database connections in
+    use, task logs created, duplicates skipped and notifications sent. Needs `Authorization: Bearer
+    <TASKLOGS_METRICS_TOKEN>` when that setting is set."""
+    token = request.app.state.settings.metrics_token
+    if token is not None and request.headers.get("authorization") != f"Bearer {token.get_secret_value()}":
+        raise AppError("A valid metrics token is required.", "INVALID_ACCESS_TOKEN", 401,
+                       headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    return Response(metrics_payload(request.app.state.engine), media_type="text/plain; version=0.0.4")
