@@ -2,7 +2,9 @@
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from alembic import command
@@ -65,8 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "serve":
         import uvicorn
 
-        uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                    log_level=settings.log_level.lower())
+        if settings.migrate_on_start:
+            asyncio.run(migrate_to_head())
+        if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            # Each worker keeps its own counters; /metrics adds them up from here.
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tasklogs-metrics-")
+        uvicorn.run(
+            "app.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+            log_level=settings.log_level.lower(), log_config=None, access_log=False, proxy_headers=True,
+            # In-flight requests get this long to finish on SIGTERM; the lifespan then closes the pool.
+            timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+        )
     elif args.cmd == "migrate":
         asyncio.run(migrate_to_head())
         print(f"database at head: {_safe_url(settings.database_url)}")

@@ -11,8 +11,9 @@ from fastapi import APIRouter
 class Router(APIRouter):
     def add_api_route(self, path: str, endpoint: Any, **kwargs: Any) -> None:
         super().add_api_route(path, endpoint, **kwargs)
-        if len(path) > 1 and path.endswith("/"):
+        if len(path) > 1:
             twin = dict(kwargs, include_in_schema=False)
             if twin.get("operation_id"):
-                twin["operation_id"] = f"{twin['operation_id']}_noslash"
-            super().add_api_route(path.rstrip("/"), endpoint, **twin)
+                twin["operation_id"] = f"{twin['operation_id']}_twin"
+            other = path.rstrip("/") if path.endswith("/") else path + "/"
+            super().add_api_route(other, endpoint, **twin)

@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `tasklogs serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `tasklogs serve` listens on.")
     workers: int = Field(1, ge=1, description="Worker processes for `tasklogs serve`.")
+    shutdown_timeout_seconds: int = Field(
+        30, ge=1, description="On SIGTERM, how long in-flight requests may take to finish before workers stop."
+    )
+    migrate_on_start: bool = Field(
+        False, description="`tasklogs serve` upgrades the schema first (off: run `tasklogs migrate` as its own step)."
+    )
     log_level: str = Field("info", description="Python log level: debug, info, warning, error.")
     log_format: Literal["json", "console"] = Field(
         "json", description="json: one JSON object per line (for log shippers); console: plain text."

@@ -15,6 +15,7 @@ from app.tasklogs import service
 from app.tasklogs.schemas import (
     BulkAnswer,
     DeleteAnswer,
+    TaskLogAnswer,
     TaskLogBulkItem,
     TaskLogCreate,
     TaskLogsAnswer,
@@ -127,7 +128,7 @@ async def get_task_logs(
 
 @router.get(
     "/tasklogs/{taskLogId}/", operation_id="get_task_log", summary="Get one task log",
-    response_model=TaskLogWriteAnswer, responses=error_responses(404, 422),
+    response_model=TaskLogAnswer, responses=error_responses(404, 422),
 )
 async def get_task_log(log_id: LogId, session: Session, actor: Actor) -> EnvelopeResponse:
     """One task log. Employees may read their own; team leaders, admins and keys their company's."""

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AliasChoices, Field
 
-from app.core.schemas import ApiModel, CleanText, Id, UtcTimestamp
+from app.core.schemas import ApiModel, CleanText, Envelope, Id, UtcTimestamp
 
 USER_ALIASES = AliasChoices("userId", "user_id", "employeeId", "employee_id")
 
@@ -119,6 +119,10 @@ class TaskLogOut(ApiModel):
     created_by: str | None = Field(description="Who wrote it first: 'employee:10' or 'apikey:3'.",
                                    examples=["employee:10"])
     updated_by: str | None = Field(description="Who wrote it last.", examples=["employee:10"])
+
+
+class TaskLogAnswer(Envelope[TaskLogOut]):
+    pass
 
 
 class DailyTotal(ApiModel):
