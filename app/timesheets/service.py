@@ -1,0 +1,485 @@
+"""The rules of timesheets and working-hours reports.
+
+Every report, whichever path asks for it (`/timesheets/`, the weekly grid,
+Dyzo's working-hours paths, the exports), goes through the same two steps:
+`_prepare` checks the input and the caller's right to see the time, and
+picks the report's time zone and local days; then either `timesheet`
+(grouped sums, one GROUP BY) or `log_lines` (each log's share of each day)
+asks the database once.
+
+Days are local days of ONE zone per report: the employee's (their own,
+else their company's) for an employee's report, the company's for a
+project-wide or company-wide one, unless `timezone` says otherwise."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.allocation.repository import AllocationRepository
+from app.allocation.service import figures
+from app.auth.principal import Principal
+from app.core.errors import FieldError, Forbidden, InputRejected, NotFound
+from app.core.settings import Settings
+from app.core.timeutil import hours, hours_minutes, is_known_zone, iso_utc, local_day, utcnow, zone
+from app.reference.repository import ReferenceRepository
+from app.timesheets.repository import TIME_DIMENSIONS, Scope, TimesheetRepository, Window
+
+GROUP_BY = ("day", "week", "month", "task", "project", "employee")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MAX_DAYS = 366
+_TIME_RANK = {"day": 1, "week": 2, "month": 3}
+
+
+def totals(seconds: int) -> dict[str, Any]:
+    return {"totalSeconds": seconds, "totalHours": hours(seconds), "totalTime": hours_minutes(seconds)}
+
+
+# ---------------------------------------------------------------- input
+
+
+@dataclass(frozen=True)
+class Period:
+    """The report's first and last local day (inclusive), with the names the
+    client gave those bounds, so an error names the parameter it sent.
+
+    A missing bound is filled from the span containing the other one (or
+    today, in the report's zone): `default_span="month"` gives the calendar
+    month, `"week"` the week starting on Monday."""
+
+    start: date | None
+    end: date | None
+    start_field: str = "startDate"
+    end_field: str = "endDate"
+    default_span: str = "month"
+
+
+@dataclass(frozen=True)
+class TimesheetQuery:
+    """What a report is asked for. `company_id` makes it company-wide (for
+    leaders, admins and keys); otherwise `employee_id` or `project_id` is needed."""
+
+    period: Period
+    employee_id: int | None = None
+    project_id: int | None = None
+    task_id: int | None = None
+    company_id: int | None = None
+    group_by: Sequence[str] = ("day",)
+    timezone: str | None = None
+    week_start: str | None = None
+
+
+@dataclass
+class Subject:
+    """Whose time a report counts, once the caller's right to see it is checked."""
+
+    scope: Scope
+    timezone: str
+    label: str  # in file names: "10", "project-7", "company-1"
+    employee_name: str | None = None
+    project: Any = None
+    # A plain employee asking for a project's report sees only their own time in it.
+    own_time_only: bool = False
+
+
+@dataclass
+class _Prepared:
+    subject: Subject
+    start: date
+    end: date
+    group_by: tuple[str, ...]
+    week_start: int
+
+    @property
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+    def windows(self) -> list[Window]:
+        tz = zone(self.subject.timezone)
+        out = []
+        for day in self.days:
+            bounds = local_day(day, tz)
+            out.append(Window(day, bounds.start, bounds.end))
+        return out
+
+    def filters(self) -> dict[str, Any]:
+        scope = self.subject.scope
+        return {
+            "employeeId": scope.employee_id, "projectId": scope.project_id, "taskId": scope.task_id,
+            "companyId": scope.company_id, "startDate": self.start.isoformat(), "endDate": self.end.isoformat(),
+            "groupBy": list(self.group_by), "timezone": self.subject.timezone,
+            "weekStart": WEEKDAYS[self.week_start], "ownTimeOnly": self.subject.own_time_only,
+        }
+
+
+def _parse_group_by(values: Sequence[str]) -> tuple[tuple[str, ...], FieldError | None]:
+    # `groupBy=day&groupBy=task` and `groupBy=day,task` mean the same.
+    parts = tuple(p.strip().lower() for v in values for p in v.split(",") if p.strip()) or ("day",)
+    unknown = [p for p in parts if p not in GROUP_BY]
+    if unknown:
+        return parts, FieldError("groupBy", f"Unknown grouping {unknown[0]!r}; use {', '.join(GROUP_BY)}.")
+    if len(parts) > 2:
+        return parts, FieldError("groupBy", "At most two groupings (e.g. groupBy=day&groupBy=task).")
+    if len(parts) == 2:
+        first, second = parts
+        if first == second:
+            return parts, FieldError("groupBy", f"{first!r} is given twice.")
+        if first in _TIME_RANK and second in _TIME_RANK and _TIME_RANK[second] > _TIME_RANK[first]:
+            # day-then-month would give every day one child; only coarse-to-fine nests.
+            return parts, FieldError("groupBy", f"{second!r} cannot be nested inside {first!r}; "
+                                                "put the longer period first.")
+    return parts, None
+
+
+def _parse_week_start(value: str | None) -> tuple[int, FieldError | None]:
+    if value is None:
+        return 0, None
+    name = value.strip().lower()
+    for index, weekday in enumerate(WEEKDAYS):
+        if name in (weekday, weekday[:3]):
+            return index, None
+    return 0, FieldError("weekStart", f"Unknown weekday {value!r}; use monday ... sunday.")
+
+
+def _check_period(start: date, end: date, period: Period) -> list[FieldError]:
+    if end < start:
+        return [FieldError(period.end_field, f"{period.end_field} must not be before {period.start_field}.")]
+    if (end - start).days + 1 > MAX_DAYS:
+        return [FieldError(period.end_field, f"A report covers at most {MAX_DAYS} days; "
+                                             f"this one has {(end - start).days + 1}.")]
+    return []
+
+
+def _fill_period(period: Period, tz_name: str) -> tuple[date, date]:
+    """Both bounds, the missing ones from the span containing the other (or today)."""
+    if period.start is not None and period.end is not None:
+        return period.start, period.end
+    anchor = period.start or period.end or utcnow().astimezone(zone(tz_name)).date()
+    if period.default_span == "week":
+        first = anchor - timedelta(days=anchor.weekday())
+        last = first + timedelta(days=6)
+    else:
+        first = anchor.replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return period.start or first, period.end or last
+
+
+async def _subject(session: AsyncSession, query: TimesheetQuery, actor: Principal) -> Subject:
+    """Whose time, in which zone, after the access rules: another company's
+    employee, project, task or company is 404 (exactly like an unknown id);
+    an employee asking for a colleague's time is 403."""
+    reference = ReferenceRepository(session)
+    repo = TimesheetRepository(session)
+    subject = Subject(Scope(task_id=query.task_id), "UTC", "")
+    zones: list[str] = []
+    if query.employee_id is not None:
+        employee = (await reference.employee_contexts({query.employee_id})).get(query.employee_id)
+        if employee is None or not actor.sees(employee.company_id):
+            raise NotFound("Employee", query.employee_id, "USER_NOT_FOUND")
+        if not actor.reads_company_logs and not actor.is_self(query.employee_id):
+            raise Forbidden("You may only see your own time.")
+        subject.scope = Scope(employee_id=query.employee_id, task_id=query.task_id)
+        subject.label, subject.employee_name = str(query.employee_id), employee.name
+        zones.append(employee.timezone)
+    if query.project_id is not None:
+        project = await repo.project(query.project_id)
+        if project is None or not actor.sees(project.company_id):
+            raise NotFound("Project", query.project_id, "PROJECT_NOT_FOUND")
+        subject.project = project
+        subject.scope = Scope(subject.scope.employee_id, query.project_id, query.task_id)
+        subject.label = subject.label or f"project-{query.project_id}"
+        zones.append(project.timezone)
+    if query.task_id is not None:
+        task = (await reference.task_contexts({query.task_id})).get(query.task_id)
+        if task is None or not actor.sees(task.company_id):
+            raise NotFound("Task", query.task_id, "TASK_NOT_FOUND")
+    if query.company_id is not None:
+        company = await repo.company(query.company_id)
+        if company is None or not actor.sees(company.id):
+            raise NotFound("Company", query.company_id, "COMPANY_NOT_FOUND")
+        if not actor.reads_company_logs:
+            raise Forbidden("Only team leaders, admins and service keys see a company's working hours.")
+        scope = subject.scope
+        subject.scope = Scope(scope.employee_id, scope.project_id, scope.task_id, query.company_id)
+        subject.label = subject.label or f"company-{query.company_id}"
+        zones.append(company.timezone)
+    if subject.scope.employee_id is None and not actor.reads_company_logs:
+        # The same rule as a task's log list: a plain employee's view of a
+        # project is their own share of it, not a refusal.
+        scope = subject.scope
+        subject.scope = Scope(actor.employee_id, scope.project_id, scope.task_id, scope.company_id)
+        subject.own_time_only = True
+    subject.timezone = query.timezone or (zones[0] if zones else "UTC")
+    return subject
+
+
+async def _prepare(session: AsyncSession, query: TimesheetQuery, actor: Principal) -> _Prepared:
+    """Check the input (every bad parameter at once, before touching the
+    database), then the caller's right to see the time."""
+    errors: list[FieldError] = []
+    group_by, problem = _parse_group_by(query.group_by)
+    errors += [problem] if problem else []
+    week_start, problem = _parse_week_start(query.week_start)
+    errors += [problem] if problem else []
+    if query.timezone is not None and not is_known_zone(query.timezone):
+        errors.append(FieldError("timezone", f"Unknown time zone {query.timezone!r}; "
+                                             "use an IANA name such as 'Europe/Berlin'."))
+    if query.employee_id is None and query.project_id is None and query.company_id is None:
+        errors.append(FieldError("employeeId", "Give employeeId or projectId (or both)."))
+    period = query.period
+    if period.start is not None and period.end is not None:
+        errors += _check_period(period.start, period.end, period)
+    if errors:
+        raise InputRejected(errors)
+    subject = await _subject(session, query, actor)
+    start, end = _fill_period(period, subject.timezone)
+    return _Prepared(subject, start, end, group_by, week_start)
+
+
+# ---------------------------------------------------------------- grouped reports
+
+
+@dataclass
+class _Group:
+    sort: tuple[Any, ...]
+    label: dict[str, Any]
+    seconds: int = 0
+    children: dict[Any, "_Group"] = field(default_factory=dict)
+
+
+def _key(dimension: str, row: dict[str, Any], week_start: int) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
+    """(key, sort key, label) of a sum row (or a bare {"day": d}) in one dimension."""
+    if dimension in TIME_DIMENSIONS:
+        day: date = row["day"]
+        if dimension == "day":
+            return day, (day,), {"date": day.isoformat()}
+        if dimension == "week":
+            first = day - timedelta(days=(day.weekday() - week_start) % 7)
+            return first, (first,), {"weekStart": first.isoformat()}
+        first = day.replace(day=1)
+        return first, (first,), {"month": first.strftime("%Y-%m")}
+    if dimension == "task":
+        return row["task_id"], (row["task_name"].casefold(), row["task_id"]), {
+            "taskId": row["task_id"], "taskName": row["task_name"],
+            "projectId": row["project_id"], "projectName": row["project_name"]}
+    if dimension == "project":
+        return row["project_id"], (row["project_name"].casefold(), row["project_id"]), {
+            "projectId": row["project_id"], "projectName": row["project_name"]}
+    return row["employee_id"], (row["employee_name"].casefold(), row["employee_id"]), {
+        "employeeId": row["employee_id"], "employeeName": row["employee_name"]}
+
+
+_ID_COLUMN = {"task": "task_id", "project": "project_id", "employee": "employee_id"}
+
+
+def _fold(sums: list[dict[str, Any]], prepared: _Prepared) -> list[dict[str, Any]]:
+    """Sum rows into the requested one- or two-level grouping. Periods (days,
+    weeks, months) are listed even without time, with zero, at both levels:
+    a week grouped by day has seven rows."""
+    dims, week_start = prepared.group_by, prepared.week_start
+    # A company's year is tens of thousands of sum rows but only 366 days and
+    # a few hundred entities: work out each key and label once.
+    memo: dict[tuple[str, Any], tuple[Any, tuple[Any, ...], dict[str, Any]]] = {}
+
+    def group(groups: dict[Any, _Group], dimension: str, row: dict[str, Any]) -> _Group:
+        ident = (dimension, row["day"] if dimension in TIME_DIMENSIONS else row[_ID_COLUMN[dimension]])
+        if ident not in memo:
+            memo[ident] = _key(dimension, row, week_start)
+        key, sort, label = memo[ident]
+        if key not in groups:
+            groups[key] = _Group(sort, label)
+        return groups[key]
+
+    top: dict[Any, _Group] = {}
+    for row in sums:
+        outer = group(top, dims[0], row)
+        outer.seconds += row["seconds"]
+        if len(dims) == 2:
+            group(outer.children, dims[1], row).seconds += row["seconds"]
+    calendar = [{"day": d} for d in prepared.days]
+    if dims[0] in TIME_DIMENSIONS:
+        for day in calendar:
+            group(top, dims[0], day)
+    if len(dims) == 2 and dims[1] in TIME_DIMENSIONS:
+        for key, outer in top.items():
+            for day in calendar:
+                if dims[0] not in TIME_DIMENSIONS or _key(dims[0], day, week_start)[0] == key:
+                    group(outer.children, dims[1], day)
+
+    def view(groups: dict[Any, _Group], nested: bool) -> list[dict[str, Any]]:
+        out = []
+        for each in sorted(groups.values(), key=lambda g: g.sort):
+            row = {**each.label, **totals(each.seconds)}
+            if nested:
+                row["children"] = view(each.children, False)
+            out.append(row)
+        return out
+
+    return view(top, len(dims) == 2)
+
+
+@dataclass
+class Report:
+    """A grouped report: `rows` as the JSON answer shows them."""
+
+    prepared: _Prepared
+    rows: list[dict[str, Any]]
+    total_seconds: int
+
+    @property
+    def subject(self) -> Subject:
+        return self.prepared.subject
+
+    @property
+    def group_by(self) -> tuple[str, ...]:
+        return self.prepared.group_by
+
+    def total(self) -> dict[str, Any]:
+        return totals(self.total_seconds)
+
+    def filters(self) -> dict[str, Any]:
+        return self.prepared.filters()
+
+    def file_name(self, extension: str) -> str:
+        p = self.prepared
+        return f"timesheet-{p.subject.label}-{p.start.isoformat()}-{p.end.isoformat()}.{extension}"
+
+
+async def timesheet(session: AsyncSession, settings: Settings, query: TimesheetQuery, *,
+                    actor: Principal) -> Report:
+    """Working time grouped by one or two of day, week, month, task, project
+    and employee; one GROUP BY in the database."""
+    prepared = await _prepare(session, query, actor)
+    windows = prepared.windows()
+    if not any(d in TIME_DIMENSIONS for d in prepared.group_by):
+        # Without a period dimension only the range's edges cut logs: one window does.
+        windows = [Window(windows[0].day, windows[0].start, windows[-1].end)]
+    sums = await TimesheetRepository(session).sums(
+        prepared.subject.scope, windows, prepared.group_by, timedelta(hours=settings.max_log_hours))
+    return Report(prepared, _fold(sums, prepared), sum(r["seconds"] for r in sums))
+
+
+async def week_grid(session: AsyncSession, settings: Settings, employee_id: int | None, week_start: date | None,
+                    timezone: str | None, *, actor: Principal) -> dict[str, Any]:
+    """The weekly timesheet people fill in: one row per task (with its
+    project), one cell per day, row totals and day (column) totals. The week
+    is the seven days from `week_start` (default: this week's Monday)."""
+    if employee_id is None:
+        if actor.employee_id is None:
+            raise InputRejected([FieldError("employeeId", "Give the employeeId whose week to show.")])
+        employee_id = actor.employee_id
+    end = week_start + timedelta(days=6) if week_start else None
+    query = TimesheetQuery(Period(week_start, end, "weekStart", "weekStart", default_span="week"),
+                           employee_id=employee_id, group_by=("task", "day"), timezone=timezone)
+    report = await timesheet(session, settings, query, actor=actor)
+    days = report.prepared.days
+    rows = [{**{k: v for k, v in row.items() if k != "children"}, "days": row["children"]} for row in report.rows]
+    column = [sum(row["days"][i]["totalSeconds"] for row in rows) for i in range(len(days))]
+    return {
+        "employeeId": employee_id,
+        "employeeName": report.subject.employee_name,
+        "weekStart": days[0].isoformat(),
+        "weekEnd": days[-1].isoformat(),
+        "timezone": report.subject.timezone,
+        "rows": rows,
+        "dayTotals": [{"date": d.isoformat(), "weekday": WEEKDAYS[d.weekday()], **totals(s)}
+                      for d, s in zip(days, column, strict=True)],
+        "total": report.total(),
+    }
+
+
+async def project_time_spent(session: AsyncSession, settings: Settings, project_id: int, period: Period,
+                             timezone: str | None, *, actor: Principal) -> tuple[Report, dict[str, Any]]:
+    """Time per employee on a project over the period, and the project's
+    allocation figures (those count all its time, not only the period's)."""
+    query = TimesheetQuery(period, project_id=project_id, group_by=("employee",), timezone=timezone)
+    report = await timesheet(session, settings, query, actor=actor)
+    project = report.subject.project
+    by_task = await AllocationRepository(session).logged_seconds_by_task({project_id})
+    allocation = figures(project.allocated_hours, sum(by_task.values()), project.allocation_exceeded)
+    return report, {"projectId": project.id, "projectName": project.name, **allocation}
+
+
+# ---------------------------------------------------------------- log lines
+
+
+@dataclass
+class LogLines:
+    """Each log's share of each local day it touches, in time order."""
+
+    prepared: _Prepared
+    lines: list[dict[str, Any]]
+
+    @property
+    def total_seconds(self) -> int:
+        return sum(line["totalSeconds"] for line in self.lines)
+
+    def file_name(self, extension: str) -> str:
+        p = self.prepared
+        return f"timesheet-{p.subject.label}-{p.start.isoformat()}-{p.end.isoformat()}.{extension}"
+
+
+async def log_lines(session: AsyncSession, settings: Settings, query: TimesheetQuery, *,
+                    actor: Principal) -> LogLines:
+    prepared = await _prepare(session, query, actor)
+    windows = prepared.windows()
+    by_day = {w.day: w for w in windows}
+    tz = zone(prepared.subject.timezone)
+    rows = await TimesheetRepository(session).log_shares(
+        prepared.subject.scope, windows, timedelta(hours=settings.max_log_hours))
+    lines = []
+    for row in rows:
+        window = by_day[row["day"]]
+        start, end = row["start_time"], row["end_time"]
+        part_start, part_end = max(start, window.start), min(end, window.end)
+        lines.append({
+            "date": row["day"].isoformat(), "taskLogId": row["id"], "taskId": row["task_id"],
+            "taskName": row["task_name"], "projectId": row["project_id"], "projectName": row["project_name"],
+            "userId": row["user_id"], "userName": row["employee_name"],
+            "startTime": iso_utc(start), "endTime": iso_utc(end),
+            # The part of the log inside this day, on the wall clock of the report's zone.
+            "localStart": part_start.astimezone(tz).isoformat(), "localEnd": part_end.astimezone(tz).isoformat(),
+            "durationSeconds": int((end - start).total_seconds()),
+            **totals(row["seconds"]),
+            "description": row["description"], "manualAdd": bool(row["manual_add"]),
+        })
+    return LogLines(prepared, lines)
+
+
+async def day_working_hours(session: AsyncSession, settings: Settings, user_id: int, day: date,
+                            timezone: str | None, *, actor: Principal) -> dict[str, Any]:
+    """One employee's local day: its total and the logs in it (a log across
+    midnight shows with its share of this day)."""
+    query = TimesheetQuery(Period(day, day, "date", "date"), employee_id=user_id, timezone=timezone)
+    result = await log_lines(session, settings, query, actor=actor)
+    return {
+        "userId": user_id, "userName": result.prepared.subject.employee_name, "date": day.isoformat(),
+        "timezone": result.prepared.subject.timezone, **totals(result.total_seconds), "logs": result.lines,
+    }
+
+
+def _month(value: str) -> tuple[date, date]:
+    try:
+        if len(value) != 7:  # strptime would take "2024-1"
+            raise ValueError(value)
+        first = datetime.strptime(value, "%Y-%m").date()
+    except ValueError as exc:
+        raise InputRejected([FieldError("month", f"{value!r} is not a month; use YYYY-MM.")]) from exc
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return first, last
+
+
+async def employee_month_lines(session: AsyncSession, settings: Settings, company_id: int, user_id: int,
+                               month: str, *, actor: Principal) -> LogLines:
+    """An employee's logs of one local month (for the CSV export); the
+    employee must belong to the path's company."""
+    first, last = _month(month)
+    if not actor.sees(company_id) or await TimesheetRepository(session).company(company_id) is None:
+        raise NotFound("Company", company_id, "COMPANY_NOT_FOUND")
+    employee = (await ReferenceRepository(session).employee_contexts({user_id})).get(user_id)
+    if employee is None or employee.company_id != company_id:
+        raise NotFound("Employee", user_id, "USER_NOT_FOUND")
+    query = TimesheetQuery(Period(first, last, "month", "month"), employee_id=user_id)
+    return await log_lines(session, settings, query, actor=actor)
