@@ -1,0 +1,156 @@
+"""Reference data and the 1,000,000 task logs, written straight into the
+database (reference rows with executemany, logs with COPY through asyncpg's
+copy_records_to_table), never through the API.
+
+The shape of the data: one company in Europe/Berlin (so DST days are in
+play) with 200 employees, 10 projects of 5 tasks each (6 projects and 20
+tasks with an allocation, far above what is logged, so no alert fires), and
+two years of working days with 9 or 10 logs a day per employee (exactly
+5,000 per employee), 15-60 minutes each; about 2 % of days end with a log
+that crosses local midnight. Two extra tasks get exactly 1,000 and 10,000
+of those logs (row 3). Writers (ids from WRITER_BASE) are employees of the
+same company with no history; rows 1-2 give each measured batch or each
+concurrent client a fresh one, so every repeat does the same work."""
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+COMPANY_ID = 1
+TIMEZONE = "Europe/Berlin"
+EMPLOYEES = 200
+PROJECTS = 10
+TASKS_PER_PROJECT = 5
+LOGS_PER_EMPLOYEE = 5000  # x 200 = 1,000,000
+TASK_1K, TASK_10K = 9001, 9002  # in project 10
+WRITER_BASE = 100_001
+WRITERS = 1500
+HISTORY_END = date(2026, 11, 27)  # the last day of history (a Friday)
+# The month row 4 reports on: October 2026, whose last Sunday is the end of
+# summer time in Berlin (a 25-hour local day).
+REPORT_MONTH = (date(2026, 10, 1), date(2026, 10, 31))
+REPORT_EMPLOYEE = 7
+
+
+def task_ids(project_id: int) -> list[int]:
+    return [project_id * 100 + i for i in range(1, TASKS_PER_PROJECT + 1)]
+
+
+def home_project(employee_id: int) -> int:
+    return (employee_id - 1) % PROJECTS + 1
+
+
+@dataclass
+class Dataset:
+    """The logs to COPY, in two phases: `first` (100,000 rows, holding every
+    log of the report month, so row 4 can be measured on 100k and again on
+    1M with the same month) and `rest`."""
+
+    first: list[tuple]
+    rest: list[tuple]
+
+
+async def load_reference(conn: asyncpg.Connection) -> None:
+    await conn.execute("INSERT INTO companies (id, name, timezone) VALUES ($1, 'Bench Co', $2)", COMPANY_ID, TIMEZONE)
+    people = [(i, COMPANY_ID, f"Employee {i:03d}", f"e{i}@bench.example", i <= 2, i % 20 == 3, None)
+              for i in range(1, EMPLOYEES + 1)]
+    people += [(i, COMPANY_ID, f"Writer {i}", None, False, False, None)
+               for i in range(WRITER_BASE, WRITER_BASE + WRITERS)]
+    await conn.executemany(
+        "INSERT INTO employees (id, company_id, name, email, is_admin, is_team_leader, timezone) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)", people)
+    projects = [(p, COMPANY_ID, f"Project {p}", 1_000_000 if p <= 6 else None) for p in range(1, PROJECTS + 1)]
+    await conn.executemany(
+        "INSERT INTO projects (id, company_id, name, allocated_hours) VALUES ($1, $2, $3, $4)", projects)
+    tasks = [(t, p, f"Task {t}", 100_000 if t % 100 <= 2 else None)
+             for p in range(1, PROJECTS + 1) for t in task_ids(p)]
+    tasks += [(TASK_1K, PROJECTS, "Task with 1,000 logs", None), (TASK_10K, PROJECTS, "Task with 10,000 logs", None)]
+    await conn.executemany(
+        "INSERT INTO tasks (id, project_id, name, allocated_hours) VALUES ($1, $2, $3, $4)", tasks)
+
+
+def _working_days(first: date, last: date) -> list[date]:
+    days, day = [], first
+    while day <= last:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def generate(seed: int = 7) -> Dataset:
+    """1,000,000 rows (task_id, user_id, start_time, end_time, description, manual_add, created_by, updated_by)."""
+    rng = random.Random(seed)
+    tz = ZoneInfo(TIMEZONE)
+    days = _working_days(HISTORY_END - timedelta(days=730), HISTORY_END)
+    # Local midnight of each day in UTC; the offset is taken at noon, so it
+    # is right for every wall time of the day after the 02:00/03:00 switch.
+    midnights = [datetime(d.year, d.month, d.day, tzinfo=UTC) - datetime(d.year, d.month, d.day, 12,
+                 tzinfo=tz).utcoffset() for d in days]
+    month_lo = datetime.combine(REPORT_MONTH[0] - timedelta(days=2), datetime.min.time(), UTC)
+    month_hi = datetime.combine(REPORT_MONTH[1] + timedelta(days=2), datetime.min.time(), UTC)
+    in_month: list[tuple] = []
+    others: list[tuple] = []
+    minute = timedelta(minutes=1)
+    for emp in range(1, EMPLOYEES + 1):
+        tasks = task_ids(home_project(emp))
+        side = task_ids(home_project(emp + 3))
+        # 5,000 logs over the working days: 9 a day, 10 on a random subset.
+        extra = set(rng.sample(range(len(days)), LOGS_PER_EMPLOYEE - 9 * len(days)))
+        author = f"employee:{emp}"
+        for k, midnight in enumerate(midnights):
+            count = 10 if k in extra else 9
+            at = 8 * 60 + rng.randrange(0, 60)
+            late = rng.random() < 0.02
+            for n in range(count):
+                length = rng.randrange(15, 61)
+                if late and n == count - 1:
+                    at, length = 23 * 60 + rng.randrange(0, 45), rng.randrange(30, 121)
+                start = midnight + at * minute
+                end = start + length * minute
+                task = side[rng.randrange(5)] if rng.random() < 0.1 else tasks[rng.randrange(5)]
+                row = (task, emp, start, end, f"Work item {rng.randrange(10_000)}", rng.random() < 0.05, author,
+                       author)
+                (in_month if month_lo <= start < month_hi else others).append(row)
+                at += length + rng.randrange(0, 11)
+    rng.shuffle(others)
+    # Row 3's tasks take 1,000 and 10,000 logs from outside the report month.
+    for i in range(11_000):
+        _task, *rest = others[i]
+        others[i] = (TASK_1K if i < 1000 else TASK_10K, *rest)
+    cut = 100_000 - len(in_month)
+    return Dataset(in_month + others[:cut], others[cut:])
+
+
+COLUMNS = ["task_id", "user_id", "start_time", "end_time", "description", "manual_add", "created_by", "updated_by"]
+
+
+async def copy_logs(conn: asyncpg.Connection, rows: list[tuple]) -> None:
+    for chunk in _chunks(rows, 200_000):
+        await conn.copy_records_to_table("task_logs", records=chunk, columns=COLUMNS)
+    await conn.execute("ANALYZE task_logs")
+
+
+def _chunks(rows: list[tuple], size: int) -> Iterator[list[tuple]]:
+    for i in range(0, len(rows), size):
+        yield rows[i:i + size]
+
+
+def writer_logs(employee_id: int, count: int, *, first_day: date = date(2012, 1, 2)) -> list[dict]:
+    """`count` new logs of a writer, as a bulk body: four 2-hour logs on each
+    day (09, 11, 14 and 16 UTC), on the writer's home project's tasks, going
+    forward from `first_day` (years before any history)."""
+    tasks = task_ids(home_project(employee_id))
+    items = []
+    base = datetime.combine(first_day, datetime.min.time(), UTC)
+    for i in range(count):
+        start = base + timedelta(days=i // 4, hours=(9, 11, 14, 16)[i % 4])
+        end = start + timedelta(hours=2)
+        items.append({"taskId": tasks[i % len(tasks)], "startTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                      "endTime": end.strftime("%Y-%m-%dT%H:%M:%SZ"), "description": f"Bench item {i}",
+                      "manualAdd": False})
+    return items

@@ -1,0 +1,161 @@
+"""The floor: a hand-written raw ASGI app over asyncpg that does only the
+essential SQL of each benchmark row, with no validation beyond parsing, no
+authentication, no middleware. Served by uvicorn (1 worker, the same event
+loop and HTTP parser as the service) on the same database as the service:
+
+    BENCH_FLOOR_DSN=postgresql://root@127.0.0.1/db python -m uvicorn bench.floor:app --port 8001
+
+Routes (bodies are the service's own payloads, camelCase):
+  POST /floor/bulk/{user_id}   one INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING
+  POST /floor/create           the same statement for one item; 409 when it is a duplicate
+  GET  /floor/task/{task_id}   one plain SELECT of the task's logs (with project id and user name)
+  GET  /floor/timesheet/{user_id}?start=&end=&tz=    one GROUP BY per local day
+  GET  /floor/company/{company_id}?start=&end=&tz=   one GROUP BY per employee and local day
+"""
+
+import os
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import asyncpg
+import orjson
+
+INSERT = """
+INSERT INTO task_logs (task_id, user_id, start_time, end_time, description, manual_add, created_by, updated_by)
+SELECT t, u, s, e, d, m, 'floor', 'floor'
+FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::bool[])
+     AS x(t, u, s, e, d, m)
+ON CONFLICT (task_id, user_id, start_time) DO NOTHING
+RETURNING id, task_id, start_time
+"""
+
+TASK_LOGS = """
+SELECT l.id, l.task_id, t.project_id, l.user_id, e.name AS user_name, l.start_time, l.end_time,
+       l.description, l.manual_add, l.created_at, l.updated_at, l.created_by, l.updated_by
+FROM task_logs l JOIN tasks t ON t.id = l.task_id JOIN employees e ON e.id = l.user_id
+WHERE l.task_id = $1
+ORDER BY l.start_time, l.id
+"""
+
+# Each log is split at local midnight: one row per local day it touches
+# (generate_series of its local days), clipped to the day, summed per day.
+# Logs are at most 24 h long, which bounds start_time from below (sargable
+# on the (user_id, start_time) index).
+_SPLIT = """
+FROM {source}
+CROSS JOIN LATERAL generate_series(
+    greatest((l.start_time AT TIME ZONE $4)::date, $2::date)::timestamp,
+    least(((l.end_time - interval '1 microsecond') AT TIME ZONE $4)::date, $3::date)::timestamp,
+    interval '1 day') AS g(day)
+"""
+_SHARE = ("EXTRACT(EPOCH FROM least(l.end_time, (g.day + interval '1 day') AT TIME ZONE $4)"
+          " - greatest(l.start_time, g.day AT TIME ZONE $4))")
+_RANGE = ("l.start_time >= ($2::date::timestamp AT TIME ZONE $4) - interval '24 hours'"
+          " AND l.start_time < (($3::date + 1)::timestamp AT TIME ZONE $4)"
+          " AND l.end_time > ($2::date::timestamp AT TIME ZONE $4)")
+
+TIMESHEET = f"""
+SELECT d.day::date AS day, coalesce(s.seconds, 0) AS seconds
+FROM generate_series($2::date::timestamp, $3::date::timestamp, interval '1 day') AS d(day)
+LEFT JOIN (
+    SELECT g.day, sum({_SHARE})::bigint AS seconds
+    {_SPLIT.format(source="task_logs l")}
+    WHERE l.user_id = $1 AND {_RANGE}
+    GROUP BY g.day
+) s ON s.day = d.day
+ORDER BY d.day
+"""
+
+COMPANY = f"""
+SELECT l.user_id, g.day::date AS day, sum({_SHARE})::bigint AS seconds
+{_SPLIT.format(source="employees e JOIN task_logs l ON l.user_id = e.id")}
+WHERE e.company_id = $1 AND {_RANGE}
+GROUP BY l.user_id, g.day
+ORDER BY l.user_id, g.day
+"""
+
+
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _columns(items: list[dict[str, Any]], user_id: int | None) -> list[list[Any]]:
+    return [
+        [i["taskId"] for i in items],
+        [user_id if user_id is not None else i["userId"] for i in items],
+        [_ts(i["startTime"]) for i in items],
+        [_ts(i["endTime"]) for i in items],
+        [i.get("description") or "" for i in items],
+        [bool(i.get("manualAdd")) for i in items],
+    ]
+
+
+class Floor:
+    def __init__(self) -> None:
+        self.pool: asyncpg.Pool | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        try:
+            status, payload = await self._route(method, path, scope, receive)
+        except (KeyError, ValueError, orjson.JSONDecodeError) as exc:
+            status, payload = 400, {"error": str(exc)}
+        body = orjson.dumps(payload)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _route(self, method: str, path: str, scope: dict[str, Any], receive: Any) -> tuple[int, Any]:
+        parts = path.strip("/").split("/")
+        assert self.pool is not None
+        if method == "POST" and parts[:2] == ["floor", "bulk"]:
+            items = orjson.loads(await _body(receive))
+            rows = await self.pool.fetch(INSERT, *_columns(items, int(parts[2])))
+            return 200, {"created": [{"id": r[0], "taskId": r[1], "startTime": r[2]} for r in rows],
+                         "skipped": len(items) - len(rows)}
+        if method == "POST" and parts[:2] == ["floor", "create"]:
+            item = orjson.loads(await _body(receive))
+            rows = await self.pool.fetch(INSERT, *_columns([item], None))
+            if not rows:
+                return 409, {"error": "duplicate"}
+            return 201, {"id": rows[0][0], "taskId": rows[0][1], "startTime": rows[0][2]}
+        if method == "GET" and parts[:2] == ["floor", "task"]:
+            rows = await self.pool.fetch(TASK_LOGS, int(parts[2]))
+            return 200, [dict(r) for r in rows]
+        if method == "GET" and parts[:2] in (["floor", "timesheet"], ["floor", "company"]):
+            query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
+            args = (int(parts[2]), date.fromisoformat(query["start"]), date.fromisoformat(query["end"]), query["tz"])
+            rows = await self.pool.fetch(TIMESHEET if parts[1] == "timesheet" else COMPANY, *args)
+            return 200, [dict(r) for r in rows]
+        return 404, {"error": "not found"}
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                # The service's pool: 10 connections kept, 10 more under load.
+                self.pool = await asyncpg.create_pool(os.environ["BENCH_FLOOR_DSN"], min_size=10, max_size=20)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.pool is not None:
+                    await self.pool.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+app = Floor()
