@@ -161,7 +161,7 @@ async def test_a_1000_item_batch_runs_as_many_statements_as_a_10_item_batch(clie
     large = await statements_for(counted, hourly(1000, datetime(2024, 3, 1, tzinfo=UTC)))
 
     assert large == small
-    assert large <= 15
+    assert large <= 16
 
 
 async def test_a_resent_1000_item_batch_runs_as_many_statements_as_a_resent_10_item_batch(client, counted):
@@ -175,7 +175,7 @@ async def test_a_resent_1000_item_batch_runs_as_many_statements_as_a_resent_10_i
     large = await statements_for(counted, large_batch)
 
     assert large == small
-    assert large <= 15
+    assert large <= 16
 
 
 async def test_a_1000_item_batch_that_crosses_the_allocation_runs_few_statements(client, counted):
@@ -185,4 +185,5 @@ async def test_a_1000_item_batch_that_crosses_the_allocation_runs_few_statements
     count = await statements_for(counted, hourly(1000, datetime(2024, 3, 1, tzinfo=UTC)))
 
     assert (await client.get("/notifications/unread-count/1/")).json()["data"]["unreadCount"] == 1
-    assert count <= 15
+    # + 5 for the crossing: lock the task, sum, set the flag, find the admins, write the alerts.
+    assert count <= 20

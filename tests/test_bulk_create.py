@@ -12,7 +12,7 @@ from tests.factories import SEED_BULK, iso, log, seed
 BULK = "/tasklogs/bulk/create/{user}/"
 LOG_KEYS = {
     "taskLogId", "taskId", "projectId", "userId", "userName", "startTime", "endTime", "durationSeconds",
-    "duration", "description", "manualAdd", "createdAt", "updatedAt", "createdBy", "updatedBy",
+    "duration", "description", "manualAdd", "createdAt", "updatedAt", "createdBy", "updatedBy", "version",
 }
 
 

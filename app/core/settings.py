@@ -44,6 +44,14 @@ class Settings(BaseSettings):
         12.0, gt=0, description="A day total above this gives a DAILY_HOURS_EXCEEDED warning (never blocks)."
     )
     bulk_max_items: int = Field(1000, ge=1, description="Most task logs accepted in one bulk request (413 above).")
+    restore_days: int = Field(30, ge=0, description="How long a deleted task log can be restored.")
+    idempotency_ttl_hours: float = Field(
+        24, gt=0, description="How long a write's answer is kept for retries with the same Idempotency-Key."
+    )
+    idempotency_stale_seconds: int = Field(
+        120, ge=1, description="A first attempt still 'in progress' after this long is taken as dead; "
+        "a retry may then run."
+    )
     max_page_size: int = Field(500, ge=1, description="Largest page_size a list endpoint accepts.")
 
     jwt_secret: SecretStr | None = Field(

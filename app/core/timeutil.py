@@ -87,5 +87,10 @@ def iso_utc(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_utc(value: str) -> datetime:
+    """'2024-10-29T09:00:00Z' (as iso_utc writes it) -> an aware UTC datetime."""
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -7,10 +7,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
+    Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -103,6 +106,8 @@ class TaskLog(Timestamps, Base):
     # The principal that wrote it: "employee:10", "apikey:3" (or "anonymous" with auth disabled).
     created_by: Mapped[str | None] = mapped_column(String(64))
     updated_by: Mapped[str | None] = mapped_column(String(64))
+    # +1 on every change; the ETag, and what If-Match is compared with.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     __table_args__ = (
         # The duplicate rule of the Dyzo contract, decided by the database.
@@ -147,3 +152,51 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = ({"sqlite_autoincrement": True},)
+
+
+class TaskLogChange(Base):
+    """Append-only history of every create, edit, delete and restore of a log,
+    which is also the change feed: `seq` is handed out from ChangeClock at
+    the end of the writing transaction, so seq order is commit order."""
+
+    __tablename__ = "task_log_changes"
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    task_log_id: Mapped[int] = mapped_column(BigId)
+    company_id: Mapped[int] = mapped_column(BigId)
+    action: Mapped[str] = mapped_column(String(16))  # create | update | delete | restore
+    version: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+
+    __table_args__ = (
+        Index("ix_task_log_changes_task_log_id_seq", "task_log_id", "seq"),
+        Index("ix_task_log_changes_company_id_seq", "company_id", "seq"),
+    )
+
+
+class ChangeClock(Base):
+    """One row: the last `seq` handed out. Writers bump it as their last
+    statement, so its row lock orders their commits."""
+
+    __tablename__ = "change_clock"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+
+
+class IdempotencyKey(Base):
+    """A write's answer, kept under the client's Idempotency-Key so a retry
+    gets the same answer instead of doing the write again."""
+
+    __tablename__ = "idempotency_keys"
+    principal: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # in_progress | done
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    response_headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     column,
     delete,
     func,
+    insert,
     select,
     tuple_,
     update,
@@ -49,6 +50,7 @@ VIEW_COLUMNS = (
     TaskLog.updated_at,
     TaskLog.created_by,
     TaskLog.updated_by,
+    TaskLog.version,
     Employee.company_id,
 )
 
@@ -118,8 +120,13 @@ class TaskLogRepository:
 
     async def update(self, log_id: int, changes: dict[str, Any]) -> None:
         await self.session.execute(
-            update(TaskLog).where(TaskLog.id == log_id).values(**changes, updated_at=func.now())
+            update(TaskLog).where(TaskLog.id == log_id)
+            .values(**changes, updated_at=func.now(), version=TaskLog.version + 1)
         )
+
+    async def restore(self, row: dict[str, Any]) -> None:
+        """Put a deleted log back under its own id."""
+        await self.session.execute(insert(TaskLog).values(**row, updated_at=func.now()))
 
     async def delete(self, log_id: int) -> None:
         await self.session.execute(delete(TaskLog).where(TaskLog.id == log_id))

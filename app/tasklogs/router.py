@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import Body, Path, Query
+from fastapi import Body, Header, Path, Query
 
 from app.auth.dependencies import Actor
 from app.core.database import Session
@@ -14,6 +14,7 @@ from app.core.timeutil import hours_minutes
 from app.tasklogs import service
 from app.tasklogs.schemas import (
     BulkAnswer,
+    ChangeFeedAnswer,
     DeleteAnswer,
     TaskLogAnswer,
     TaskLogBulkItem,
@@ -24,6 +25,22 @@ from app.tasklogs.schemas import (
 )
 
 router = Router(tags=["Task logs"], responses=AUTH_ERRORS)
+
+IfMatch = Annotated[str | None, Header(description="The `ETag` of the log as last read; a stale one is 412.")]
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """`If-Match: "3"` (or W/"3") -> 3; `*` or no header -> no check. Anything
+    else can match no version, so it is version -1 (a 412)."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    return int(tag) if tag.isdigit() else -1
+
+
+def with_etag(response: EnvelopeResponse, log: dict[str, Any]) -> EnvelopeResponse:
+    response.headers["ETag"] = f'"{log["version"]}"'
+    return response
 
 # The Dyzo documentation's own request examples, offered in the Swagger UI.
 CREATE_EXAMPLES: dict[str, Any] = {
@@ -76,7 +93,7 @@ async def create_task_log(
     days it touches, the `allocation` of its project and task, and `warnings` (overlap, long day).
     A log with the same task, employee and start time as a stored one is a 409 `DUPLICATE_TASK_LOG`."""
     result = await service.create_task_log(session, settings, body, actor=actor)
-    return ok("Task log created", result.created[0], **result.effects())
+    return with_etag(ok("Task log created", result.created[0], **result.effects()), result.created[0])
 
 
 @router.post(
@@ -127,12 +144,33 @@ async def get_task_logs(
 
 
 @router.get(
+    "/tasklogs/changes/", operation_id="list_task_log_changes", summary="Change feed of task logs",
+    response_model=ChangeFeedAnswer, responses=error_responses(422),
+)
+async def list_task_log_changes(
+    session: Session,
+    actor: Actor,
+    since: Annotated[str | None, Query(max_length=32, description="The `nextCursor` of the previous page; "
+                                       "omit to start from the beginning.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EnvelopeResponse:
+    """Every create, edit, delete and restore, in commit order, for services that keep a copy. Ask again
+    with `since=<nextCursor>`: the cursor never skips or repeats a change, even when writers commit out of
+    order. Each change carries the log's `version`, and `before`/`after` images. Admins and keys only;
+    a company's callers see that company's changes."""
+    changes, cursor = await service.change_feed(session, since, limit, actor=actor)
+    return ok("Task log changes", changes, nextCursor=cursor)
+
+
+@router.get(
     "/tasklogs/{taskLogId}/", operation_id="get_task_log", summary="Get one task log",
     response_model=TaskLogAnswer, responses=error_responses(404, 422),
 )
 async def get_task_log(log_id: LogId, session: Session, actor: Actor) -> EnvelopeResponse:
-    """One task log. Employees may read their own; team leaders, admins and keys their company's."""
-    return ok("Task log", await service.get_task_log(session, log_id, actor=actor))
+    """One task log. Employees may read their own; team leaders, admins and keys their company's.
+    The `ETag` header is the log's version: send it back as `If-Match` to edit or delete safely."""
+    log = await service.get_task_log(session, log_id, actor=actor)
+    return with_etag(ok("Task log", log), log)
 
 
 UPDATE_DOC = """Update a task log entry (manual entry). Every field is optional; the log is re-validated as on
@@ -148,11 +186,17 @@ and start time of another log is a 409 `DUPLICATE_TASK_LOG`."""
     "/tasklogs/{taskLogId}/", operation_id="patch_task_log", summary="Update Task Log (partial)",
     response_model=TaskLogWriteAnswer, responses=error_responses(404, 409, 422), description=UPDATE_DOC,
 )
-async def update_task_log(log_id: LogId, body: Annotated[TaskLogUpdate, Body(openapi_examples=UPDATE_EXAMPLES)],
-                          session: Session,
-                          settings: AppSettings, actor: Actor) -> EnvelopeResponse:
-    result = await service.update_task_log(session, settings, log_id, body, actor=actor)
-    return ok("Task log updated", result.created[0], **result.effects())
+async def update_task_log(
+    log_id: LogId,
+    body: Annotated[TaskLogUpdate, Body(openapi_examples=UPDATE_EXAMPLES)],
+    session: Session,
+    settings: AppSettings,
+    actor: Actor,
+    if_match: IfMatch = None,
+) -> EnvelopeResponse:
+    result = await service.update_task_log(session, settings, log_id, body, actor=actor,
+                                           expected_version=expected_version(if_match))
+    return with_etag(ok("Task log updated", result.created[0], **result.effects()), result.created[0])
 
 
 @router.delete(
@@ -160,8 +204,31 @@ async def update_task_log(log_id: LogId, body: Annotated[TaskLogUpdate, Body(ope
     response_model=DeleteAnswer, responses=error_responses(404, 422),
 )
 async def delete_task_log(pk: Annotated[int, Path(ge=1, le=MAX_ID)], session: Session,
-                          settings: AppSettings, actor: Actor) -> EnvelopeResponse:
+                          settings: AppSettings, actor: Actor, if_match: IfMatch = None) -> EnvelopeResponse:
     """Delete a task log. The answer carries the employee's new `dailyTotals` and the re-computed
-    `allocation` of the log's project and task."""
-    result = await service.delete_task_log(session, settings, pk, actor=actor)
+    `allocation` of the log's project and task. The log stays restorable by an admin for
+    `TASKLOGS_RESTORE_DAYS` (`POST /tasklogs/{taskLogId}/restore/`); deleted logs count nowhere."""
+    result = await service.delete_task_log(session, settings, pk, actor=actor,
+                                           expected_version=expected_version(if_match))
     return ok("Task log deleted", {"taskLogId": pk}, **result.effects())
+
+
+@router.post(
+    "/tasklogs/{taskLogId}/restore/", operation_id="restore_task_log", summary="Restore a deleted task log",
+    response_model=TaskLogWriteAnswer, responses=error_responses(404, 409, 422),
+)
+async def restore_task_log(log_id: LogId, session: Session, settings: AppSettings, actor: Actor) -> EnvelopeResponse:
+    """Bring back a log deleted less than `TASKLOGS_RESTORE_DAYS` ago, under its old id (admins and keys).
+    409 `DUPLICATE_TASK_LOG` when a new log has taken its task, employee and start time meanwhile."""
+    result = await service.restore_task_log(session, settings, log_id, actor=actor)
+    return with_etag(ok("Task log restored", result.created[0], **result.effects()), result.created[0])
+
+
+@router.get(
+    "/tasklogs/{taskLogId}/history/", operation_id="get_task_log_history", summary="History of a task log",
+    response_model=ChangeFeedAnswer, responses=error_responses(404, 422),
+)
+async def get_task_log_history(log_id: LogId, session: Session, actor: Actor) -> EnvelopeResponse:
+    """Every change of the log, oldest first: who (`actor`), when, in which request (`requestId`), and the
+    log `before` and `after`. For the log's owner and the company's admins and keys."""
+    return ok("Task log history", await service.task_log_history(session, log_id, actor=actor))

@@ -119,10 +119,27 @@ class TaskLogOut(ApiModel):
     created_by: str | None = Field(description="Who wrote it first: 'employee:10' or 'apikey:3'.",
                                    examples=["employee:10"])
     updated_by: str | None = Field(description="Who wrote it last.", examples=["employee:10"])
+    version: int = Field(description="+1 on every change; also the `ETag`.", examples=[1])
 
 
 class TaskLogAnswer(Envelope[TaskLogOut]):
     pass
+
+
+class TaskLogChangeOut(ApiModel):
+    cursor: str = Field(description="This change's position in the feed.")
+    task_log_id: int
+    action: str = Field(examples=["update"], description="create, update, delete or restore")
+    version: int = Field(description="The log's version after this change.")
+    actor: str = Field(examples=["employee:10"])
+    request_id: str | None
+    at: UtcTimestamp
+    before: TaskLogOut | None
+    after: TaskLogOut | None
+
+
+class ChangeFeedAnswer(Envelope[list[TaskLogChangeOut]]):
+    next_cursor: str | None = Field(None, description="Ask again with since=<nextCursor> (change feed only).")
 
 
 class DailyTotal(ApiModel):

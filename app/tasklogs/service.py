@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.allocation.service import check_allocations
 from app.auth.principal import Principal
 from app.core.errors import (
+    AppError,
     Conflict,
     FieldError,
     Forbidden,
@@ -31,11 +32,13 @@ from app.core.timeutil import (
     iso_utc,
     local_day,
     local_days_touched,
+    parse_utc,
     to_utc,
     utcnow,
     zone,
 )
 from app.reference.repository import EmployeeContext, ReferenceRepository, TaskContext
+from app.tasklogs.history import Change, HistoryRepository, change_view
 from app.tasklogs.repository import DayWindow, LogKey, TaskLogRepository
 from app.tasklogs.schemas import TaskLogBulkItem, TaskLogCreate, TaskLogUpdate
 
@@ -108,6 +111,7 @@ def task_log_view(row: Any) -> dict[str, Any]:
         "updatedAt": iso_utc(row.updated_at),
         "createdBy": row.created_by,
         "updatedBy": row.updated_by,
+        "version": row.version,
     }
 
 
@@ -272,6 +276,10 @@ async def create_task_logs(
         written=written,
         also_touched={"project": {d.project_id for d in drafts}, "task": {d.task_id for d in drafts}},
     )
+    await HistoryRepository(session).record([
+        Change(view["taskLogId"], ctx.employees[view["userId"]].company_id, "create", 1, None, view)
+        for view in result.created
+    ], actor.label)
     return result
 
 
@@ -306,22 +314,36 @@ async def bulk_create_task_logs(
     return await create_task_logs(session, settings, rows, batch=True, actor=actor, rejected=mismatched)
 
 
-async def _writable_log(repo: TaskLogRepository, actor: Principal, log_id: int) -> Any:
-    """The log, locked, if this caller may change it (404 if it may not even see it)."""
+async def _writable_log(
+    repo: TaskLogRepository, actor: Principal, log_id: int, expected_version: int | None
+) -> Any:
+    """The log, locked, if this caller may change it (404 if it may not even
+    see it) and it is still the version the caller last saw (If-Match)."""
     before = await repo.get_view(log_id, lock=True)
     if before is None or not actor.sees(before.company_id):
         raise NotFound("Task log", log_id, "TASK_LOG_NOT_FOUND")
     _require_may_write_for(actor, {before.user_id})
+    if expected_version is not None and expected_version != before.version:
+        raise AppError(
+            f"The task log changed since version {expected_version}; it is now at version {before.version}.",
+            "VERSION_CONFLICT", 412, extra={"data": task_log_view(before)},
+        )
     return before
 
 
 async def update_task_log(
-    session: AsyncSession, settings: Settings, log_id: int, patch: TaskLogUpdate, *, actor: Principal
+    session: AsyncSession,
+    settings: Settings,
+    log_id: int,
+    patch: TaskLogUpdate,
+    *,
+    actor: Principal,
+    expected_version: int | None = None,
 ) -> WriteResult:
     """Edit a log; it is re-validated as on create and, unless the body says
     otherwise, marked as a manual entry."""
     repo = TaskLogRepository(session)
-    before = await _writable_log(repo, actor, log_id)
+    before = await _writable_log(repo, actor, log_id, expected_version)
     changes = patch.model_dump(exclude_unset=True, by_alias=False)
     changes = {k: v for k, v in changes.items() if v is not None or k == "description"}
     merged = {
@@ -351,12 +373,18 @@ async def update_task_log(
         # The log may have moved: its old task and project lose the time.
         also_touched={"project": {before.project_id}, "task": {before.task_id}},
     )
+    await HistoryRepository(session).record([
+        Change(log_id, after.company_id, "update", after.version, task_log_view(before), result.created[0])
+    ], actor.label)
     return result
 
 
-async def delete_task_log(session: AsyncSession, settings: Settings, log_id: int, *, actor: Principal) -> WriteResult:
+async def delete_task_log(
+    session: AsyncSession, settings: Settings, log_id: int, *, actor: Principal, expected_version: int | None = None
+) -> WriteResult:
+    """Delete a log. It stays restorable from its history for TASKLOGS_RESTORE_DAYS."""
     repo = TaskLogRepository(session)
-    before = await _writable_log(repo, actor, log_id)
+    before = await _writable_log(repo, actor, log_id, expected_version)
     await repo.delete(log_id)
     ctx = await _load_context(session, actor, set(), {before.user_id})
     result = WriteResult()
@@ -367,6 +395,51 @@ async def delete_task_log(session: AsyncSession, settings: Settings, log_id: int
         written=[],
         also_touched={"project": {before.project_id}, "task": {before.task_id}},
     )
+    await HistoryRepository(session).record([
+        Change(log_id, before.company_id, "delete", before.version + 1, task_log_view(before), None)
+    ], actor.label)
+    return result
+
+
+async def restore_task_log(session: AsyncSession, settings: Settings, log_id: int, *, actor: Principal) -> WriteResult:
+    """Bring a deleted log back from its history, unless a new log has taken
+    its (task, employee, start) meanwhile. Admins and keys only."""
+    repo = TaskLogRepository(session)
+    deleted = await HistoryRepository(session).last_delete(
+        log_id, utcnow() - timedelta(days=settings.restore_days))
+    if deleted is None or deleted.before is None or not actor.sees(deleted.company_id):
+        raise NotFound("Deleted task log", log_id, "TASK_LOG_NOT_FOUND")
+    if not actor.acts_for_others:
+        raise Forbidden("Only admins may restore task logs.")
+    image = deleted.before
+    ctx = await _load_context(session, actor, {image["taskId"]}, {image["userId"]})
+    if image["taskId"] not in ctx.tasks or image["userId"] not in ctx.employees:
+        raise Conflict("The log's task or employee no longer exists.", "CANNOT_RESTORE")
+    draft = Draft(0, image["taskId"], image["userId"], ctx.tasks[image["taskId"]].project_id,
+                  parse_utc(image["startTime"]), parse_utc(image["endTime"]), image["description"],
+                  image["manualAdd"])
+    try:
+        async with session.begin_nested():
+            await repo.restore({
+                **draft.row(actor.label), "id": log_id, "created_by": image["createdBy"],
+                "created_at": parse_utc(image["createdAt"]), "version": deleted.version + 1,
+            })
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        existing = (await repo.ids_by_key([draft.key])).get(draft.key)
+        raise Conflict("A new log has taken this log's task, employee and start time.", "DUPLICATE_TASK_LOG",
+                       existingTaskLogId=existing) from exc
+    after = task_log_view(await repo.get_view(log_id))
+    result = WriteResult(created=[after])
+    await _apply_effects(
+        session, settings, result,
+        spans=[Span(draft.user_id, draft.start_time, draft.end_time)],
+        zones={uid: e.timezone for uid, e in ctx.employees.items()},
+        written=[(log_id, draft)],
+    )
+    await HistoryRepository(session).record(
+        [Change(log_id, deleted.company_id, "restore", after["version"], None, after)], actor.label)
     return result
 
 
@@ -440,6 +513,7 @@ class _Row:
     updated_at: datetime
     created_by: str
     updated_by: str
+    version: int = 1
 
     @classmethod
     def of(cls, draft: Draft, inserted: Any, ctx: _Context, author: str) -> "_Row":
@@ -487,3 +561,34 @@ async def list_task_logs(
         rows = await repo.list_for_task(task_id, None, None, user_id=only_user)
     count, seconds = await repo.task_summary(task_id, user_id=only_user)
     return TaskLogPage([task_log_view(r) for r in rows], count, seconds, page, page_size)
+
+
+async def task_log_history(session: AsyncSession, log_id: int, *, actor: Principal) -> list[dict[str, Any]]:
+    """Every change of a log, oldest first (also after it was deleted).
+    For the log's owner, and for admins and keys of its company."""
+    changes = await HistoryRepository(session).of_log(log_id)
+    if not changes or not actor.sees(changes[-1].company_id):
+        raise NotFound("Task log", log_id, "TASK_LOG_NOT_FOUND")
+    owner = (changes[-1].after or changes[-1].before or {}).get("userId")
+    if not actor.acts_for_others and not (owner is not None and actor.is_self(owner)):
+        raise Forbidden("Only the log's owner and admins may read its history.")
+    return [change_view(c) for c in changes]
+
+
+async def change_feed(
+    session: AsyncSession, cursor: str | None, limit: int, *, actor: Principal
+) -> tuple[list[dict[str, Any]], str]:
+    """Creates, edits, deletes and restores in commit order after `cursor`;
+    returns them and the cursor to ask with next (the same one when nothing
+    is new). For services and admins; a company's callers see its changes."""
+    if not actor.acts_for_others:
+        raise Forbidden("The change feed is for admins and services.")
+    try:
+        after_seq = int(cursor) if cursor else 0
+        if after_seq < 0:
+            raise ValueError(cursor)
+    except ValueError as exc:
+        raise InputRejected([FieldError("since", "Not a cursor this feed gave out.", "INVALID_CURSOR")]) from exc
+    company = None if actor.is_platform else actor.company_id
+    changes = await HistoryRepository(session).feed(after_seq, limit, company)
+    return [change_view(c) for c in changes], (str(changes[-1].seq) if changes else str(after_seq))
