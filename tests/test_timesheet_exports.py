@@ -104,7 +104,7 @@ async def test_month_export_one_line_per_log_and_day_with_descriptions_neutralis
 
 async def test_month_export_rejects_a_bad_month(client):
     await seed(client)
-    for month in ("2024-13", "2024-1", "november"):
+    for month in ("2024-13", "2024-1", "november", "0001-01", "9999-12"):
         response = await client.get(f"/api/company/1/user/10/export-csv-report/{month}/")
         assert response.status_code == 422, month
         assert response.json()["errors"][0]["field"] == "month"

@@ -397,6 +397,8 @@ BAD_INPUT = [
     ({"employeeId": 10, "startDate": "28.10.2024", "endDate": "2024-12-31"}, "startDate"),
     ({"employeeId": 10, "startDate": "2024-10-28T00:00:00", "endDate": "2024-12-31"}, "startDate"),
     ({"employeeId": 10, "startDate": "2024-10-28"}, "endDate"),
+    ({"employeeId": 10, "startDate": "0001-01-01", "endDate": "0001-01-02"}, ["startDate", "endDate"]),
+    ({"employeeId": 10, "startDate": "9999-12-30", "endDate": "9999-12-31"}, ["startDate", "endDate"]),
     ({"employeeId": 10, "startDate": "2024-10-28", "endDate": "2024-10-29", "timezone": "Mars/Olympus"}, "timezone"),
     ({"employeeId": 10, "startDate": "2024-10-28", "endDate": "2024-10-29", "groupBy": "hour"}, "groupBy"),
     ({"employeeId": 10, "startDate": "2024-10-28", "endDate": "2024-10-29", "groupBy": ["day", "day"]}, "groupBy"),
@@ -419,7 +421,7 @@ async def test_bad_input_is_422_naming_the_parameter(client, params, field):
     assert response.status_code == 422, response.text
     body = response.json()
     assert body["status"] == 0 and body["error_code"] == "VALIDATION_ERROR"
-    assert [e["field"] for e in body["errors"]] == [field]
+    assert [e["field"] for e in body["errors"]] == (field if isinstance(field, list) else [field])
 
 
 async def test_every_bad_parameter_is_reported_at_once(client):
@@ -431,9 +433,10 @@ async def test_every_bad_parameter_is_reported_at_once(client):
     assert {e["field"] for e in response.json()["errors"]} == {"groupBy", "timezone", "employeeId", "endDate"}
 
 
-async def test_week_grid_rejects_a_malformed_week_start(client):
+@pytest.mark.parametrize("week_start", ["2024-W44", "9999-12-31", "2999-12-30"])
+async def test_week_grid_rejects_a_bad_week_start(client, week_start):
     await seed(client)
-    response = await client.get("/timesheets/week/", params={"employeeId": 10, "weekStart": "2024-W44"})
+    response = await client.get("/timesheets/week/", params={"employeeId": 10, "weekStart": week_start})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "weekStart"
 

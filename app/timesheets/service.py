@@ -30,6 +30,9 @@ from app.timesheets.repository import TIME_DIMENSIONS, Scope, TimesheetRepositor
 GROUP_BY = ("day", "week", "month", "task", "project", "employee")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MAX_DAYS = 366
+# Far from the calendar's edges: a local day's UTC bounds, minus the longest
+# log, must stay representable. No real timesheet falls outside.
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
 _TIME_RANK = {"day": 1, "week": 2, "month": 3}
 
 
@@ -143,6 +146,12 @@ def _parse_week_start(value: str | None) -> tuple[int, FieldError | None]:
     return 0, FieldError("weekStart", f"Unknown weekday {value!r}; use monday ... sunday.")
 
 
+def _out_of_range(value: date | None, name: str) -> FieldError | None:
+    if value is not None and not EARLIEST <= value <= LATEST:
+        return FieldError(name, f"{name} must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}.")
+    return None
+
+
 def _check_period(start: date, end: date, period: Period) -> list[FieldError]:
     if end < start:
         return [FieldError(period.end_field, f"{period.end_field} must not be before {period.start_field}.")]
@@ -229,7 +238,9 @@ async def _prepare(session: AsyncSession, query: TimesheetQuery, actor: Principa
     if query.employee_id is None and query.project_id is None and query.company_id is None:
         errors.append(FieldError("employeeId", "Give employeeId or projectId (or both)."))
     period = query.period
-    if period.start is not None and period.end is not None:
+    bounds = [_out_of_range(period.start, period.start_field), _out_of_range(period.end, period.end_field)]
+    errors += [e for e in bounds if e is not None]
+    if period.start is not None and period.end is not None and not any(bounds):
         errors += _check_period(period.start, period.end, period)
     if errors:
         raise InputRejected(errors)
@@ -370,6 +381,9 @@ async def week_grid(session: AsyncSession, settings: Settings, employee_id: int 
         if actor.employee_id is None:
             raise InputRejected([FieldError("employeeId", "Give the employeeId whose week to show.")])
         employee_id = actor.employee_id
+    problem = _out_of_range(week_start, "weekStart")
+    if problem:
+        raise InputRejected([problem])
     end = week_start + timedelta(days=6) if week_start else None
     query = TimesheetQuery(Period(week_start, end, "weekStart", "weekStart", default_span="week"),
                            employee_id=employee_id, group_by=("task", "day"), timezone=timezone)
@@ -467,6 +481,9 @@ def _month(value: str) -> tuple[date, date]:
         first = datetime.strptime(value, "%Y-%m").date()
     except ValueError as exc:
         raise InputRejected([FieldError("month", f"{value!r} is not a month; use YYYY-MM.")]) from exc
+    problem = _out_of_range(first, "month")
+    if problem:
+        raise InputRejected([problem])
     last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     return first, last
 
