@@ -38,12 +38,12 @@ async def current_principal(
     _bearer: Annotated[object, Security(bearer_scheme)] = None,
     _api_key: Annotated[object, Security(api_key_scheme)] = None,
 ) -> Principal:
-    principal = await _authenticate(request, session)
+    principal = await authenticate(request, session)
     request.state.principal = principal.label  # for the access log line
     return principal
 
 
-async def _authenticate(request: Request, session: AsyncSession) -> Principal:
+async def authenticate(request: Request, session: AsyncSession) -> Principal:
     settings = request.app.state.settings
     if settings.auth_disabled:
         return ANONYMOUS

@@ -7,8 +7,15 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from app.core.idempotency import IdempotentRoute
+
 
 class Router(APIRouter):
+    """Our routers: both slash spellings, and Idempotency-Key on every write."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(route_class=IdempotentRoute, **kwargs)
+
     def add_api_route(self, path: str, endpoint: Any, **kwargs: Any) -> None:
         super().add_api_route(path, endpoint, **kwargs)
         if len(path) > 1:
