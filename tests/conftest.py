@@ -29,7 +29,10 @@ from app.main import create_app
 PG_ADMIN_URL = os.environ.get("TASKLOGS_TEST_POSTGRES_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_JWT_SECRET = "test-secret-for-the-suite-only-0123456789"
-TABLES = ["idempotency_keys", "task_log_changes", "api_keys", "notifications", "task_logs", "tasks", "projects", "employees", "companies"]
+TABLES = [
+    "idempotency_keys", "task_log_changes", "api_keys", "notifications", "task_logs", "tasks", "projects",
+    "employees", "companies",
+]
 
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -10,7 +10,8 @@ from tests.factories import hours_from_now, log, put, seed
 
 LOG_KEYS = {
     "taskLogId", "taskId", "projectId", "userId", "userName", "startTime", "endTime",
-    "durationSeconds", "duration", "description", "manualAdd", "createdAt", "updatedAt", "createdBy", "updatedBy", "version",
+    "durationSeconds", "duration", "description", "manualAdd", "createdAt", "updatedAt", "createdBy", "updatedBy",
+    "version",
 }
 UTC_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
