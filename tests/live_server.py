@@ -23,8 +23,10 @@ def free_port() -> int:
 
 def tasklogs(env: dict[str, str], *args: str) -> str:
     """Run a `tasklogs` command with this environment; its standard output."""
-    done = subprocess.run([sys.executable  # noqa: S603 - our own interpreter and module, "-m", "app.cli", *args], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "app.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"tasklogs {' '.join(args)} failed: {done.stderr}")
     return done.stdout
