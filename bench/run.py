@@ -184,8 +184,8 @@ class Bench:
     def timesheets(self, size: str) -> None:
         first, last = (d.isoformat() for d in data.REPORT_MONTH)
         emp = data.REPORT_EMPLOYEE
-        ours_url = f"{self.ours.base}/timesheets/?employeeId={emp}&startDate={first}&endDate={last}"
-        floor_url = f"{self.floor.base}/floor/timesheet/{emp}?start={first}&end={last}&tz={data.TIMEZONE}"
+        ours_url = f"/timesheets/?employeeId={emp}&startDate={first}&endDate={last}"
+        floor_url = f"/floor/timesheet/{emp}?start={first}&end={last}&tz={data.TIMEZONE}"
         available = self.http.get(f"{self.ours.base}/openapi.json").json()["paths"].get("/timesheets/")
         if not available:
             for key, title in ((f"timesheet_employee_month_{size}", f"Timesheet month, 1 employee, {size} logs"),
@@ -196,12 +196,12 @@ class Bench:
         seen: dict[str, Any] = {}
 
         def ours() -> float:
-            elapsed, answer = self.request("GET", ours_url, ours=True)
+            elapsed, answer = self.request("GET", self.ours.base + ours_url, ours=True)
             seen["ours"] = answer.json()["data"]["total"]["totalSeconds"]
             return elapsed
 
         def floor() -> float:
-            elapsed, answer = self.request("GET", floor_url, ours=False)
+            elapsed, answer = self.request("GET", self.floor.base + floor_url, ours=False)
             seen["floor"] = sum(r["seconds"] for r in answer.json())
             return elapsed
 
@@ -212,19 +212,17 @@ class Bench:
         self.pair(f"timesheet_employee_month_{size}", f"Timesheet month, 1 employee, {size} logs", ours, floor,
                   target=2.0, check=same, note="also < 50 ms")
         self.rows[-1]["met"] = self.rows[-1]["met"] and self.rows[-1]["ours"] < 50
-        company_ours = f"{self.ours.base}/api/company/{data.COMPANY_ID}/working-hours/?start_date={first}" \
-                       f"&end_date={last}"
-        company_floor = f"{self.floor.base}/floor/company/{data.COMPANY_ID}?start={first}&end={last}" \
-                        f"&tz={data.TIMEZONE}"
+        company_ours = f"/api/company/{data.COMPANY_ID}/working-hours/?start_date={first}&end_date={last}"
+        company_floor = f"/floor/company/{data.COMPANY_ID}?start={first}&end={last}&tz={data.TIMEZONE}"
 
         def ours_company() -> float:
-            elapsed, answer = self.request("GET", company_ours, ours=True)
+            elapsed, answer = self.request("GET", self.ours.base + company_ours, ours=True)
             body = answer.json()["data"]
             seen["ours"], seen["ours_rows"] = body["total"]["totalSeconds"], len(body["rows"])
             return elapsed
 
         def floor_company() -> float:
-            elapsed, answer = self.request("GET", company_floor, ours=False)
+            elapsed, answer = self.request("GET", self.floor.base + company_floor, ours=False)
             rows = answer.json()
             seen["floor"], seen["floor_rows"] = sum(r["seconds"] for r in rows), len({r["user_id"] for r in rows})
             return elapsed
@@ -352,6 +350,12 @@ class Bench:
             raise RuntimeError(f"load run on {server.name} had errors: {result}")
         return result
 
+    def single_one(self) -> float:
+        """One single create at a time (for the SQL breakdown of row 2)."""
+        employee = self.writer()
+        item = {**data.writer_logs(employee, 1)[0], "userId": employee}
+        return self.request("POST", f"{self.ours.base}/tasklog/create/", ours=True, expect=201, json=item)[0]
+
     def single(self) -> None:
         runs: dict[str, list[dict]] = {"ours": [], "floor": []}
         for rep in range(self.warmup + self.repeats):
@@ -361,6 +365,7 @@ class Bench:
                 if rep >= self.warmup:
                     runs["ours" if server is self.ours else "floor"].append(result)
         self.workloads["single_rps"] = lambda: self.load_run(self.ours, 6.0 if self.args.quick else 12.0)
+        self.workloads["single_one"] = self.single_one
         self.extra["single_runs"] = runs
         for metric, title, unit, target in (("rps", "Single create, concurrency 32: requests/s", "req/s", 0.5),
                                             ("p50_ms", "Single create, concurrency 32: p50", "ms", None),
@@ -425,6 +430,9 @@ def profile(bench: Bench, key: str, env: dict[str, str], seconds: float) -> dict
             out["pyspy"] = summarize_stacks(raw)
             out["pyspy"]["file"] = str(raw.relative_to(ROOT))
             out["pyspy"]["operations"] = done
+            # py-spy samples only while Python runs (not while it awaits PostgreSQL).
+            out["pyspy"]["cpu_share"] = out["pyspy"]["samples"] / (250 * (seconds + 2))
+            out["pyspy"]["cpu_ms_per_op"] = out["pyspy"]["samples"] / 250 / max(done, 1) * 1000
     else:
         out["pyspy"] = {"error": "py-spy not installed (pip install py-spy)"}
     return out
@@ -448,10 +456,14 @@ def summarize_stacks(raw: Path, top: int = 30) -> dict:
         self_count[names[-1]] = self_count.get(names[-1], 0) + count
         for name in set(names):
             incl[name] = incl.get(name, 0) + count
-    rank = sorted(incl.items(), key=lambda kv: -kv[1])[:top]
+    roots = ("<module>", "_run_module_as_main", "_run_code", "main (app/cli.py)", "run (uvicorn", "Server.run",
+             "asyncio_run", "Runner.run (", "BaseEventLoop.run", "Handle._run", "Context.run")
+    rank = [kv for kv in sorted(incl.items(), key=lambda kv: -kv[1]) if not kv[0].startswith(roots)][:top]
     rank_self = sorted(self_count.items(), key=lambda kv: -kv[1])[:top]
+    ours = [kv for kv in sorted(incl.items(), key=lambda kv: -kv[1]) if "(app/" in kv[0] and
+            not kv[0].startswith("main (app/cli.py)")][:top]
     return {"samples": total, "inclusive": [(n, c / total) for n, c in rank],
-            "self": [(n, c / total) for n, c in rank_self]}
+            "self": [(n, c / total) for n, c in rank_self], "app": [(n, c / total) for n, c in ours]}
 
 
 def _frame(frame: str) -> str:
@@ -523,7 +535,8 @@ async def load(dsn: str, rows: list[tuple] | None, *, reference: bool = False) -
             await data.load_reference(conn)
         if rows:
             await data.copy_logs(conn, rows)
-            await conn.execute("VACUUM ANALYZE task_logs")
+        # Statistics and visibility maps as autovacuum would leave them on a live database.
+        await conn.execute("VACUUM ANALYZE")
         return time.perf_counter() - started
     finally:
         await conn.close()
@@ -537,7 +550,8 @@ def main() -> int:
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgresql://root@127.0.0.1:5432/postgres"),
                         help="PostgreSQL to create the benchmark database on (default: local, user root)")
     parser.add_argument("--profile", default="auto",
-                        help="row key to profile with py-spy and timed SQL, 'auto' (the largest ratio) or 'none'")
+                        help="row keys (comma-separated) to profile with py-spy and timed SQL, 'auto' (the row "
+                        "with the largest ratio against its target's floor) or 'none'")
     parser.add_argument("--only", default="", help="comma-separated rows to run: timesheets,task,bulk,single")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
     parser.add_argument("--output", default=str(RESULTS / "latest.json"))
@@ -600,25 +614,34 @@ def main() -> int:
                         "ratio": rss["ours"] / rss["floor"], "target_ratio": None,
                         "met": rss["ours"] / 1024 < 250, "note": f"target < 250 MB: "
                         f"{'MET' if rss['ours'] / 1024 < 250 else 'NOT MET'}; peak {hwm['ours'] / 1024:.0f} MB"})
-            key = args.profile
-            if key == "auto":
+            keys = [k for k in args.profile.split(",") if k and k != "none"]
+            if keys == ["auto"]:
                 ratios = [(r["ratio"] if r["key"] != "single_rps" else 1 / r["ratio"], r["key"]) for r in bench.rows
                           if r.get("ratio") and r["key"] in bench.workloads and r.get("target_ratio")]
-                key = max(ratios)[1] if ratios else "none"
-            if key != "none":
+                keys = [max(ratios)[1]] if ratios else []
+            bench.extra["profiles"] = {}
+            for key in keys:
+                if key not in bench.workloads:
+                    print(f"\ncannot profile {key}: not measured in this run", flush=True)
+                    continue
                 print(f"\nprofiling {key} ...", flush=True)
                 seconds = 6.0 if args.quick else 12.0
-                bench.extra["profile"] = profile(bench, key, env, seconds)
-                if key != "single_rps":
-                    bench.extra["profile"]["sql"] = sql_breakdown(bench, key, env, seconds,
-                                                                  RESULTS / "traced-service.log")
-                print_profile(bench.extra["profile"])
+                found = bench.extra["profiles"][key] = profile(bench, key, env, seconds)
+                # The SQL of row 2, one create at a time.
+                sql_key = "single_one" if key == "single_rps" else key
+                found["sql"] = sql_breakdown(bench, sql_key, env, seconds, RESULTS / "traced-service.log")
+                print_profile(found)
     finally:
         for server in servers:
             server.stop()
         bench.http.close()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                            check=False).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "app", "migrations"], cwd=ROOT,
+                           capture_output=True, text=True, check=False).stdout.strip()
     result = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "cores": os.cpu_count(),
+        "commit": commit + (" + uncommitted changes in app/ or migrations/" if dirty else ""),
         "python": platform.python_version(), "quick": args.quick, "repeats": bench.repeats,
         "duration_s": bench.duration, "runtime_s": time.monotonic() - started, "rows": bench.rows, **bench.extra,
     }
@@ -630,7 +653,12 @@ def main() -> int:
 def print_profile(prof: dict) -> None:
     spy = prof.get("pyspy", {})
     if "inclusive" in spy:
-        print(f"py-spy, {spy['samples']} samples ({spy['file']}); inclusive share of CPU samples:")
+        print(f"py-spy: {spy['operations']} operations, {spy['samples']} samples ({spy['file']}), the service "
+              f"busy {spy['cpu_share']:.0%} of the time, {spy['cpu_ms_per_op']:.1f} ms of Python per operation")
+        print("inclusive share of the samples, the service's own functions:")
+        for name, share in spy["app"][:15]:
+            print(f"  {share:6.1%}  {name}")
+        print("inclusive share, all functions:")
         for name, share in spy["inclusive"][:25]:
             print(f"  {share:6.1%}  {name}")
         print("self share:")

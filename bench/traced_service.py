@@ -7,10 +7,10 @@ The time between the two events is the wall time of the statement as the
 service sees it (the round trip to PostgreSQL), so with one request at a
 time it splits a request into database time and Python time."""
 
-import atexit
 import json
 import os
 import re
+import signal
 import sys
 import time
 from typing import Any
@@ -43,7 +43,6 @@ def _after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any
     entry[1] += elapsed
 
 
-@atexit.register
 def _dump() -> None:
     path = os.environ.get("BENCH_SQL_TRACE")
     if path:
@@ -51,7 +50,17 @@ def _dump() -> None:
             json.dump(STATS, out)
 
 
+def _on_term(signum: int, frame: Any) -> None:
+    # uvicorn restores this handler after its graceful shutdown and re-raises the signal.
+    _dump()
+    sys.exit(0)
+
+
 if __name__ == "__main__":
     from app.cli import main
 
-    sys.exit(main(["serve", *sys.argv[1:]]))
+    signal.signal(signal.SIGTERM, _on_term)
+    try:
+        sys.exit(main(["serve", *sys.argv[1:]]))
+    finally:
+        _dump()
