@@ -114,6 +114,9 @@ def _loc_to_field(loc: tuple[Any, ...]) -> str:
     return out or "body"
 
 
+# A 100,000-item body could otherwise answer with 300,000 error entries.
+MAX_REPORTED_ERRORS = 100
+
 _HTTP_CODES = {
     400: "BAD_REQUEST",
     401: "UNAUTHORIZED",
@@ -143,12 +146,18 @@ def install_error_handlers(app: FastAPI) -> None:
                            [{"field": "body", "message": "Invalid JSON", "code": "MALFORMED_JSON"}]),
                 status_code=400,
             )
+        if any(e.get("type") == "too_long" and tuple(e.get("loc", ())) == ("body",) for e in raw):
+            return EnvelopeResponse(
+                error_body("Too many items in one request; split the upload.", "PAYLOAD_TOO_LARGE"), status_code=413
+            )
         errors = [
             {"field": _loc_to_field(tuple(e.get("loc", ()))), "message": e.get("msg", "Invalid value"),
              "code": "VALIDATION_ERROR"}
-            for e in raw
+            for e in raw[:MAX_REPORTED_ERRORS]
         ]
-        message = errors[0]["message"] if len(errors) == 1 else f"{len(errors)} fields are invalid."
+        message = errors[0]["message"] if len(raw) == 1 else f"{len(raw)} fields are invalid."
+        if len(raw) > MAX_REPORTED_ERRORS:
+            message += f" The first {MAX_REPORTED_ERRORS} are listed."
         if len(errors) == 1:
             message = f"{errors[0]['field']}: {message}"
         return EnvelopeResponse(error_body(message, "VALIDATION_ERROR", errors), status_code=422)

@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     max_daily_hours: float = Field(
         12.0, gt=0, description="A day total above this gives a DAILY_HOURS_EXCEEDED warning (never blocks)."
     )
-    bulk_max_items: int = Field(1000, ge=1, description="Most task logs accepted in one bulk request (413 above).")
+    bulk_max_items: int = Field(
+        1000, ge=1, le=10_000, description="Most task logs accepted in one bulk request (413 above)."
+    )
     restore_days: int = Field(30, ge=0, description="How long a deleted task log can be restored.")
     idempotency_ttl_hours: float = Field(
         24, gt=0, description="How long a write's answer is kept for retries with the same Idempotency-Key."

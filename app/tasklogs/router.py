@@ -26,6 +26,8 @@ from app.tasklogs.schemas import (
 
 router = Router(tags=["Task logs"], responses=AUTH_ERRORS)
 
+BULK_HARD_LIMIT = 10_000
+
 IfMatch = Annotated[str | None, Header(description="The `ETag` of the log as last read; a stale one is 412.")]
 
 
@@ -102,7 +104,9 @@ async def create_task_log(
 )
 async def bulk_create_task_logs(
     user_id: Annotated[int, Path(ge=1, le=MAX_ID)],
-    body: Annotated[list[TaskLogBulkItem], Body(openapi_examples=BULK_EXAMPLES)],
+    # The hard ceiling makes a 100,000-item array fail before any item is
+    # validated; the configurable TASKLOGS_BULK_MAX_ITEMS applies below it.
+    body: Annotated[list[TaskLogBulkItem], Body(openapi_examples=BULK_EXAMPLES, max_length=BULK_HARD_LIMIT)],
     session: Session,
     settings: AppSettings,
     actor: Actor,
