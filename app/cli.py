@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             log_level=settings.log_level.lower(), log_config=None, access_log=False, proxy_headers=True,
             # In-flight requests get this long to finish on SIGTERM; the lifespan then closes the pool.
             timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+            timeout_keep_alive=settings.keep_alive_seconds,
         )
     elif args.cmd == "migrate":
         asyncio.run(migrate_to_head())

@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,10 +43,12 @@ def live_service(database_url: str, *, workers: int = 1, **settings: str) -> Ite
     tasklogs(env, "demo")
     key = tasklogs(env, "apikey", "create", "--name", "live-test").strip()
     port = free_port()
+    # The server's own output, for the failure message if it dies.
+    log_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers)],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -57,7 +60,8 @@ def live_service(database_url: str, *, workers: int = 1, **settings: str) -> Ite
             except httpx.TransportError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the service did not start: {server.stderr.read() if server.stderr else ''}")
+                log_file.seek(0)
+                raise RuntimeError(f"the service did not start: {log_file.read().decode(errors='replace')}")
             time.sleep(0.2)
         yield base, key
     finally:
@@ -66,3 +70,8 @@ def live_service(database_url: str, *, workers: int = 1, **settings: str) -> Ite
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
+        log_file.seek(0)
+        output = log_file.read().decode(errors="replace")
+        log_file.close()
+        if os.environ.get("TASKLOGS_TEST_SERVER_LOG"):
+            Path(os.environ["TASKLOGS_TEST_SERVER_LOG"]).write_text(output)

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `tasklogs serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `tasklogs serve` listens on.")
     workers: int = Field(1, ge=1, description="Worker processes for `tasklogs serve`.")
+    keep_alive_seconds: int = Field(
+        75, ge=1, description="How long an idle HTTP connection stays open; keep it above your load balancer's "
+        "idle timeout so the balancer never reuses a connection the server is closing."
+    )
     shutdown_timeout_seconds: int = Field(
         30, ge=1, description="On SIGTERM, how long in-flight requests may take to finish before workers stop."
     )
