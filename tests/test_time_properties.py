@@ -3,6 +3,7 @@ splitting a log at local midnights never loses or invents a second, and the
 database's daily totals are the sum of each log's part in each day."""
 
 import random
+from itertools import pairwise
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -33,7 +34,7 @@ def test_the_local_days_of_a_log_hold_exactly_its_seconds(start, seconds, zone_n
     assert sum(parts) == seconds
     assert all(p > 0 for p in parts)  # no day listed without time in it
     # consecutive local days tile the time line: no gap, no overlap
-    for a, b in zip(days, days[1:], strict=False):
+    for a, b in pairwise(days):
         assert local_day(a, tz).end == local_day(b, tz).start
 
 
