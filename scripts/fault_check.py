@@ -26,8 +26,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.live_server import live_service  # noqa: E402
-from tests.test_contract import _fresh_pg_database  # noqa: E402
+from tests.live_server import live_service
+from tests.test_contract import _fresh_pg_database
 
 CLIENTS = 16
 DURATION = 30.0

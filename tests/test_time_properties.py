@@ -3,8 +3,8 @@ splitting a log at local midnights never loses or invents a second, and the
 database's daily totals are the sum of each log's part in each day."""
 
 import random
-from itertools import pairwise
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
