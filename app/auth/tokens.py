@@ -41,10 +41,14 @@ def verification_key(settings: Settings, *, create_dev_secret: bool = True) -> V
         if not create_dev_secret:
             return None
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(48))
-        log.info("generated a development JWT secret in %s", path)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process (a worker, `tasklogs token`) made it first
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48))
+            log.info("generated a development JWT secret in %s", path)
     return VerificationKey(path.read_text().strip(), ["HS256"], True)
 
 
