@@ -51,6 +51,23 @@ class seconds_between(FunctionElement[int]):
     inherit_cache = True
 
 
+class epoch_seconds(FunctionElement[int]):
+    """Whole seconds since 1970 of an instant (a UTCDateTime column)."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(epoch_seconds)
+def _epoch_pg(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
+    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
+
+
+@compiles(epoch_seconds, "sqlite")
+def _epoch_sqlite(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
+    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
 @compiles(least)
 def _least_pg(element: least, compiler: Any, **kw: Any) -> str:
     return f"LEAST({compiler.process(element.clauses, **kw)})"

@@ -25,12 +25,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Select, String, column, func, select, values
+from sqlalchemy import Integer, Select, String, column, func, select, values
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
-from app.core.sql import UTCDateTime, greatest, least, seconds_between
+from app.core.sql import UTCDateTime, epoch_seconds, greatest, least, seconds_between
 from app.models import Company, Employee, Project, Task, TaskLog
 
 # The dimensions a report can group by. Time dimensions all group on the
@@ -39,23 +37,6 @@ from app.models import Company, Employee, Project, Task, TaskLog
 # names carried along so one statement answers the whole report.
 TIME_DIMENSIONS = ("day", "week", "month")
 DAY_SECONDS = 86400
-
-
-class epoch_seconds(FunctionElement[int]):
-    """Whole seconds since 1970 of an instant (a UTCDateTime column)."""
-
-    type = BigInteger()
-    inherit_cache = True
-
-
-@compiles(epoch_seconds)
-def _epoch_pg(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
-
-
-@compiles(epoch_seconds, "sqlite")
-def _epoch_sqlite(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
-    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
 
 
 @dataclass(frozen=True)
