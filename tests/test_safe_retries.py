@@ -122,3 +122,21 @@ def _now(hours: float = 0):
     from datetime import UTC, datetime, timedelta
 
     return (datetime.now(UTC) + timedelta(hours=hours)).replace(tzinfo=None)
+
+
+async def test_concurrent_retries_with_one_key_write_once(client, backend):
+    import asyncio
+
+    await seed(client)
+    headers = {"Idempotency-Key": "flaky-network"}
+    answers = await asyncio.gather(*(client.post("/tasklogs/bulk/create/10/", json=[log()], headers=headers)
+                                     for _ in range(10)))
+    codes = sorted(a.status_code for a in answers)
+    assert set(codes) <= {200, 409}, codes
+    assert 200 in codes
+    for answer in answers:
+        if answer.status_code == 409:
+            assert answer.json()["error_code"] == "IDEMPOTENCY_KEY_IN_USE"
+        else:
+            assert answer.json()["data"]["created"][0]["taskLogId"] == 1  # the first answer, replayed
+    assert await backend.scalar("SELECT count(*) FROM task_logs") == 1
