@@ -84,6 +84,7 @@ def test_two_workers_and_200_clients_lose_nothing_and_double_nothing():
     assert len(stored) == len(set(stored)), "a key stored twice"
     assert set(stored) == acknowledged, "an acknowledged write is missing, or an unacknowledged one exists"
     assert state["duplicate_keys"] == 0
+    assert state["tasks_whose_total_drifted"] == 0
     # Project 7 (8 h allocated, 4.5 h from the demo) went over once: admin 1 was told once.
     assert state["project_7_alerts"] == 1
     assert all(count == 1 for count in state["alerts_per_budget"].values()), state["alerts_per_budget"]
@@ -101,6 +102,9 @@ async def _database_state(url: str) -> dict:
         duplicates = (await conn.execute(text(
             "SELECT count(*) FROM (SELECT 1 FROM task_logs GROUP BY task_id, user_id, start_time "
             "HAVING count(*) > 1) d"))).scalar()
+        drift = (await conn.execute(text(
+            "SELECT count(*) FROM tasks t WHERE t.logged_seconds <> COALESCE((SELECT SUM(CAST(EXTRACT(EPOCH FROM "
+            "l.end_time - l.start_time) AS BIGINT)) FROM task_logs l WHERE l.task_id = t.id), 0)"))).scalar()
         alerts = (await conn.execute(text(
             "SELECT type, payload->>'projectId', payload->>'taskId', recipient_id, count(*) FROM notifications "
             "GROUP BY 1, 2, 3, 4"))).all()
@@ -110,6 +114,7 @@ async def _database_state(url: str) -> dict:
         "descriptions": descriptions,
         "candidates": candidates,
         "duplicate_keys": duplicates,
+        "tasks_whose_total_drifted": drift,
         "project_7_alerts": sum(c for t, p, _, r, c in alerts if t == "PROJECT_ALLOCATION_EXCEEDED" and p == "7"),
         "alerts_per_budget": {(t, p, tk, r): c for t, p, tk, r, c in alerts},
     }

@@ -1,10 +1,9 @@
-"""Locks and sums for allocated-hours tracking."""
+"""Locks, running totals and alert state of projects and tasks."""
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.sql import seconds_between
@@ -13,26 +12,27 @@ from app.models import Employee, Project, Task, TaskLog
 
 @dataclass
 class Budget:
-    """A project or task with an allocation, as locked for this transaction."""
+    """A project or task as locked for this transaction, with its running total."""
 
     kind: str  # "project" | "task"
     id: int
     project_id: int
     company_id: int
     name: str
-    allocated_hours: Decimal
+    allocated_hours: Decimal | None
     exceeded: bool
+    logged_seconds: int
 
 
 class AllocationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def lock_budgets(self, project_ids: set[int], task_ids: set[int]) -> list[Budget]:
-        """Lock the rows of the touched projects and tasks that have an
-        allocation, in id order so concurrent writers cannot deadlock. The
-        lock makes 'was it already over?' and 'is it over now?' one atomic
-        decision, which is what makes the alert fire exactly once.
+    async def lock(self, project_ids: set[int], task_ids: set[int]) -> list[Budget]:
+        """Lock the touched projects and tasks, in id order so concurrent
+        writers cannot deadlock. While locked, 'was it already over?', the new
+        running total and 'is it over now?' are one atomic decision: that is
+        what makes the alert fire exactly once and the totals exact.
 
         FOR NO KEY UPDATE, not FOR UPDATE: inserting a log takes a KEY SHARE
         lock on its task (the foreign key), and two writers that each hold
@@ -41,29 +41,38 @@ class AllocationRepository:
         if project_ids:
             projects = (
                 select(Project.id, Project.company_id, Project.name, Project.allocated_hours,
-                       Project.allocation_exceeded)
-                .where(Project.id.in_(project_ids), Project.allocated_hours.is_not(None))
-                .order_by(Project.id)
-                .with_for_update(key_share=True)
+                       Project.allocation_exceeded, Project.logged_seconds)
+                .where(Project.id.in_(project_ids)).order_by(Project.id).with_for_update(key_share=True)
             )
-            for pid, cid, name, hours, exceeded in (await self.session.execute(projects)).all():
-                # hours is NOT NULL: filtered above
-                budgets.append(Budget("project", pid, pid, cid, name, cast(Decimal, hours), exceeded))
+            for pid, cid, name, hours, exceeded, logged in (await self.session.execute(projects)).all():
+                budgets.append(Budget("project", pid, pid, cid, name, hours, exceeded, logged))
         if task_ids:
             tasks = (
                 select(Task.id, Task.project_id, Project.company_id, Task.name, Task.allocated_hours,
-                       Task.allocation_exceeded)
+                       Task.allocation_exceeded, Task.logged_seconds)
                 .join(Project, Project.id == Task.project_id)
-                .where(Task.id.in_(task_ids), Task.allocated_hours.is_not(None))
-                .order_by(Task.id)
-                .with_for_update(of=Task, key_share=True)
+                .where(Task.id.in_(task_ids)).order_by(Task.id).with_for_update(of=Task, key_share=True)
             )
-            for tid, pid, cid, name, hours, exceeded in (await self.session.execute(tasks)).all():
-                budgets.append(Budget("task", tid, pid, cid, name, cast(Decimal, hours), exceeded))
+            for tid, pid, cid, name, hours, exceeded, logged in (await self.session.execute(tasks)).all():
+                budgets.append(Budget("task", tid, pid, cid, name, hours, exceeded, logged))
         return budgets
 
-    async def logged_seconds_by_task(self, project_ids: set[int]) -> dict[tuple[int, int], int]:
-        """{(project_id, task_id): seconds} over every task of the given projects."""
+    async def save(self, kind: str, changed: list[Budget]) -> None:
+        """Write back running totals and alert state: one statement per table."""
+        if not changed:
+            return
+        model = Project if kind == "project" else Task
+        ids = [b.id for b in changed]
+        await self.session.execute(
+            update(model).where(model.id.in_(ids)).values(
+                logged_seconds=case({b.id: b.logged_seconds for b in changed}, value=model.id),
+                allocation_exceeded=case({b.id: b.exceeded for b in changed}, value=model.id),
+            )
+        )
+
+    async def recount(self, project_ids: set[int]) -> dict[tuple[int, int], int]:
+        """{(project_id, task_id): seconds} summed from the logs themselves:
+        the reference the running totals are checked against in tests."""
         if not project_ids:
             return {}
         stmt = (
@@ -73,12 +82,6 @@ class AllocationRepository:
             .group_by(Task.project_id, TaskLog.task_id)
         )
         return {(p, t): int(s or 0) for p, t, s in (await self.session.execute(stmt)).all()}
-
-    async def set_exceeded(self, kind: str, ids: list[int], exceeded: bool) -> None:
-        if not ids:
-            return
-        model = Project if kind == "project" else Task
-        await self.session.execute(update(model).where(model.id.in_(ids)).values(allocation_exceeded=exceeded))
 
     async def active_admins(self, company_ids: set[int]) -> dict[int, list[int]]:
         """{company_id: [admin employee ids]} for the active admins."""

@@ -1,8 +1,11 @@
-"""Allocated-hours tracking: after every write that changes logged time,
-compare each touched project's and task's total against its allocation and
-tell the company's admins, once, when a write takes it over the line."""
+"""Allocated-hours tracking. Every write that changes logged time passes its
+changes here as seconds per (project, task); under the rows' locks the running
+totals move, each touched project and task with an allocation is compared
+with it, and the company's admins are told, once, when a write takes one over
+the line. Going back to or under the line re-arms the alert."""
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -28,72 +31,90 @@ def figures(allocated_hours: Decimal | float | None, logged_seconds: int, exceed
     }
 
 
-async def check_allocations(
-    session: AsyncSession,
-    project_ids: set[int],
-    task_ids: set[int],
-    written_log_ids: dict[tuple[str, int], list[int]],
+@dataclass
+class TimeChanges:
+    """What a write did to logged time: seconds added (or removed) per
+    (project, task), and the logs it wrote there (the ones that may cross)."""
+
+    seconds: dict[tuple[int, int], int] = field(default_factory=lambda: defaultdict(int))
+    logs: dict[tuple[int, int], list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, project_id: int, task_id: int, seconds: int, log_id: int | None = None) -> None:
+        self.seconds[(project_id, task_id)] += seconds
+        if log_id is not None:
+            self.logs[(project_id, task_id)].append(log_id)
+
+    def touch(self, project_id: int, task_id: int) -> None:
+        """Report on this budget without changing it (e.g. a skipped duplicate)."""
+        self.seconds[(project_id, task_id)] += 0
+
+
+async def apply_time_changes(
+    session: AsyncSession, changes: TimeChanges, *, projects: set[int] | None = None
 ) -> list[dict[str, Any]]:
-    """Re-evaluate the allocations of the touched projects and tasks.
-
-    `written_log_ids` maps ("project", id) / ("task", id) to the logs this
-    request created or moved there: they are the ones that crossed the line.
-    Returns the `allocation` entries of the write's answer."""
+    """Move the running totals and re-evaluate the allocations of every
+    touched project and task (plus `projects`, e.g. after an allocation
+    changed). Returns the `allocation` entries of the write's answer."""
     repo = AllocationRepository(session)
-    budgets = await repo.lock_budgets(project_ids, task_ids)
-    if not budgets:
-        return []
-    by_task = await repo.logged_seconds_by_task({b.project_id for b in budgets})
-    project_seconds: dict[int, int] = defaultdict(int)
-    task_seconds: dict[int, int] = {}
-    for (project_id, task_id), seconds in by_task.items():
-        project_seconds[project_id] += seconds
-        task_seconds[task_id] = seconds
+    project_ids = {p for p, _ in changes.seconds} | (projects or set())
+    task_ids = {t for _, t in changes.seconds}
+    budgets = await repo.lock(project_ids, task_ids)
+    delta: dict[tuple[str, int], int] = defaultdict(int)
+    crossing_logs: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for (project_id, task_id), seconds in changes.seconds.items():
+        delta[("project", project_id)] += seconds
+        delta[("task", task_id)] += seconds
+        crossing_logs[("project", project_id)] += changes.logs.get((project_id, task_id), [])
+        crossing_logs[("task", task_id)] += changes.logs.get((project_id, task_id), [])
 
-    crossed: list[tuple[Budget, int]] = []
-    rearmed: list[Budget] = []
+    crossed: list[Budget] = []
+    changed: dict[str, list[Budget]] = {"project": [], "task": []}
     entries: dict[tuple[str, int], dict[str, Any]] = {}
     for budget in budgets:
-        logged = project_seconds[budget.id] if budget.kind == "project" else task_seconds.get(budget.id, 0)
-        over = logged > budget.allocated_hours * 3600
-        if over and not budget.exceeded:
-            crossed.append((budget, logged))
-        elif not over and budget.exceeded:
-            rearmed.append(budget)
-        entry: dict[str, Any] = {f"{budget.kind}Id": budget.id}
-        if budget.kind == "task":
-            entry["projectId"] = budget.project_id
-        allocated = float(budget.allocated_hours)
-        entry.update(
-            allocatedHours=allocated,
-            loggedHours=hours(logged),
-            remainingHours=round(allocated - logged / 3600, 2),
-            exceeded=over,
-            notifiedAdminIds=[],
-        )
-        entries[(budget.kind, budget.id)] = entry
-
-    for kind in ("project", "task"):
-        await repo.set_exceeded(kind, [b.id for b, _ in crossed if b.kind == kind], True)
-        await repo.set_exceeded(kind, [b.id for b in rearmed if b.kind == kind], False)
+        before = (budget.logged_seconds, budget.exceeded)
+        budget.logged_seconds += delta[(budget.kind, budget.id)]
+        if budget.allocated_hours is None:
+            budget.exceeded = False
+        else:
+            over = budget.logged_seconds > budget.allocated_hours * 3600
+            if over and not budget.exceeded:
+                crossed.append(budget)
+            budget.exceeded = over
+            entries[(budget.kind, budget.id)] = _entry(budget)
+        if (budget.logged_seconds, budget.exceeded) != before:
+            changed[budget.kind].append(budget)
+    for kind, rows in changed.items():
+        await repo.save(kind, rows)
 
     if crossed:
-        admins = await repo.active_admins({b.company_id for b, _ in crossed})
-        notifications = []
-        for budget, logged in crossed:
+        admins = await repo.active_admins({b.company_id for b in crossed})
+        alerts = []
+        for budget in crossed:
             recipients = admins.get(budget.company_id, [])
             entries[(budget.kind, budget.id)]["notifiedAdminIds"] = recipients
-            notifications += [
-                _alert(budget, logged, recipient, written_log_ids.get((budget.kind, budget.id), []))
-                for recipient in recipients
-            ]
-        await NotificationRepository(session).add_many(notifications)
-        count_on_commit(session, "notifications_sent", len(notifications))
+            alerts += [_alert(budget, r, crossing_logs[(budget.kind, budget.id)]) for r in recipients]
+        await NotificationRepository(session).add_many(alerts)
+        count_on_commit(session, "notifications_sent", len(alerts))
     return list(entries.values())
 
 
-def _alert(budget: Budget, logged_seconds: int, recipient_id: int, log_ids: list[int]) -> dict[str, Any]:
-    allocated = float(budget.allocated_hours)
+def _entry(budget: Budget) -> dict[str, Any]:
+    allocated = float(budget.allocated_hours or 0)
+    entry: dict[str, Any] = {f"{budget.kind}Id": budget.id}
+    if budget.kind == "task":
+        entry["projectId"] = budget.project_id
+    entry.update(
+        allocatedHours=allocated,
+        loggedHours=hours(budget.logged_seconds),
+        remainingHours=round(allocated - budget.logged_seconds / 3600, 2),
+        exceeded=budget.exceeded,
+        notifiedAdminIds=[],
+    )
+    return entry
+
+
+def _alert(budget: Budget, recipient_id: int, log_ids: list[int]) -> dict[str, Any]:
+    allocated = float(budget.allocated_hours or 0)
     what = "Project" if budget.kind == "project" else "Task"
     return {
         "recipient_id": recipient_id,
@@ -101,15 +122,15 @@ def _alert(budget: Budget, logged_seconds: int, recipient_id: int, log_ids: list
         "type": ALERT_TYPES[budget.kind],
         "title": f"{what} over its allocated hours: {budget.name}",
         "message": (
-            f"{what} '{budget.name}' has {hours_minutes(logged_seconds)} logged, "
+            f"{what} '{budget.name}' has {hours_minutes(budget.logged_seconds)} logged, "
             f"over its allocation of {allocated:g} hours."
         ),
         "payload": {
             f"{budget.kind}Id": budget.id,
             "projectId": budget.project_id,
             "allocatedHours": allocated,
-            "loggedHours": hours(logged_seconds),
-            "taskLogIds": sorted(log_ids),
+            "loggedHours": hours(budget.logged_seconds),
+            "taskLogIds": sorted(set(log_ids)),
         },
         "read": False,
     }

@@ -97,8 +97,9 @@ def _is_database_outage(exc: BaseException) -> bool:
             return True
         orig = exc.orig
         sqlstate = getattr(orig, "sqlstate", None) or ""
-        # 08: connection exceptions; 57: operator intervention (shutdown, query canceled by timeout)
-        return sqlstate.startswith(("08", "57")) or isinstance(getattr(orig, "__cause__", None), OSError)
+        # 08: connection exceptions; 57: operator intervention (shutdown, query canceled by timeout);
+        # 40: a deadlock or serialization failure rolled the transaction back — retrying is safe.
+        return sqlstate.startswith(("08", "57", "40")) or isinstance(getattr(orig, "__cause__", None), OSError)
     return isinstance(exc, OSError)
 
 

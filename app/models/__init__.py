@@ -79,6 +79,9 @@ class Project(Timestamps, Base):
     # True while logged time is above the allocation and admins have been told;
     # cleared when the total falls back to or below it, which re-arms the alert.
     allocation_exceeded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Running total of its tasks' logs, kept by every write under the row lock
+    # the allocation check takes anyway: O(1) instead of summing the history.
+    logged_seconds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     __table_args__ = (CheckConstraint("allocated_hours >= 0", name="allocated_hours_non_negative"),)
 
 
@@ -89,6 +92,7 @@ class Task(Timestamps, Base):
     name: Mapped[str] = mapped_column(String(255))
     allocated_hours: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     allocation_exceeded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    logged_seconds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     __table_args__ = (CheckConstraint("allocated_hours >= 0", name="allocated_hours_non_negative"),)
 
 

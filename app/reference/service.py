@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.allocation.repository import AllocationRepository
-from app.allocation.service import check_allocations, figures
+from app.allocation.service import TimeChanges, apply_time_changes, figures
 from app.auth.principal import Principal
 from app.core.errors import FieldError, Forbidden, InputRejected, NotFound
 from app.models import Company, Employee, Project, Task
@@ -113,12 +113,6 @@ def _with_alert_state(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-async def _logged_seconds(session: AsyncSession, project_id: int) -> dict[int, int]:
-    """{task_id: seconds} for every task of the project that has time."""
-    by_task = await AllocationRepository(session).logged_seconds_by_task({project_id})
-    return {task_id: seconds for (_, task_id), seconds in by_task.items()}
-
-
 async def put_project(session: AsyncSession, project_id: int, data: ProjectIn, *, actor: Principal) -> dict[str, Any]:
     _require_writer(actor)
     repo = ReferenceRepository(session)
@@ -127,7 +121,7 @@ async def put_project(session: AsyncSession, project_id: int, data: ProjectIn, *
         raise NotFound("Project", project_id, "PROJECT_NOT_FOUND")
     await _require_company(repo, actor, data.company_id)
     await repo.upsert(Project, project_id, _with_alert_state(data.model_dump(by_alias=False)))
-    await check_allocations(session, {project_id}, set(), {})
+    await apply_time_changes(session, TimeChanges(), projects={project_id})
     return await get_project(session, project_id, actor=actor)
 
 
@@ -135,11 +129,10 @@ async def get_project(session: AsyncSession, project_id: int, *, actor: Principa
     row = await ReferenceRepository(session).get(Project, project_id)
     if _visible(actor, row, row.company_id if row else None) is None:
         raise NotFound("Project", project_id, "PROJECT_NOT_FOUND")
-    logged = sum((await _logged_seconds(session, row.id)).values())
     return ProjectOut(
         project_id=row.id, company_id=row.company_id, name=row.name, is_active=row.is_active,
         created_at=row.created_at, updated_at=row.updated_at,
-        **figures(row.allocated_hours, logged, row.allocation_exceeded),
+        **figures(row.allocated_hours, row.logged_seconds, row.allocation_exceeded),
     ).model_dump(mode="json")
 
 
@@ -161,10 +154,18 @@ async def put_task(session: AsyncSession, task_id: int, data: TaskIn, *, actor: 
     if _visible(actor, project, project.company_id if project else None) is None:
         raise InputRejected([FieldError("projectId", f"Project {data.project_id} does not exist.",
                                         "PROJECT_NOT_FOUND")])
+    changes = TimeChanges()
+    if before is not None and before.project_id != data.project_id:
+        # A task moved to another project takes its time along: both projects'
+        # totals change. Its own total is read under its lock, so no log write
+        # can slip in between.
+        locked = await AllocationRepository(session).lock({before.project_id, data.project_id}, {task_id})
+        logged = next(b.logged_seconds for b in locked if b.kind == "task")
+        changes.add(before.project_id, task_id, -logged)
+        changes.add(data.project_id, task_id, logged)
     await repo.upsert(Task, task_id, _with_alert_state(data.model_dump(by_alias=False)))
-    # A task moved to another project takes its time along: both projects' totals change.
-    projects = {data.project_id} | ({before.project_id} if before is not None else set())
-    await check_allocations(session, projects, {task_id}, {})
+    changes.touch(data.project_id, task_id)
+    await apply_time_changes(session, changes)
     return await get_task(session, task_id, actor=actor)
 
 
@@ -173,8 +174,7 @@ async def get_task(session: AsyncSession, task_id: int, *, actor: Principal) -> 
     row = await repo.get(Task, task_id)
     if row is None or not actor.sees(await _task_company(repo, task_id)):
         raise NotFound("Task", task_id, "TASK_NOT_FOUND")
-    logged = (await _logged_seconds(session, row.project_id)).get(row.id, 0)
     return TaskOut(
         task_id=row.id, project_id=row.project_id, name=row.name, created_at=row.created_at,
-        updated_at=row.updated_at, **figures(row.allocated_hours, logged, row.allocation_exceeded),
+        updated_at=row.updated_at, **figures(row.allocated_hours, row.logged_seconds, row.allocation_exceeded),
     ).model_dump(mode="json")

@@ -3,7 +3,7 @@ batch, one GROUP BY for a set of day windows), never a query per item."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -131,39 +131,49 @@ class TaskLogRepository:
     async def delete(self, log_id: int) -> None:
         await self.session.execute(delete(TaskLog).where(TaskLog.id == log_id))
 
-    async def seconds_in_windows(self, windows: list[DayWindow]) -> dict[tuple[int, date], int]:
+    async def seconds_in_windows(
+        self, windows: list[DayWindow], longest_log: timedelta
+    ) -> dict[tuple[int, date], int]:
         """Each window's logged seconds: the part of every log of that user that
         falls inside [start, end). One GROUP BY over the (user_id, start_time)
-        index; a log crossing a window edge counts only its share."""
+        index; a log crossing a window edge counts only its share. No log is
+        longer than `longest_log`, so only logs starting after `start -
+        longest_log` can reach into a window: that bound keeps the index scan
+        to the window instead of the employee's whole history."""
         if not windows:
             return {}
         w = (
             values(
                 column("user_id", BigInteger), column("day", String), column("ds", UTCDateTime),
-                column("de", UTCDateTime), name="w",
+                column("de", UTCDateTime), column("lo", UTCDateTime), name="w",
             )
-            .data([(x.user_id, x.day.isoformat(), x.start, x.end) for x in windows])
+            .data([(x.user_id, x.day.isoformat(), x.start, x.end, x.start - longest_log) for x in windows])
             .cte("w")
         )
         share = seconds_between(greatest(TaskLog.start_time, w.c.ds), least(TaskLog.end_time, w.c.de))
         stmt = (
             select(w.c.user_id, w.c.day, func.sum(share))
             .join(TaskLog, (TaskLog.user_id == w.c.user_id) & (TaskLog.start_time < w.c.de)
-                  & (TaskLog.end_time > w.c.ds))
+                  & (TaskLog.start_time >= w.c.lo) & (TaskLog.end_time > w.c.ds))
             .group_by(w.c.user_id, w.c.day)
         )
         rows = (await self.session.execute(stmt)).all()
         return {(u, date.fromisoformat(d)): int(s or 0) for u, d, s in rows}
 
-    async def overlapping(self, log_ids: list[int]) -> list[tuple[int, int]]:
+    async def overlapping(
+        self, log_ids: list[int], earliest: datetime, latest: datetime, longest_log: timedelta
+    ) -> list[tuple[int, int]]:
         """(log, other log of the same employee it overlaps). Touching
-        end-to-start is not an overlap: intervals are half-open."""
+        end-to-start is not an overlap: intervals are half-open. The written
+        logs lie within [earliest, latest); the constant range on the other
+        log's start keeps the (user_id, start_time) index scan short."""
         if not log_ids:
             return []
         other = aliased(TaskLog)
         stmt = (
             select(TaskLog.id, other.id)
             .join(other, (other.user_id == TaskLog.user_id) & (other.id != TaskLog.id)
+                  & (other.start_time >= earliest - longest_log) & (other.start_time < latest)
                   & (other.start_time < TaskLog.end_time) & (other.end_time > TaskLog.start_time))
             .where(TaskLog.id.in_(log_ids))
             .order_by(TaskLog.id, other.id)

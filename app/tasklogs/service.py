@@ -3,7 +3,6 @@ validate every item against the reference data, write set-based with the
 database deciding duplicates, then compute the consequences (daily totals,
 allocation checks and alerts, warnings) the same way for all of them."""
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -12,7 +11,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.allocation.service import check_allocations
+from app.allocation.service import TimeChanges, apply_time_changes
 from app.auth.principal import Principal
 from app.core.errors import (
     AppError,
@@ -274,7 +273,7 @@ async def create_task_logs(
         spans=[Span(d.user_id, d.start_time, d.end_time) for d in drafts],
         zones={uid: e.timezone for uid, e in ctx.employees.items()},
         written=written,
-        also_touched={"project": {d.project_id for d in drafts}, "task": {d.task_id for d in drafts}},
+        time=_time_of(added=written, reported=drafts),
     )
     await HistoryRepository(session).record([
         Change(view["taskLogId"], ctx.employees[view["userId"]].company_id, "create", 1, None, view)
@@ -370,8 +369,8 @@ async def update_task_log(
         spans=[Span(before.user_id, before.start_time, before.end_time),
                Span(draft.user_id, draft.start_time, draft.end_time)],
         zones=zones, written=[(log_id, draft)],
-        # The log may have moved: its old task and project lose the time.
-        also_touched={"project": {before.project_id}, "task": {before.task_id}},
+        # The log may have moved: its old task and project lose the old time.
+        time=_time_of(added=[(log_id, draft)], removed=[before]),
     )
     await HistoryRepository(session).record([
         Change(log_id, after.company_id, "update", after.version, task_log_view(before), result.created[0])
@@ -393,7 +392,7 @@ async def delete_task_log(
         spans=[Span(before.user_id, before.start_time, before.end_time)],
         zones={uid: e.timezone for uid, e in ctx.employees.items()},
         written=[],
-        also_touched={"project": {before.project_id}, "task": {before.task_id}},
+        time=_time_of(removed=[before]),
     )
     await HistoryRepository(session).record([
         Change(log_id, before.company_id, "delete", before.version + 1, task_log_view(before), None)
@@ -437,6 +436,7 @@ async def restore_task_log(session: AsyncSession, settings: Settings, log_id: in
         spans=[Span(draft.user_id, draft.start_time, draft.end_time)],
         zones={uid: e.timezone for uid, e in ctx.employees.items()},
         written=[(log_id, draft)],
+        time=_time_of(added=[(log_id, draft)]),
     )
     await HistoryRepository(session).record(
         [Change(log_id, deleted.company_id, "restore", after["version"], None, after)], actor.label)
@@ -444,6 +444,22 @@ async def restore_task_log(session: AsyncSession, settings: Settings, log_id: in
 
 
 # ---------------------------------------------------------------- effects
+
+
+def _time_of(
+    *, added: Sequence[tuple[int, Draft]] = (), removed: Sequence[Any] = (), reported: Sequence[Draft] = ()
+) -> TimeChanges:
+    """Seconds per (project, task) that a write adds and removes; `reported`
+    budgets change by nothing but are answered on (a re-sent batch still
+    learns where its project stands)."""
+    time = TimeChanges()
+    for draft in reported:
+        time.touch(draft.project_id, draft.task_id)
+    for log_id, draft in added:
+        time.add(draft.project_id, draft.task_id, int((draft.end_time - draft.start_time).total_seconds()), log_id)
+    for row in removed:
+        time.add(row.project_id, row.task_id, -int((row.end_time - row.start_time).total_seconds()))
+    return time
 
 
 async def _apply_effects(
@@ -454,13 +470,12 @@ async def _apply_effects(
     spans: list[Span],
     zones: dict[int, str],
     written: list[tuple[int, Draft]],
-    also_touched: dict[str, set[int]] | None = None,
+    time: TimeChanges,
 ) -> None:
     """Daily totals of every local day the write touched, warnings, and the
     allocation checks (with alerts); the same for every kind of write.
-    `written` are the logs created or edited; `also_touched` are projects and
-    tasks to report on as well: those of skipped duplicates, and those that
-    lost time (an edit that moved a log, a delete)."""
+    `written` are the logs created or edited (checked for overlaps); `time`
+    is what the write did to logged time per project and task."""
     if not spans:
         return
     repo = TaskLogRepository(session)
@@ -471,9 +486,16 @@ async def _apply_effects(
             if (span.user_id, day) not in windows:
                 bounds = local_day(day, tz)
                 windows[(span.user_id, day)] = DayWindow(span.user_id, day, bounds.start, bounds.end)
-    totals = await repo.seconds_in_windows(list(windows.values()))
+    longest_log = timedelta(hours=settings.max_log_hours)
+    totals = await repo.seconds_in_windows(list(windows.values()), longest_log)
 
-    for log_id, other_id in await repo.overlapping([log_id for log_id, _ in written]):
+    overlaps = await repo.overlapping(
+        [log_id for log_id, _ in written],
+        min((d.start_time for _, d in written), default=utcnow()),
+        max((d.end_time for _, d in written), default=utcnow()),
+        longest_log,
+    ) if written else []
+    for log_id, other_id in overlaps:
         result.warnings.append({"code": "OVERLAPPING_LOG", "taskLogId": log_id, "overlapsTaskLogId": other_id})
     for user_id, day in sorted(windows):
         seconds = totals.get((user_id, day), 0)
@@ -487,13 +509,7 @@ async def _apply_effects(
                 "totalHours": hours(seconds), "limitHours": settings.max_daily_hours,
             })
 
-    projects = {d.project_id for _, d in written} | (also_touched or {}).get("project", set())
-    tasks = {d.task_id for _, d in written} | (also_touched or {}).get("task", set())
-    crossing_logs: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for log_id, draft in written:
-        crossing_logs[("project", draft.project_id)].append(log_id)
-        crossing_logs[("task", draft.task_id)].append(log_id)
-    result.allocation = await check_allocations(session, projects, tasks, crossing_logs)
+    result.allocation = await apply_time_changes(session, time)
 
 
 @dataclass

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.allocation.repository import AllocationRepository
 from app.allocation.service import figures
 from app.auth.principal import Principal
 from app.core.errors import FieldError, Forbidden, InputRejected, NotFound
@@ -411,8 +410,7 @@ async def project_time_spent(session: AsyncSession, settings: Settings, project_
     query = TimesheetQuery(period, project_id=project_id, group_by=("employee",), timezone=timezone)
     report = await timesheet(session, settings, query, actor=actor)
     project = report.subject.project
-    by_task = await AllocationRepository(session).logged_seconds_by_task({project_id})
-    allocation = figures(project.allocated_hours, sum(by_task.values()), project.allocation_exceeded)
+    allocation = figures(project.allocated_hours, project.logged_seconds, project.allocation_exceeded)
     return report, {"projectId": project.id, "projectName": project.name, **allocation}
 
 
