@@ -51,8 +51,12 @@ def render(result: dict) -> str:
         out += ["", f"Memory (VmRSS summed over the process tree): service {rss['ours'] / 1024:.0f} MB after the "
                 f"run (peak VmHWM {peak['ours'] / 1024:.0f} MB, {result['rss_start_kb']['ours'] / 1024:.0f} MB at "
                 f"start); floor {rss['floor'] / 1024:.0f} MB."]
-    if "load_client_cpu_share" in result:
-        out.append(f"The load client process used {result['load_client_cpu_share']:.0%} of a core (median).")
+    cpu = result.get("load_client_cpu_share")
+    if isinstance(cpu, dict):
+        out.append(f"The load client process used {cpu['ours']:.0%} of a core against ours and "
+                   f"{cpu['floor']:.0%} against the floor (median over runs; near 100 % the client set the pace).")
+    elif cpu is not None:
+        out.append(f"The load client process used {cpu:.0%} of a core (median over all runs).")
     for key, prof in (result.get("profiles") or {}).items():
         out += ["", f"### Profile: {key}", ""]
         spy = prof.get("pyspy", {})
