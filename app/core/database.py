@@ -18,13 +18,15 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.core.observability import publish_committed
+from app.core.responses import dumps_text
 from app.core.settings import Settings
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         engine = create_async_engine(
-            settings.database_url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000}
+            settings.database_url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+            json_serializer=dumps_text,
         )
         _configure_sqlite(engine, settings)
         return engine
@@ -40,6 +42,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # so the service recovers by itself when PostgreSQL is back.
         pool_pre_ping=True,
         connect_args={"timeout": settings.db_connect_timeout_seconds, "server_settings": server_settings},
+        json_serializer=dumps_text,
     )
 
 

@@ -6,12 +6,24 @@ from typing import Any
 import orjson
 from starlette.responses import JSONResponse
 
+# Instants (always UTC here) as "2024-10-29T09:00:00Z": whole seconds, like every time in the API.
+ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
+
+
+def dumps(content: Any) -> bytes:
+    return orjson.dumps(content, option=ORJSON_OPTIONS)
+
+
+def dumps_text(content: Any) -> str:
+    """For SQLAlchemy's JSON columns (history images hold datetimes)."""
+    return orjson.dumps(content, option=ORJSON_OPTIONS).decode()
+
 
 class EnvelopeResponse(JSONResponse):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+        return dumps(content)
 
 
 def ok(message: str, data: Any = None, status_code: int = 200, **extra: Any) -> EnvelopeResponse:

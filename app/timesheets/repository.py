@@ -184,10 +184,10 @@ class TimesheetRepository:
         return _plain(await self.session.execute(stmt))
 
     async def project(self, project_id: int) -> Any:
-        """(id, company_id, name, allocated_hours, allocation_exceeded, timezone of its company)."""
+        """(id, company_id, name, allocated_hours, allocation_exceeded, logged_seconds, timezone of its company)."""
         stmt = (
             select(Project.id, Project.company_id, Project.name, Project.allocated_hours,
-                   Project.allocation_exceeded, Company.timezone)
+                   Project.allocation_exceeded, Project.logged_seconds, Company.timezone)
             .join(Company, Company.id == Project.company_id)
             .where(Project.id == project_id)
         )
