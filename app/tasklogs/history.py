@@ -44,11 +44,11 @@ class HistoryRepository:
         last = (await self.session.execute(bump)).scalar_one()
         first = last - len(changes) + 1
         request_id = request_id_var.get()
-        await self.session.execute(insert(TaskLogChange).values([
+        await self.session.execute(insert(TaskLogChange), [
             {"seq": first + i, "task_log_id": c.task_log_id, "company_id": c.company_id, "action": c.action,
              "version": c.version, "actor": actor, "request_id": request_id, "before": c.before, "after": c.after}
             for i, c in enumerate(changes)
-        ]))
+        ])
 
     async def of_log(self, task_log_id: int) -> list[TaskLogChange]:
         stmt = select(TaskLogChange).where(TaskLogChange.task_log_id == task_log_id).order_by(TaskLogChange.seq)
