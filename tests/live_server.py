@@ -16,6 +16,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# The server process behind each base URL, for tests that kill it.
+PROCESSES: dict[str, subprocess.Popen] = {}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -63,8 +67,10 @@ def live_service(database_url: str, *, workers: int = 1, **settings: str) -> Ite
                 log_file.seek(0)
                 raise RuntimeError(f"the service did not start: {log_file.read().decode(errors='replace')}")
             time.sleep(0.2)
+        PROCESSES[base] = server
         yield base, key
     finally:
+        PROCESSES.pop(base, None)
         server.terminate()
         try:
             server.wait(timeout=15)

@@ -135,3 +135,57 @@ async def _replay_feed(base: str, key: str) -> dict[int, str]:
             if body["nextCursor"] == cursor:
                 return state
             cursor = body["nextCursor"]
+
+
+def test_a_worker_killed_mid_bulk_leaves_the_whole_batch_or_nothing():
+    """SIGKILL the server while it handles a 1,000-log upload: the batch is one
+    transaction, so afterwards either all of it is stored or none of it."""
+    import os
+    import signal
+    import threading
+
+    from tests.live_server import PROCESSES
+
+    problem = asyncio.run(_pg_reachable())
+    if problem:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI: {problem}")
+        pytest.skip(problem)
+    url = asyncio.run(_fresh_pg_database())
+    batch = [candidate(2 * i) | {"userId": 10, "description": "killed-batch"} for i in range(1000)]
+    outcomes = []
+    for delay in (0.05, 0.3):
+        asyncio.run(_wipe(url))
+        with live_service(url) as (base, key):
+            def upload(base: str = base, key: str = key) -> None:
+                try:
+                    outcomes.append(httpx.post(f"{base}/tasklogs/bulk/create/10/", json=batch,
+                                               headers={"X-API-Key": key}, timeout=60).status_code)
+                except httpx.TransportError:
+                    outcomes.append("connection lost")
+
+            sender = threading.Thread(target=upload)
+            sender.start()
+            threading.Event().wait(delay)
+            os.kill(PROCESSES[base].pid, signal.SIGKILL)
+            sender.join()
+        stored = asyncio.run(_count(url, "SELECT count(*) FROM task_logs WHERE description = 'killed-batch'"))
+        assert stored in (0, 1000), (delay, stored)
+        assert asyncio.run(_count(url, "SELECT count(*) FROM task_log_changes WHERE after->>'description' = "
+                                       "'killed-batch'")) == stored
+    assert outcomes  # the uploads ran
+
+
+async def _count(url: str, sql: str) -> int:
+    engine = create_async_engine(url)
+    async with engine.connect() as conn:
+        value = (await conn.execute(text(sql))).scalar()
+    await engine.dispose()
+    return int(value or 0)
+
+
+async def _wipe(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM task_logs WHERE description = 'killed-batch'"))
+    await engine.dispose()

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.errors import AppError, error_body
 from app.core.responses import EnvelopeResponse
+from app.core.schemas import error_responses
 from app.core.sql import dialect_insert
 from app.core.timeutil import utcnow
 from app.models import IdempotencyKey
@@ -47,6 +48,7 @@ class IdempotentRoute(APIRoute):
             extra = dict(self.openapi_extra or {})
             extra["parameters"] = [*extra.get("parameters", []), IDEMPOTENCY_HEADER_DOC]
             self.openapi_extra = extra
+            self.responses = {**error_responses(409, 422), **self.responses}
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()

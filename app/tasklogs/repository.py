@@ -153,28 +153,34 @@ class TaskLogRepository:
             .cte("w")
         )
         share = seconds_between(greatest(TaskLog.start_time, w.c.ds), least(TaskLog.end_time, w.c.de))
-        stmt = (
-            select(w.c.user_id, w.c.day, func.sum(share))
-            .join(TaskLog, (TaskLog.user_id == w.c.user_id) & (TaskLog.start_time < w.c.de)
-                  & (TaskLog.start_time >= w.c.lo) & (TaskLog.end_time > w.c.ds))
-            .group_by(w.c.user_id, w.c.day)
+        # A correlated subquery per window, not a join: the planner knows
+        # nothing about the VALUES rows and would rather scan the whole table;
+        # this way each window is one range scan of the index.
+        in_window = (
+            select(func.sum(share))
+            .where(TaskLog.user_id == w.c.user_id, TaskLog.start_time >= w.c.lo, TaskLog.start_time < w.c.de,
+                   TaskLog.end_time > w.c.ds)
+            .scalar_subquery()
         )
+        stmt = select(w.c.user_id, w.c.day, in_window)
         rows = (await self.session.execute(stmt)).all()
         return {(u, date.fromisoformat(d)): int(s or 0) for u, d, s in rows}
 
     async def overlapping(
-        self, log_ids: list[int], earliest: datetime, latest: datetime, longest_log: timedelta
+        self, log_ids: list[int], user_ids: set[int], earliest: datetime, latest: datetime, longest_log: timedelta
     ) -> list[tuple[int, int]]:
         """(log, other log of the same employee it overlaps). Touching
         end-to-start is not an overlap: intervals are half-open. The written
         logs lie within [earliest, latest); the constant range on the other
-        log's start keeps the (user_id, start_time) index scan short."""
+        log's start, with the employees named as constants, make it a few
+        short range scans of the (user_id, start_time) index."""
         if not log_ids:
             return []
         other = aliased(TaskLog)
         stmt = (
             select(TaskLog.id, other.id)
             .join(other, (other.user_id == TaskLog.user_id) & (other.id != TaskLog.id)
+                  & other.user_id.in_(user_ids)
                   & (other.start_time >= earliest - longest_log) & (other.start_time < latest)
                   & (other.start_time < TaskLog.end_time) & (other.end_time > TaskLog.start_time))
             .where(TaskLog.id.in_(log_ids))

@@ -184,11 +184,11 @@ and start time of another log is a 409 `DUPLICATE_TASK_LOG`."""
 
 @router.put(
     "/tasklogs/{taskLogId}/", operation_id="update_task_log", summary="Update Task Log",
-    response_model=TaskLogWriteAnswer, responses=error_responses(404, 409, 422), description=UPDATE_DOC,
+    response_model=TaskLogWriteAnswer, responses=error_responses(404, 409, 412, 422), description=UPDATE_DOC,
 )
 @router.patch(
     "/tasklogs/{taskLogId}/", operation_id="patch_task_log", summary="Update Task Log (partial)",
-    response_model=TaskLogWriteAnswer, responses=error_responses(404, 409, 422), description=UPDATE_DOC,
+    response_model=TaskLogWriteAnswer, responses=error_responses(404, 409, 412, 422), description=UPDATE_DOC,
 )
 async def update_task_log(
     log_id: LogId,
@@ -205,7 +205,7 @@ async def update_task_log(
 
 @router.delete(
     "/api/tasklogs/delete/{pk}/", operation_id="delete_task_log", summary="Delete Task Log",
-    response_model=DeleteAnswer, responses=error_responses(404, 422),
+    response_model=DeleteAnswer, responses=error_responses(404, 412, 422),
 )
 async def delete_task_log(pk: Annotated[int, Path(ge=1, le=MAX_ID)], session: Session,
                           settings: AppSettings, actor: Actor, if_match: IfMatch = None) -> EnvelopeResponse:

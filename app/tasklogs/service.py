@@ -493,6 +493,7 @@ async def _apply_effects(
 
     overlaps = await repo.overlapping(
         [log_id for log_id, _ in written],
+        {d.user_id for _, d in written},
         min((d.start_time for _, d in written), default=utcnow()),
         max((d.end_time for _, d in written), default=utcnow()),
         longest_log,
