@@ -78,6 +78,11 @@ def test_two_workers_and_200_clients_lose_nothing_and_double_nothing():
         state = asyncio.run(_database_state(url))
         feed = asyncio.run(_replay_feed(base, key))
 
+    print(f"\n{len(statuses)} requests from {CLIENTS} clients: "
+          f"{ {code: statuses.count(code) for code in sorted(set(statuses))} }; "
+          f"{len(acknowledged)} distinct logs acknowledged, {len(state['candidates'])} stored; "
+          f"alerts per budget and admin: {sorted(set(state['alerts_per_budget'].values()))}; "
+          f"feed replay equal to the table: {feed == state['descriptions']}")
     # Only the answers we designed for: created, duplicate, in-use retry, version conflict.
     assert set(statuses) <= {200, 409, 412}, sorted(set(statuses))
     stored = state["candidates"]
