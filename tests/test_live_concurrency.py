@@ -160,8 +160,8 @@ def test_a_worker_killed_mid_bulk_leaves_the_whole_batch_or_nothing():
     batch = [candidate(2 * i) | {"userId": 10, "description": "killed-batch"} for i in range(1000)]
     outcomes = []
     for delay in (0.05, 0.3):
-        asyncio.run(_wipe(url))
         with live_service(url) as (base, key):
+            asyncio.run(_wipe(url))
             def upload(base: str = base, key: str = key) -> None:
                 try:
                     outcomes.append(httpx.post(f"{base}/tasklogs/bulk/create/10/", json=batch,
