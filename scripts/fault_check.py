@@ -45,7 +45,7 @@ async def load(base: str, key: str, acknowledged: set[str], statuses: collection
         async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, timeout=15) as http:
             i = 0
             while time.monotonic() < stop:
-                start = datetime(2024, 6, 1, tzinfo=UTC) + timedelta(minutes=(n * 100_000 + i) * 10)
+                start = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(minutes=(n * 20_000 + i) * 10)
                 body = {"taskId": 253, "userId": 11, "startTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                         "endTime": (start + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                         "description": f"fault-{n}-{i}"}
@@ -57,8 +57,9 @@ async def load(base: str, key: str, acknowledged: set[str], statuses: collection
                         await asyncio.sleep(0.5)
                         continue
                     statuses[r.status_code] += 1
-                    if r.status_code == 503:
-                        await asyncio.sleep(float(r.headers.get("Retry-After", "1")) / 5)
+                    in_use = r.status_code == 409 and r.json()["error_code"] == "IDEMPOTENCY_KEY_IN_USE"
+                    if r.status_code == 503 or in_use:  # not done yet: retry the same write, same key
+                        await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
                         continue
                     if r.status_code in (200, 409):
                         acknowledged.add(body["description"])

@@ -104,7 +104,8 @@ async def _principal_label(request: Request) -> str | None:
 
 
 def _error(exc: AppError) -> EnvelopeResponse:
-    return EnvelopeResponse(error_body(exc.message, exc.error_code), status_code=exc.status_code)
+    return EnvelopeResponse(error_body(exc.message, exc.error_code), status_code=exc.status_code,
+                            headers=exc.headers)
 
 
 class _Store:
@@ -136,7 +137,7 @@ class _Store:
                 return None
             if row.state == "in_progress":
                 raise AppError("A request with this Idempotency-Key is still being processed; retry shortly.",
-                               "IDEMPOTENCY_KEY_IN_USE", 409)
+                               "IDEMPOTENCY_KEY_IN_USE", 409, headers={"Retry-After": "1"})
             if row.request_hash != fingerprint:
                 raise AppError("This Idempotency-Key was used for a different request.", "IDEMPOTENCY_KEY_REUSED",
                                422)

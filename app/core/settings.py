@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         24, gt=0, description="How long a write's answer is kept for retries with the same Idempotency-Key."
     )
     idempotency_stale_seconds: int = Field(
-        120, ge=1, description="A first attempt still 'in progress' after this long is taken as dead; "
+        30, ge=1, description="A first attempt still 'in progress' after this long is taken as dead; "
         "a retry may then run."
     )
     max_page_size: int = Field(500, ge=1, description="Largest page_size a list endpoint accepts.")
