@@ -26,8 +26,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.conftest import _create_database
 from tests.live_server import live_service
-from tests.test_contract import _fresh_pg_database
 
 CLIENTS = 16
 DURATION = 30.0
@@ -97,7 +97,7 @@ async def stored(url: str) -> list[str]:
 
 
 def main() -> int:
-    url = asyncio.run(_fresh_pg_database())
+    url = asyncio.run(_create_database("tasklogs_fault"))
     acknowledged: set[str] = set()
     statuses: collections.Counter = collections.Counter()
     ready: list[int] = []

@@ -7,9 +7,10 @@ database) is used to create and drop a database of our own. If the server
 cannot be reached the PostgreSQL half is skipped locally, and fails under CI
 (CI=true), where it must run."""
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,47 @@ async def _pg_reachable() -> str | None:
         return f"{type(exc).__name__}: {exc}"
     finally:
         await engine.dispose()
+
+
+def fresh_postgres_database() -> str:
+    """A new, empty PostgreSQL database for a test that runs the real server
+    (from synchronous code). Skipped without a server, failed under CI."""
+    problem = asyncio.run(_pg_reachable())
+    if problem:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI but unreachable at {PG_ADMIN_URL}: {problem}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL} ({problem})")
+    url = asyncio.run(_create_database("tasklogs_live"))
+    _LIVE_DATABASES.append(str(make_url(url).database))
+    return url
+
+
+_LIVE_DATABASES: list[str] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_live_databases() -> Iterator[None]:
+    """Databases made for live-server tests are dropped when the session ends."""
+    yield
+    if _LIVE_DATABASES:
+        asyncio.run(_drop_databases(_LIVE_DATABASES))
+
+
+async def _drop_databases(names: list[str]) -> None:
+    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        for name in names:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+async def _create_database(prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
 
 class Backend:
@@ -110,11 +152,9 @@ async def postgres_backend() -> AsyncIterator[Backend]:
         if IN_CI:
             pytest.fail(f"PostgreSQL is required in CI but unreachable at {PG_ADMIN_URL}: {problem}")
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL} ({problem})")
-    name = f"tasklogs_test_{uuid.uuid4().hex[:10]}"
+    url = await _create_database("tasklogs_test")
+    name = make_url(url).database
     admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     backend = Backend("postgresql", url)
     await migrate_to_head(url)
     yield backend

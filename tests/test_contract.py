@@ -2,8 +2,6 @@
 generates requests for every operation from /openapi.json and checks that no
 answer is a 500 and every answer matches its documented schema."""
 
-import asyncio
-import uuid
 
 import httpx
 import pytest
@@ -11,11 +9,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate
 from schemathesis import checks
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import IN_CI, PG_ADMIN_URL, _pg_reachable
+from tests.conftest import fresh_postgres_database
 from tests.live_server import live_service
 
 
@@ -45,26 +40,12 @@ def _database_urls() -> list[str]:
     return ["sqlite", "postgresql"]
 
 
-async def _fresh_pg_database() -> str:
-    name = f"tasklogs_contract_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module", params=_database_urls())
 def live_api(request, tmp_path_factory):
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('contract')}/contract.db"
     else:
-        problem = asyncio.run(_pg_reachable())
-        if problem:
-            if IN_CI:
-                pytest.fail(f"PostgreSQL is required in CI: {problem}")
-            pytest.skip(problem)
-        url = asyncio.run(_fresh_pg_database())
+        url = fresh_postgres_database()
     with live_service(url) as (base, key):
         yield base, key
 

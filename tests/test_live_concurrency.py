@@ -7,13 +7,11 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import IN_CI, _pg_reachable
+from tests.conftest import fresh_postgres_database
 from tests.live_server import live_service
-from tests.test_contract import _fresh_pg_database
 
 CLIENTS = 200
 BASE = datetime(2024, 11, 4, 8, 0, tzinfo=UTC)
@@ -57,12 +55,7 @@ async def one_client(http: httpx.AsyncClient, n: int, acknowledged: set[int], st
 
 
 def test_two_workers_and_200_clients_lose_nothing_and_double_nothing():
-    problem = asyncio.run(_pg_reachable())
-    if problem:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required in CI: {problem}")
-        pytest.skip(problem)
-    url = asyncio.run(_fresh_pg_database())
+    url = fresh_postgres_database()
     # A slow, shared CI machine makes requests queue for a connection: let them wait rather than 503.
     with live_service(url, workers=2, db_pool_timeout_seconds="120") as (base, key):
         acknowledged: set[int] = set()
@@ -151,12 +144,7 @@ def test_a_worker_killed_mid_bulk_leaves_the_whole_batch_or_nothing():
 
     from tests.live_server import PROCESSES
 
-    problem = asyncio.run(_pg_reachable())
-    if problem:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required in CI: {problem}")
-        pytest.skip(problem)
-    url = asyncio.run(_fresh_pg_database())
+    url = fresh_postgres_database()
     batch = [candidate(2 * i) | {"userId": 10, "description": "killed-batch"} for i in range(1000)]
     outcomes = []
     for delay in (0.05, 0.3):
