@@ -3,11 +3,10 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.sql import seconds_between
-from app.models import Employee, Project, Task, TaskLog
+from app.models import Employee, Project, Task
 
 
 @dataclass
@@ -69,19 +68,6 @@ class AllocationRepository:
                 allocation_exceeded=case({b.id: b.exceeded for b in changed}, value=model.id),
             )
         )
-
-    async def recount(self, project_ids: set[int]) -> dict[tuple[int, int], int]:
-        """{(project_id, task_id): seconds} summed from the logs themselves:
-        the reference the running totals are checked against in tests."""
-        if not project_ids:
-            return {}
-        stmt = (
-            select(Task.project_id, TaskLog.task_id, func.sum(seconds_between(TaskLog.start_time, TaskLog.end_time)))
-            .join(Task, Task.id == TaskLog.task_id)
-            .where(Task.project_id.in_(project_ids))
-            .group_by(Task.project_id, TaskLog.task_id)
-        )
-        return {(p, t): int(s or 0) for p, t, s in (await self.session.execute(stmt)).all()}
 
     async def active_admins(self, company_ids: set[int]) -> dict[int, list[int]]:
         """{company_id: [admin employee ids]} for the active admins."""

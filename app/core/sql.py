@@ -109,10 +109,6 @@ def dialect_insert(session: Any) -> Any:
     return sqlite.insert if name == "sqlite" else postgresql.insert
 
 
-def is_sqlite(session: Any) -> bool:
-    return bool(session.get_bind().dialect.name == "sqlite")
-
-
 def is_unique_violation(exc: Exception) -> bool:
     """True for a UNIQUE constraint failure, on asyncpg and on SQLite."""
     orig = getattr(exc, "orig", None)
