@@ -27,11 +27,12 @@ class AllocationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def lock(self, project_ids: set[int], task_ids: set[int]) -> list[Budget]:
-        """Lock the touched projects and tasks, in id order so concurrent
-        writers cannot deadlock. While locked, 'was it already over?', the new
-        running total and 'is it over now?' are one atomic decision: that is
-        what makes the alert fire exactly once and the totals exact.
+    async def budgets(self, project_ids: set[int], task_ids: set[int], *, lock: bool = True) -> list[Budget]:
+        """The projects and tasks, locked in id order so concurrent writers
+        cannot deadlock (`lock=False` only reads them: for a write that moves
+        no time). While locked, 'was it already over?', the new running total
+        and 'is it over now?' are one atomic decision: that is what makes the
+        alert fire exactly once and the totals exact.
 
         FOR NO KEY UPDATE, not FOR UPDATE: inserting a log takes a KEY SHARE
         lock on its task (the foreign key), and two writers that each hold
@@ -41,8 +42,10 @@ class AllocationRepository:
             projects = (
                 select(Project.id, Project.company_id, Project.name, Project.allocated_hours,
                        Project.allocation_exceeded, Project.logged_seconds)
-                .where(Project.id.in_(project_ids)).order_by(Project.id).with_for_update(key_share=True)
+                .where(Project.id.in_(project_ids)).order_by(Project.id)
             )
+            if lock:
+                projects = projects.with_for_update(key_share=True)
             for pid, cid, name, hours, exceeded, logged in (await self.session.execute(projects)).all():
                 budgets.append(Budget("project", pid, pid, cid, name, hours, exceeded, logged))
         if task_ids:
@@ -50,8 +53,10 @@ class AllocationRepository:
                 select(Task.id, Task.project_id, Project.company_id, Task.name, Task.allocated_hours,
                        Task.allocation_exceeded, Task.logged_seconds)
                 .join(Project, Project.id == Task.project_id)
-                .where(Task.id.in_(task_ids)).order_by(Task.id).with_for_update(of=Task, key_share=True)
+                .where(Task.id.in_(task_ids)).order_by(Task.id)
             )
+            if lock:
+                tasks = tasks.with_for_update(of=Task, key_share=True)
             for tid, pid, cid, name, hours, exceeded, logged in (await self.session.execute(tasks)).all():
                 budgets.append(Budget("task", tid, pid, cid, name, hours, exceeded, logged))
         return budgets

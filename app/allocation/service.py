@@ -58,7 +58,10 @@ async def apply_time_changes(
     repo = AllocationRepository(session)
     project_ids = {p for p, _ in changes.seconds} | (projects or set())
     task_ids = {t for _, t in changes.seconds}
-    budgets = await repo.lock(project_ids, task_ids)
+    # A write that moved no time (a re-sent batch of duplicates) only reports:
+    # it reads the budgets without queueing behind other writers' locks.
+    moves = bool(projects) or any(changes.seconds.values())
+    budgets = await repo.budgets(project_ids, task_ids, lock=moves)
     delta: dict[tuple[str, int], int] = defaultdict(int)
     crossing_logs: dict[tuple[str, int], list[int]] = defaultdict(list)
     for (project_id, task_id), seconds in changes.seconds.items():

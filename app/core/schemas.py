@@ -1,6 +1,6 @@
 """Schema building blocks: camelCase on output, either casing on input."""
 
-import unicodedata
+import re
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -31,10 +31,14 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID, examples=[250])]
 UtcTimestamp = Annotated[datetime, PlainSerializer(iso_utc, return_type=str)]
 
 
+# Unicode's control characters (category Cc: C0, DEL, C1) but line breaks and tabs.
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def _no_control_chars(value: str) -> str:
     # PostgreSQL text cannot hold NUL, and no name or description needs
-    # control characters (C0, DEL, C1: terminal escapes) other than line breaks and tabs.
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value):
+    # control characters (terminal escapes) other than line breaks and tabs.
+    if _CONTROL_CHARS.search(value):
         raise ValueError("must not contain control characters")
     return value.strip()
 

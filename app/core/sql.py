@@ -5,7 +5,8 @@ Repositories use these instead of branching on the dialect themselves."""
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer
+from sqlalchemy import BigInteger, DateTime, Integer, column, func, literal, values
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
@@ -115,3 +116,22 @@ def is_unique_violation(exc: Exception) -> bool:
     if getattr(orig, "sqlstate", None) == "23505" or getattr(orig, "pgcode", None) == "23505":
         return True
     return "UNIQUE constraint failed" in str(orig)
+
+
+def rows_table(session: Any, name: str, columns: list[tuple[str, Any]], rows: list[tuple[Any, ...]]) -> Any:
+    """A list of rows as a table to join or select from, with `.c.<name>`
+    columns (and `.c.n`, the row's 1-based position).
+
+    PostgreSQL gets `unnest` of one array per column: a fixed handful of
+    parameters however many rows, so the statement is prepared once and a
+    thousand rows cost one array each instead of thousands of parameters.
+    SQLite gets a VALUES list (it has no arrays)."""
+    if session.get_bind().dialect.name == "sqlite":
+        data = [(*row, n) for n, row in enumerate(rows, 1)]
+        return values(*[column(c, t) for c, t in columns], column("n", Integer), name=name).data(data).cte(name)
+    arrays = [literal([row[i] for row in rows], ARRAY(t)) for i, (_, t) in enumerate(columns)]
+    return (
+        func.unnest(*arrays)
+        .table_valued(*[column(c, t) for c, t in columns], with_ordinality="n")
+        .render_derived(name=name)
+    )

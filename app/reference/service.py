@@ -159,7 +159,7 @@ async def put_task(session: AsyncSession, task_id: int, data: TaskIn, *, actor: 
         # A task moved to another project takes its time along: both projects'
         # totals change. Its own total is read under its lock, so no log write
         # can slip in between.
-        locked = await AllocationRepository(session).lock({before.project_id, data.project_id}, {task_id})
+        locked = await AllocationRepository(session).budgets({before.project_id, data.project_id}, {task_id})
         logged = next(b.logged_seconds for b in locked if b.kind == "task")
         changes.add(before.project_id, task_id, -logged)
         changes.add(data.project_id, task_id, logged)

@@ -11,12 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import BigInteger, Integer, String, insert, literal, select, true, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.observability import request_id_var
+from app.core.sql import rows_table
 from app.core.timeutil import iso_utc
 from app.models import ChangeClock, TaskLogChange
+
+_CHANGE_COLUMNS = [("task_log_id", BigInteger()), ("company_id", BigInteger()), ("action", String()),
+                   ("version", Integer()), ("before", JSONB()), ("after", JSONB())]
 
 
 @dataclass
@@ -37,18 +42,35 @@ class HistoryRepository:
         """Append the changes; call last in the transaction (see module doc)."""
         if not changes:
             return
-        bump = (
-            update(ChangeClock).where(ChangeClock.id == 1)
-            .values(seq=ChangeClock.seq + len(changes)).returning(ChangeClock.seq)
-        )
-        last = (await self.session.execute(bump)).scalar_one()
-        first = last - len(changes) + 1
         request_id = request_id_var.get()
-        await self.session.execute(insert(TaskLogChange), [
-            {"seq": first + i, "task_log_id": c.task_log_id, "company_id": c.company_id, "action": c.action,
-             "version": c.version, "actor": actor, "request_id": request_id, "before": c.before, "after": c.after}
-            for i, c in enumerate(changes)
+        count = len(changes)
+        bump = update(ChangeClock).where(ChangeClock.id == 1).values(seq=ChangeClock.seq + count)
+        if self.session.get_bind().dialect.name == "sqlite":
+            # SQLite has no data-modifying WITH; its writers are serialized anyway.
+            last = (await self.session.execute(bump.returning(ChangeClock.seq))).scalar_one()
+            await self.session.execute(insert(TaskLogChange), [
+                {"seq": last - count + 1 + i, "task_log_id": c.task_log_id, "company_id": c.company_id,
+                 "action": c.action, "version": c.version, "actor": actor, "request_id": request_id,
+                 "before": c.before, "after": c.after}
+                for i, c in enumerate(changes)
+            ])
+            return
+        # One statement bumps the clock and appends the changes, so the clock
+        # row, which every writer needs, is held for one round trip and the commit.
+        clock = bump.returning((ChangeClock.seq - count).label("base")).cte("clock")
+        src = rows_table(self.session, "c", _CHANGE_COLUMNS, [
+            (c.task_log_id, c.company_id, c.action, c.version, c.before, c.after) for c in changes
         ])
+        rows = select(
+            clock.c.base + src.c.n, src.c.task_log_id, src.c.company_id, src.c.action, src.c.version,
+            literal(actor, String()), literal(request_id, String()), src.c.before, src.c.after,
+        ).select_from(clock).join(src, true())
+        await self.session.execute(
+            insert(TaskLogChange).from_select(
+                ["seq", "task_log_id", "company_id", "action", "version", "actor", "request_id", "before", "after"],
+                rows,
+            ).add_cte(clock)
+        )
 
     async def of_log(self, task_log_id: int) -> list[TaskLogChange]:
         stmt = select(TaskLogChange).where(TaskLogChange.task_log_id == task_log_id).order_by(TaskLogChange.seq)

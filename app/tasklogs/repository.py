@@ -7,24 +7,30 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    and_,
     BigInteger,
+    Boolean,
     String,
-    column,
+    Text,
     delete,
     func,
     insert,
     select,
-    tuple_,
+    true,
     update,
-    values,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
-from app.core.sql import UTCDateTime, dialect_insert, greatest, least, seconds_between
+from app.core.sql import UTCDateTime, dialect_insert, greatest, least, rows_table, seconds_between
 from app.models import Employee, Task, TaskLog
 
 LogKey = tuple[int, int, datetime]  # (task_id, user_id, start_time): the duplicate rule
+KEY_COLUMNS = ("task_id", "user_id", "start_time")
+NEW_LOG_COLUMNS = [
+    ("task_id", BigInteger()), ("user_id", BigInteger()), ("start_time", UTCDateTime()),
+    ("end_time", UTCDateTime()), ("description", Text()), ("manual_add", Boolean()),
+    ("created_by", String()), ("updated_by", String()),
+]
 
 
 @dataclass(frozen=True)
@@ -71,26 +77,35 @@ class TaskLogRepository:
         """Insert the rows whose (task, user, start) key is free; the database
         decides, so concurrent uploads of the same entries cannot both win.
         Returns (id, task_id, user_id, start_time, created_at, updated_at) of
-        the rows actually inserted."""
+        the rows actually inserted, in the order given."""
         if not rows:
             return []
+        returning = (TaskLog.id, TaskLog.task_id, TaskLog.user_id, TaskLog.start_time, TaskLog.created_at,
+                     TaskLog.updated_at)
+        insert_stmt = dialect_insert(self.session)(TaskLog)
+        if self.session.get_bind().dialect.name == "sqlite":
+            # The rows as parameters, not .values(rows): compiled once, and
+            # SQLAlchemy sends the batch as multi-row INSERTs.
+            stmt = insert_stmt.on_conflict_do_nothing(index_elements=list(KEY_COLUMNS)).returning(*returning)
+            return list((await self.session.execute(stmt, rows)).all())
+        src = rows_table(self.session, "new", NEW_LOG_COLUMNS, [tuple(r[c] for c, _ in NEW_LOG_COLUMNS) for r in rows])
+        names = [c for c, _ in NEW_LOG_COLUMNS]
         stmt = (
-            dialect_insert(self.session)(TaskLog)
-            .on_conflict_do_nothing(index_elements=["task_id", "user_id", "start_time"])
-            .returning(TaskLog.id, TaskLog.task_id, TaskLog.user_id, TaskLog.start_time,
-                       TaskLog.created_at, TaskLog.updated_at)
+            insert_stmt.from_select(names, select(*[src.c[c] for c in names]).order_by(src.c.n))
+            .on_conflict_do_nothing(index_elements=list(KEY_COLUMNS))
+            .returning(*returning)
         )
-        # The rows as parameters, not .values(rows): the statement is then
-        # compiled once and cached, and SQLAlchemy's "insertmanyvalues" sends
-        # the batch as one multi-row INSERT (up to 1,000 rows) per round trip.
-        return list((await self.session.execute(stmt, rows)).all())
+        return list((await self.session.execute(stmt)).all())
 
     async def ids_by_key(self, keys: Iterable[LogKey]) -> dict[LogKey, int]:
         keys = list(keys)
         if not keys:
             return {}
-        stmt = select(TaskLog.id, TaskLog.task_id, TaskLog.user_id, TaskLog.start_time).where(
-            tuple_(TaskLog.task_id, TaskLog.user_id, TaskLog.start_time).in_(keys)
+        k = rows_table(self.session, "k", [("task_id", BigInteger()), ("user_id", BigInteger()),
+                                           ("start_time", UTCDateTime())], keys)
+        stmt = select(TaskLog.id, TaskLog.task_id, TaskLog.user_id, TaskLog.start_time).join(
+            k, (TaskLog.task_id == k.c.task_id) & (TaskLog.user_id == k.c.user_id)
+            & (TaskLog.start_time == k.c.start_time)
         )
         return {(t, u, s): i for i, t, u, s in (await self.session.execute(stmt)).all()}
 
@@ -144,13 +159,11 @@ class TaskLogRepository:
         to the window instead of the employee's whole history."""
         if not windows:
             return {}
-        w = (
-            values(
-                column("user_id", BigInteger), column("day", String), column("ds", UTCDateTime),
-                column("de", UTCDateTime), column("lo", UTCDateTime), name="w",
-            )
-            .data([(x.user_id, x.day.isoformat(), x.start, x.end, x.start - longest_log) for x in windows])
-            .cte("w")
+        w = rows_table(
+            self.session, "w",
+            [("user_id", BigInteger()), ("day", String()), ("ds", UTCDateTime()), ("de", UTCDateTime()),
+             ("lo", UTCDateTime())],
+            [(x.user_id, x.day.isoformat(), x.start, x.end, x.start - longest_log) for x in windows],
         )
         share = seconds_between(greatest(TaskLog.start_time, w.c.ds), least(TaskLog.end_time, w.c.de))
         # A correlated subquery per window, not a join: the planner knows
@@ -166,24 +179,32 @@ class TaskLogRepository:
         rows = (await self.session.execute(stmt)).all()
         return {(u, date.fromisoformat(d)): int(s or 0) for u, d, s in rows}
 
-    async def overlapping(
-        self, log_ids: list[int], user_ids: set[int], earliest: datetime, latest: datetime, longest_log: timedelta
-    ) -> list[tuple[int, int]]:
-        """(log, other log of the same employee it overlaps). Touching
-        end-to-start is not an overlap: intervals are half-open. The written
-        logs lie within [earliest, latest); the constant range on the other
-        log's start, with the employees named as constants, make it a few
-        short range scans of the (user_id, start_time) index."""
-        if not log_ids:
+    async def overlapping(self, written: list[tuple[int, int, datetime, datetime]], longest_log: timedelta
+                          ) -> list[tuple[int, int]]:
+        """(log, other log of the same employee it overlaps) for the `written`
+        logs, given as (id, user_id, start, end). Touching end-to-start is not
+        an overlap: intervals are half-open. No log is longer than
+        `longest_log`, so the other log starts in [start - longest_log, end):
+        one short range scan of the (user_id, start_time) index per written
+        log, whatever the span of the batch."""
+        if not written:
             return []
-        other = aliased(TaskLog)
-        stmt = (
-            select(TaskLog.id, other.id)
-            .join(other, (other.user_id == TaskLog.user_id) & (other.id != TaskLog.id)
-                  & other.user_id.in_(user_ids)
-                  & (other.start_time >= earliest - longest_log) & (other.start_time < latest)
-                  & (other.start_time < TaskLog.end_time) & (other.end_time > TaskLog.start_time))
-            .where(TaskLog.id.in_(log_ids))
-            .order_by(TaskLog.id, other.id)
+        w = rows_table(
+            self.session, "w",
+            [("id", BigInteger()), ("user_id", BigInteger()), ("ds", UTCDateTime()), ("de", UTCDateTime()),
+             ("lo", UTCDateTime())],
+            [(i, u, start, end, start - longest_log) for i, u, start, end in written],
         )
+        near = (TaskLog.user_id == w.c.user_id, TaskLog.id != w.c.id, TaskLog.start_time >= w.c.lo,
+                TaskLog.start_time < w.c.de, TaskLog.end_time > w.c.ds)
+        if self.session.get_bind().dialect.name == "sqlite":  # no LATERAL; its joins are nested loops anyway
+            stmt = select(w.c.id, TaskLog.id).join(TaskLog, and_(*near))
+        else:
+            # A range scan per written log, whatever the planner guesses: a
+            # plain join (or a LATERAL it may flatten into one) of a hundred
+            # rows gets hash-joined with a scan of the whole table. OFFSET 0
+            # keeps the LATERAL subquery as it is written.
+            other = select(TaskLog.id).where(*near).offset(0).lateral("other")
+            stmt = select(w.c.id, other.c.id).select_from(w).join(other, true())
+        stmt = stmt.order_by(*stmt.selected_columns)
         return [(a, b) for a, b in (await self.session.execute(stmt)).all()]

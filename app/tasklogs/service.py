@@ -28,7 +28,6 @@ from app.core.sql import is_unique_violation
 from app.core.timeutil import (
     hours,
     hours_minutes,
-    iso_utc,
     local_day,
     local_days_touched,
     parse_utc,
@@ -44,7 +43,7 @@ from app.tasklogs.schemas import TaskLogBulkItem, TaskLogCreate, TaskLogUpdate
 DUPLICATE_MESSAGE = "Duplicate Time Log."
 
 
-@dataclass
+@dataclass(slots=True)
 class Draft:
     """A validated task log, times in UTC, ready to be written."""
 
@@ -56,10 +55,10 @@ class Draft:
     end_time: datetime
     description: str
     manual_add: bool
+    key: LogKey = field(init=False)  # the duplicate rule's (task, user, start)
 
-    @property
-    def key(self) -> LogKey:
-        return (self.task_id, self.user_id, self.start_time)
+    def __post_init__(self) -> None:
+        self.key = (self.task_id, self.user_id, self.start_time)
 
     def row(self, author: str) -> dict[str, Any]:
         return {
@@ -143,9 +142,21 @@ def _require_may_write_for(actor: Principal, user_ids: set[int]) -> None:
         raise Forbidden("You may only log, edit or delete your own time.")
 
 
-def _check(
-    index: int, fields: dict[str, Any], ctx: _Context, settings: Settings, now: datetime, prefix: str
-) -> Draft | FieldError:
+@dataclass(frozen=True)
+class _Limits:
+    """The settings' bounds on one log, worked out once per request."""
+
+    longest: timedelta
+    latest_end: datetime
+    max_hours: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> "_Limits":
+        return cls(timedelta(hours=settings.max_log_hours),
+                   utcnow() + timedelta(seconds=settings.future_skew_seconds), settings.max_log_hours)
+
+
+def _check(index: int, fields: dict[str, Any], ctx: _Context, limits: _Limits, prefix: str) -> Draft | FieldError:
     """One item against every rule; the first broken rule is its error."""
 
     def fail(name: str, message: str, code: str = "VALIDATION_ERROR") -> FieldError:
@@ -174,10 +185,9 @@ def _check(
         return fail("endTime", str(exc), "INVALID_LOCAL_TIME")
     if end <= start:
         return fail("endTime", "endTime must be after startTime.")
-    if end - start > timedelta(hours=settings.max_log_hours):
-        return fail("endTime", f"A task log may be at most {settings.max_log_hours:g} hours long.",
-                    "LOG_TOO_LONG")
-    if end > now + timedelta(seconds=settings.future_skew_seconds):
+    if end - start > limits.longest:
+        return fail("endTime", f"A task log may be at most {limits.max_hours:g} hours long.", "LOG_TOO_LONG")
+    if end > limits.latest_end:
         return fail("endTime", "Time cannot be logged in the future.", "FUTURE_TIME")
     return Draft(index, task_id, user_id, task.project_id, start, end, fields.get("description") or "",
                  bool(fields.get("manual_add")))
@@ -193,12 +203,11 @@ def _validate_all(
 ) -> list[Draft]:
     """All-or-nothing: every bad item is reported (with those the caller
     already `rejected`), and nothing is written."""
-    now = utcnow()
+    limits = _Limits.of(settings)
     drafts: list[Draft] = []
     errors: list[FieldError] = []
     for index, fields in enumerate(items):
-        outcome = (rejected or {}).get(index) or _check(index, fields, ctx, settings, now,
-                                                        f"[{index}]." if batch else "")
+        outcome = (rejected or {}).get(index) or _check(index, fields, ctx, limits, f"[{index}]." if batch else "")
         if isinstance(outcome, FieldError):
             errors.append(outcome)
         else:
@@ -222,11 +231,13 @@ async def create_task_logs(
     batch: bool,
     actor: Principal,
     rejected: dict[int, FieldError] | None = None,
+    ctx: _Context | None = None,
 ) -> WriteResult:
     """Create task logs; duplicates (same task, user and start, stored or
     earlier in the batch) are skipped and reported with the log they repeat.
     Used by the single create (one item) and the bulk create alike.
-    `rejected` are items the caller already found bad, reported with the rest."""
+    `rejected` are items the caller already found bad, reported with the rest;
+    `ctx`, the items' tasks and employees if the caller has loaded them."""
     if len(items) > settings.bulk_max_items:
         raise PayloadTooLarge(
             f"At most {settings.bulk_max_items} task logs per request; this one has {len(items)}. "
@@ -235,7 +246,8 @@ async def create_task_logs(
     if not items:
         return WriteResult()
     _require_may_write_for(actor, {i["user_id"] for i in items})
-    ctx = await _load_context(session, actor, {i["task_id"] for i in items}, {i["user_id"] for i in items})
+    if ctx is None:
+        ctx = await _load_context(session, actor, {i["task_id"] for i in items}, {i["user_id"] for i in items})
     drafts = _validate_all(items, ctx, settings, batch=batch, rejected=rejected)
 
     first: dict[LogKey, Draft] = {}
@@ -256,13 +268,12 @@ async def create_task_logs(
     result = WriteResult()
     created_drafts = [d for d in unique if d.key in inserted]
     for draft in sorted(created_drafts, key=lambda d: d.index):
-        row = inserted[draft.key]
-        result.created.append(task_log_view(_Row.of(draft, row, ctx, actor.label)))
+        result.created.append(_created_view(draft, inserted[draft.key], ctx, actor.label))
     for draft in sorted([d for d in unique if d.key not in inserted] + repeats, key=lambda d: d.index):
         existing = inserted[draft.key].id if draft.key in inserted else stored.get(draft.key)
         result.skipped.append({
             "index": draft.index, "reason": "DUPLICATE", "existingTaskLogId": existing,
-            "taskId": draft.task_id, "startTime": iso_utc(draft.start_time),
+            "taskId": draft.task_id, "startTime": draft.start_time,  # orjson writes it as iso_utc would
         })
 
     count_on_commit(session, "task_logs_created", len(result.created))
@@ -298,7 +309,9 @@ async def bulk_create_task_logs(
     session: AsyncSession, settings: Settings, user_id: int, items: list[TaskLogBulkItem], *, actor: Principal
 ) -> WriteResult:
     _require_may_write_for(actor, {user_id})
-    if user_id not in (await _load_context(session, actor, set(), {user_id})).employees:
+    # One look-up for the path's employee and every task of the batch.
+    ctx = await _load_context(session, actor, {item.task_id for item in items}, {user_id})
+    if user_id not in ctx.employees:
         raise NotFound("Employee", user_id, "USER_NOT_FOUND")
     rows = []
     mismatched: dict[int, FieldError] = {}
@@ -312,7 +325,7 @@ async def bulk_create_task_logs(
                                            "USER_MISMATCH")
             fields["user_id"] = user_id  # judged as the path's user; the item is rejected anyway
         rows.append(fields)
-    return await create_task_logs(session, settings, rows, batch=True, actor=actor, rejected=mismatched)
+    return await create_task_logs(session, settings, rows, batch=True, actor=actor, rejected=mismatched, ctx=ctx)
 
 
 async def _writable_log(
@@ -492,12 +505,7 @@ async def _apply_effects(
     totals = await repo.seconds_in_windows(list(windows.values()), longest_log)
 
     overlaps = await repo.overlapping(
-        [log_id for log_id, _ in written],
-        {d.user_id for _, d in written},
-        min((d.start_time for _, d in written), default=utcnow()),
-        max((d.end_time for _, d in written), default=utcnow()),
-        longest_log,
-    ) if written else []
+        [(log_id, d.user_id, d.start_time, d.end_time) for log_id, d in written], longest_log)
     for log_id, other_id in overlaps:
         result.warnings.append({"code": "OVERLAPPING_LOG", "taskLogId": log_id, "overlapsTaskLogId": other_id})
     for user_id, day in sorted(windows):
@@ -515,30 +523,18 @@ async def _apply_effects(
     result.allocation = await apply_time_changes(session, time)
 
 
-@dataclass
-class _Row:
-    """The columns task_log_view needs, for a log just inserted (no re-read)."""
-
-    id: int
-    task_id: int
-    project_id: int
-    user_id: int
-    user_name: str
-    start_time: datetime
-    end_time: datetime
-    description: str
-    manual_add: bool
-    created_at: datetime
-    updated_at: datetime
-    created_by: str
-    updated_by: str
-    version: int = 1
-
-    @classmethod
-    def of(cls, draft: Draft, inserted: Any, ctx: _Context, author: str) -> "_Row":
-        return cls(inserted.id, draft.task_id, draft.project_id, draft.user_id, ctx.employees[draft.user_id].name,
-                   draft.start_time, draft.end_time, draft.description, draft.manual_add,
-                   inserted.created_at, inserted.updated_at, author, author)
+def _created_view(draft: Draft, inserted: Any, ctx: _Context, author: str) -> dict[str, Any]:
+    """task_log_view of a log just inserted, from what the write already knows (no re-read)."""
+    seconds = int((draft.end_time - draft.start_time).total_seconds())
+    return {
+        "taskLogId": inserted.id, "taskId": draft.task_id, "projectId": draft.project_id,
+        "userId": draft.user_id, "userName": ctx.employees[draft.user_id].name,
+        "startTime": draft.start_time, "endTime": draft.end_time,
+        "durationSeconds": seconds, "duration": hours_minutes(seconds),
+        "description": draft.description, "manualAdd": draft.manual_add,
+        "createdAt": inserted.created_at, "updatedAt": inserted.updated_at,
+        "createdBy": author, "updatedBy": author, "version": 1,
+    }
 
 
 # ---------------------------------------------------------------- reads
