@@ -129,7 +129,10 @@ def rows_table(session: Any, name: str, columns: list[tuple[str, Any]], rows: li
     if session.get_bind().dialect.name == "sqlite":
         data = [(*row, n) for n, row in enumerate(rows, 1)]
         return values(*[column(c, t) for c, t in columns], column("n", Integer), name=name).data(data).cte(name)
-    arrays = [literal([row[i] for row in rows], ARRAY(t)) for i, (_, t) in enumerate(columns)]
+    # Instants here are always aware UTC datetimes, which asyncpg takes as they
+    # are: the plain timestamptz type spares UTCDateTime's check of each one.
+    types = [t.impl if isinstance(t, UTCDateTime) else t for _, t in columns]
+    arrays = [literal(list(values_), ARRAY(t)) for values_, t in zip(zip(*rows, strict=True), types, strict=True)]
     return (
         func.unnest(*arrays)
         .table_valued(*[column(c, t) for c, t in columns], with_ordinality="n")

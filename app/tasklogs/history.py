@@ -66,7 +66,7 @@ class HistoryRepository:
             literal(actor, String()), literal(request_id, String()), src.c.before, src.c.after,
         ).select_from(clock).join(src, true())
         await self.session.execute(
-            insert(TaskLogChange).from_select(
+            insert(TaskLogChange.__table__).from_select(
                 ["seq", "task_log_id", "company_id", "action", "version", "actor", "request_id", "before", "after"],
                 rows,
             ).add_cte(clock)

@@ -73,23 +73,25 @@ class TaskLogRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def insert_new(self, rows: list[dict[str, Any]]) -> list[Any]:
-        """Insert the rows whose (task, user, start) key is free; the database
-        decides, so concurrent uploads of the same entries cannot both win.
-        Returns (id, task_id, user_id, start_time, created_at, updated_at) of
-        the rows actually inserted, in the order given."""
+    async def insert_new(self, rows: list[tuple[Any, ...]]) -> list[Any]:
+        """Insert the rows (values of NEW_LOG_COLUMNS) whose (task, user,
+        start) key is free; the database decides, so concurrent uploads of the
+        same entries cannot both win. Returns (id, task_id, user_id,
+        start_time, created_at, updated_at) of the rows actually inserted."""
         if not rows:
             return []
-        returning = (TaskLog.id, TaskLog.task_id, TaskLog.user_id, TaskLog.start_time, TaskLog.created_at,
-                     TaskLog.updated_at)
-        insert_stmt = dialect_insert(self.session)(TaskLog)
+        names = [c for c, _ in NEW_LOG_COLUMNS]
+        # The table, not the mapped class: a Core statement skips the ORM's
+        # bookkeeping of the returned rows.
+        logs = TaskLog.__table__.c
+        returning = (logs.id, logs.task_id, logs.user_id, logs.start_time, logs.created_at, logs.updated_at)
+        insert_stmt = dialect_insert(self.session)(TaskLog.__table__)
         if self.session.get_bind().dialect.name == "sqlite":
             # The rows as parameters, not .values(rows): compiled once, and
             # SQLAlchemy sends the batch as multi-row INSERTs.
             stmt = insert_stmt.on_conflict_do_nothing(index_elements=list(KEY_COLUMNS)).returning(*returning)
-            return list((await self.session.execute(stmt, rows)).all())
-        src = rows_table(self.session, "new", NEW_LOG_COLUMNS, [tuple(r[c] for c, _ in NEW_LOG_COLUMNS) for r in rows])
-        names = [c for c, _ in NEW_LOG_COLUMNS]
+            return list((await self.session.execute(stmt, [dict(zip(names, r, strict=True)) for r in rows])).all())
+        src = rows_table(self.session, "new", NEW_LOG_COLUMNS, rows)
         stmt = (
             insert_stmt.from_select(names, select(*[src.c[c] for c in names]).order_by(src.c.n))
             .on_conflict_do_nothing(index_elements=list(KEY_COLUMNS))

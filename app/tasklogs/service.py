@@ -262,7 +262,8 @@ async def create_task_logs(
     unique = sorted(first.values(), key=lambda d: d.key)
     repo = TaskLogRepository(session)
     inserted = {(r.task_id, r.user_id, r.start_time): r for r in await repo.insert_new(
-        [{**d.row(actor.label), "created_by": actor.label} for d in unique])}
+        [(d.task_id, d.user_id, d.start_time, d.end_time, d.description, d.manual_add, actor.label, actor.label)
+         for d in unique])}
     stored = await repo.ids_by_key([d.key for d in unique if d.key not in inserted])
 
     result = WriteResult()
