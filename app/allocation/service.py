@@ -56,39 +56,25 @@ async def apply_time_changes(
     touched project and task (plus `projects`, e.g. after an allocation
     changed). Returns the `allocation` entries of the write's answer."""
     repo = AllocationRepository(session)
-    project_ids = {p for p, _ in changes.seconds} | (projects or set())
-    task_ids = {t for _, t in changes.seconds}
-    # A write that moved no time (a re-sent batch of duplicates) only reports:
-    # it reads the budgets without queueing behind other writers' locks.
-    moves = bool(projects) or any(changes.seconds.values())
-    budgets = await repo.budgets(project_ids, task_ids, lock=moves)
-    delta: dict[tuple[str, int], int] = defaultdict(int)
+    seconds: dict[tuple[str, int], int] = defaultdict(int)
     crossing_logs: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for (project_id, task_id), seconds in changes.seconds.items():
-        delta[("project", project_id)] += seconds
-        delta[("task", task_id)] += seconds
-        crossing_logs[("project", project_id)] += changes.logs.get((project_id, task_id), [])
-        crossing_logs[("task", task_id)] += changes.logs.get((project_id, task_id), [])
+    for (project_id, task_id), moved in changes.seconds.items():
+        for budget_key in (("project", project_id), ("task", task_id)):
+            seconds[budget_key] += moved
+            crossing_logs[budget_key] += changes.logs.get((project_id, task_id), [])
+    for project_id in projects or ():
+        seconds[("project", project_id)] += 0
 
-    crossed: list[Budget] = []
-    changed: dict[str, list[Budget]] = {"project": [], "task": []}
-    entries: dict[tuple[str, int], dict[str, Any]] = {}
-    for budget in budgets:
-        before = (budget.logged_seconds, budget.exceeded)
-        budget.logged_seconds += delta[(budget.kind, budget.id)]
-        if budget.allocated_hours is None:
-            budget.exceeded = False
-        else:
-            over = budget.logged_seconds > budget.allocated_hours * 3600
-            if over and not budget.exceeded:
-                crossed.append(budget)
-            budget.exceeded = over
-            entries[(budget.kind, budget.id)] = _entry(budget)
-        if (budget.logged_seconds, budget.exceeded) != before:
-            changed[budget.kind].append(budget)
-    for kind, rows in changed.items():
-        await repo.save(kind, rows)
+    if not projects and not any(seconds.values()):
+        # The write moved no time (a re-sent batch of duplicates): report where
+        # the budgets stand, without queueing behind other writers' locks.
+        budgets = await repo.budgets({i for k, i in seconds if k == "project"}, {i for k, i in seconds if k == "task"},
+                                     lock=False)
+        return [_entry(b) for b in budgets if b.allocated_hours is not None]
 
+    moved = sorted(await repo.move(seconds), key=lambda m: (m[0].kind != "project", m[0].id))
+    crossed = [budget for budget, was in moved if budget.exceeded and not was]
+    entries = {(b.kind, b.id): _entry(b) for b, _ in moved if b.allocated_hours is not None}
     if crossed:
         admins = await repo.active_admins({b.company_id for b in crossed})
         alerts = []

@@ -2,10 +2,11 @@
 
 Repositories use these instead of branching on the dialect themselves."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, column, func, literal, values
+from sqlalchemy import BigInteger, DateTime, Integer, bindparam, column, func, values
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -104,10 +105,13 @@ def _seconds_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
 def dialect_insert(session: Any) -> Any:
     """The INSERT construct of the session's dialect, which knows ON CONFLICT
     (PostgreSQL and SQLite spell it the same, SQLAlchemy needs their own class)."""
+    return dialect_insert_for(dialect_of(session))
+
+
+def dialect_insert_for(dialect: str) -> Any:
     from sqlalchemy.dialects import postgresql, sqlite
 
-    name = session.get_bind().dialect.name
-    return sqlite.insert if name == "sqlite" else postgresql.insert
+    return sqlite.insert if dialect == "sqlite" else postgresql.insert
 
 
 def is_unique_violation(exc: Exception) -> bool:
@@ -118,23 +122,60 @@ def is_unique_violation(exc: Exception) -> bool:
     return "UNIQUE constraint failed" in str(orig)
 
 
-def rows_table(session: Any, name: str, columns: list[tuple[str, Any]], rows: list[tuple[Any, ...]]) -> Any:
-    """A list of rows as a table to join or select from, with `.c.<name>`
-    columns (and `.c.n`, the row's 1-based position).
+class RowsTable:
+    """A list of rows given to a statement as a table to join or select
+    from, with `.c.<column>` (and `.c.n`, the row's 1-based position).
 
-    PostgreSQL gets `unnest` of one array per column: a fixed handful of
-    parameters however many rows, so the statement is prepared once and a
-    thousand rows cost one array each instead of thousands of parameters.
-    SQLite gets a VALUES list (it has no arrays)."""
-    if session.get_bind().dialect.name == "sqlite":
-        data = [(*row, n) for n, row in enumerate(rows, 1)]
-        return values(*[column(c, t) for c, t in columns], column("n", Integer), name=name).data(data).cte(name)
-    # Instants here are always aware UTC datetimes, which asyncpg takes as they
-    # are: the plain timestamptz type spares UTCDateTime's check of each one.
-    types = [t.impl if isinstance(t, UTCDateTime) else t for _, t in columns]
-    arrays = [literal(list(values_), ARRAY(t)) for values_, t in zip(zip(*rows, strict=True), types, strict=True)]
-    return (
-        func.unnest(*arrays)
-        .table_valued(*[column(c, t) for c, t in columns], with_ordinality="n")
-        .render_derived(name=name)
-    )
+    PostgreSQL gets `unnest` of one array parameter per column: a fixed
+    handful of parameters however many rows, so the statement is built,
+    compiled and prepared once and reused (see `prebuilt`). SQLite, which has
+    no arrays, gets a VALUES list that carries the rows themselves."""
+
+    def __init__(self, name: str, columns: list[tuple[str, Any]]) -> None:
+        self.name = name
+        self.columns = columns
+
+    def source(self, dialect: str, rows: list[tuple[Any, ...]]) -> Any:
+        """The table; on PostgreSQL its rows come from `params`, not from `rows`."""
+        if dialect == "sqlite":
+            data = [(*row, n) for n, row in enumerate(rows, 1)]
+            return values(*[column(c, t) for c, t in self.columns], column("n", Integer),
+                          name=self.name).data(data).cte(self.name)
+        # Instants here are always aware UTC datetimes, which asyncpg takes as
+        # they are: the plain timestamptz type spares UTCDateTime's check of each.
+        arrays = [bindparam(f"{self.name}_{c}", type_=ARRAY(t.impl if isinstance(t, UTCDateTime) else t))
+                  for c, t in self.columns]
+        return (
+            func.unnest(*arrays)
+            .table_valued(*[column(c, t) for c, t in self.columns], with_ordinality="n")
+            .render_derived(name=self.name)
+        )
+
+    def params(self, dialect: str, rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+        if dialect == "sqlite":
+            return {}
+        arrays = list(zip(*rows, strict=True)) if rows else [() for _ in self.columns]
+        return {f"{self.name}_{c}": list(a) for (c, _), a in zip(self.columns, arrays, strict=True)}
+
+
+_PREBUILT: dict[tuple[str, str], Any] = {}
+
+
+def dialect_of(session: Any) -> str:
+    return str(session.get_bind().dialect.name)
+
+
+def prebuilt(session: Any, key: str, build: Callable[[str], Any], *, carries_rows: bool = False) -> Any:
+    """The statement `build(dialect)` makes, built once per process and
+    dialect. Hot paths run a handful of statements per request; building
+    one and working out its cache key cost more than executing it, and a
+    statement object reused keeps its key. Values go in as bound parameters.
+    On SQLite a statement with a RowsTable (`carries_rows`) holds its rows,
+    so it is built on every call."""
+    dialect = dialect_of(session)
+    if carries_rows and dialect == "sqlite":
+        return build(dialect)
+    stmt = _PREBUILT.get((key, dialect))
+    if stmt is None:
+        stmt = _PREBUILT[(key, dialect)] = build(dialect)
+    return stmt

@@ -165,7 +165,8 @@ async def put_task(session: AsyncSession, task_id: int, data: TaskIn, *, actor: 
         changes.add(data.project_id, task_id, logged)
     await repo.upsert(Task, task_id, _with_alert_state(data.model_dump(by_alias=False)))
     changes.touch(data.project_id, task_id)
-    await apply_time_changes(session, changes)
+    # Its allocation may have changed: re-evaluated under the locks like a project's.
+    await apply_time_changes(session, changes, projects={data.project_id})
     return await get_task(session, task_id, actor=actor)
 
 

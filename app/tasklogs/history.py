@@ -11,17 +11,39 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, insert, literal, select, true, update
+from sqlalchemy import BigInteger, Integer, String, bindparam, insert, select, true, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.observability import request_id_var
-from app.core.sql import rows_table
+from app.core.sql import RowsTable, dialect_of, prebuilt
 from app.core.timeutil import iso_utc
 from app.models import ChangeClock, TaskLogChange
 
-_CHANGE_COLUMNS = [("task_log_id", BigInteger()), ("company_id", BigInteger()), ("action", String()),
-                   ("version", Integer()), ("before", JSONB()), ("after", JSONB())]
+_CHANGES = TaskLogChange.__table__
+CHANGES = RowsTable("c", [("task_log_id", BigInteger()), ("company_id", BigInteger()), ("action", String()),
+                          ("version", Integer()), ("before", JSONB()), ("after", JSONB())])
+
+
+def _bump(dialect: str) -> Any:
+    """Take `count` numbers off the clock; returns the last one."""
+    clock = ChangeClock.__table__.c
+    return (
+        update(ChangeClock.__table__).where(clock.id == 1)
+        .values(seq=clock.seq + bindparam("count", type_=BigInteger())).returning(clock.seq)
+    )
+
+
+def _bump_and_append(dialect: str) -> Any:
+    clock = _bump(dialect).cte("clock")
+    src = CHANGES.source(dialect, [])
+    rows = select(
+        clock.c.seq - bindparam("count", type_=BigInteger()) + src.c.n, src.c.task_log_id, src.c.company_id,
+        src.c.action, src.c.version, bindparam("actor", type_=String()), bindparam("request_id", type_=String()),
+        src.c.before, src.c.after,
+    ).select_from(clock).join(src, true())
+    names = ["seq", "task_log_id", "company_id", "action", "version", "actor", "request_id", "before", "after"]
+    return insert(_CHANGES).from_select(names, rows).add_cte(clock)
 
 
 @dataclass
@@ -42,35 +64,23 @@ class HistoryRepository:
         """Append the changes; call last in the transaction (see module doc)."""
         if not changes:
             return
-        request_id = request_id_var.get()
-        count = len(changes)
-        bump = update(ChangeClock).where(ChangeClock.id == 1).values(seq=ChangeClock.seq + count)
-        if self.session.get_bind().dialect.name == "sqlite":
-            # SQLite has no data-modifying WITH; its writers are serialized anyway.
-            last = (await self.session.execute(bump.returning(ChangeClock.seq))).scalar_one()
-            await self.session.execute(insert(TaskLogChange), [
-                {"seq": last - count + 1 + i, "task_log_id": c.task_log_id, "company_id": c.company_id,
-                 "action": c.action, "version": c.version, "actor": actor, "request_id": request_id,
-                 "before": c.before, "after": c.after}
-                for i, c in enumerate(changes)
-            ])
+        rows = [(c.task_log_id, c.company_id, c.action, c.version, c.before, c.after) for c in changes]
+        params = {"count": len(changes), "actor": actor, "request_id": request_id_var.get()}
+        if dialect_of(self.session) == "sqlite":
+            # SQLite has no data-modifying WITH; its writers take turns anyway.
+            last = (await self.session.execute(prebuilt(self.session, "history.bump", _bump), params)).scalar_one()
+            first = last - len(changes) + 1
+            await self.session.execute(
+                prebuilt(self.session, "history.append", lambda d: insert(_CHANGES)),
+                [{"seq": first + i, "task_log_id": t, "company_id": co, "action": a, "version": v,
+                  "actor": actor, "request_id": params["request_id"], "before": b, "after": af}
+                 for i, (t, co, a, v, b, af) in enumerate(rows)],
+            )
             return
         # One statement bumps the clock and appends the changes, so the clock
         # row, which every writer needs, is held for one round trip and the commit.
-        clock = bump.returning((ChangeClock.seq - count).label("base")).cte("clock")
-        src = rows_table(self.session, "c", _CHANGE_COLUMNS, [
-            (c.task_log_id, c.company_id, c.action, c.version, c.before, c.after) for c in changes
-        ])
-        rows = select(
-            clock.c.base + src.c.n, src.c.task_log_id, src.c.company_id, src.c.action, src.c.version,
-            literal(actor, String()), literal(request_id, String()), src.c.before, src.c.after,
-        ).select_from(clock).join(src, true())
-        await self.session.execute(
-            insert(TaskLogChange.__table__).from_select(
-                ["seq", "task_log_id", "company_id", "action", "version", "actor", "request_id", "before", "after"],
-                rows,
-            ).add_cte(clock)
-        )
+        stmt = prebuilt(self.session, "history.record", _bump_and_append)
+        await self.session.execute(stmt, {**params, **CHANGES.params("postgresql", rows)})
 
     async def of_log(self, task_log_id: int) -> list[TaskLogChange]:
         stmt = select(TaskLogChange).where(TaskLogChange.task_log_id == task_log_id).order_by(TaskLogChange.seq)

@@ -7,11 +7,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    and_,
     BigInteger,
     Boolean,
     String,
     Text,
+    and_,
     delete,
     func,
     insert,
@@ -21,16 +21,37 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.sql import UTCDateTime, dialect_insert, greatest, least, rows_table, seconds_between
+from app.core.sql import (
+    RowsTable,
+    UTCDateTime,
+    dialect_insert_for,
+    dialect_of,
+    greatest,
+    least,
+    prebuilt,
+    seconds_between,
+)
 from app.models import Employee, Task, TaskLog
 
 LogKey = tuple[int, int, datetime]  # (task_id, user_id, start_time): the duplicate rule
 KEY_COLUMNS = ("task_id", "user_id", "start_time")
-NEW_LOG_COLUMNS = [
+
+# The write path uses the table's columns, not the mapped class: Core
+# statements skip the ORM's bookkeeping of the rows they return.
+_LOGS = TaskLog.__table__.c
+_INSERTED = (_LOGS.id, _LOGS.task_id, _LOGS.user_id, _LOGS.start_time, _LOGS.created_at, _LOGS.updated_at)
+
+# Sets of rows the write path hands to single statements.
+NEW_LOGS = RowsTable("new", [
     ("task_id", BigInteger()), ("user_id", BigInteger()), ("start_time", UTCDateTime()),
     ("end_time", UTCDateTime()), ("description", Text()), ("manual_add", Boolean()),
     ("created_by", String()), ("updated_by", String()),
-]
+])
+KEYS = RowsTable("k", [("task_id", BigInteger()), ("user_id", BigInteger()), ("start_time", UTCDateTime())])
+WINDOWS = RowsTable("w", [("user_id", BigInteger()), ("day", String()), ("ds", UTCDateTime()),
+                          ("de", UTCDateTime()), ("lo", UTCDateTime())])
+WRITTEN = RowsTable("w", [("id", BigInteger()), ("user_id", BigInteger()), ("ds", UTCDateTime()),
+                          ("de", UTCDateTime()), ("lo", UTCDateTime())])
 
 
 @dataclass(frozen=True)
@@ -74,42 +95,35 @@ class TaskLogRepository:
         self.session = session
 
     async def insert_new(self, rows: list[tuple[Any, ...]]) -> list[Any]:
-        """Insert the rows (values of NEW_LOG_COLUMNS) whose (task, user,
+        """Insert the rows (values of NEW_LOGS' columns) whose (task, user,
         start) key is free; the database decides, so concurrent uploads of the
         same entries cannot both win. Returns (id, task_id, user_id,
         start_time, created_at, updated_at) of the rows actually inserted."""
         if not rows:
             return []
-        names = [c for c, _ in NEW_LOG_COLUMNS]
-        # The table, not the mapped class: a Core statement skips the ORM's
-        # bookkeeping of the returned rows.
-        logs = TaskLog.__table__.c
-        returning = (logs.id, logs.task_id, logs.user_id, logs.start_time, logs.created_at, logs.updated_at)
-        insert_stmt = dialect_insert(self.session)(TaskLog.__table__)
-        if self.session.get_bind().dialect.name == "sqlite":
-            # The rows as parameters, not .values(rows): compiled once, and
-            # SQLAlchemy sends the batch as multi-row INSERTs.
-            stmt = insert_stmt.on_conflict_do_nothing(index_elements=list(KEY_COLUMNS)).returning(*returning)
+        if dialect_of(self.session) == "sqlite":
+            # The rows as parameters: SQLAlchemy sends them as multi-row INSERTs.
+            stmt = prebuilt(self.session, "task_logs.insert_rows", _insert_rows)
+            names = [c for c, _ in NEW_LOGS.columns]
             return list((await self.session.execute(stmt, [dict(zip(names, r, strict=True)) for r in rows])).all())
-        src = rows_table(self.session, "new", NEW_LOG_COLUMNS, rows)
-        stmt = (
-            insert_stmt.from_select(names, select(*[src.c[c] for c in names]).order_by(src.c.n))
-            .on_conflict_do_nothing(index_elements=list(KEY_COLUMNS))
-            .returning(*returning)
-        )
-        return list((await self.session.execute(stmt)).all())
+        stmt = prebuilt(self.session, "task_logs.insert_new", lambda d: _insert_new(d, rows))
+        return list((await self.session.execute(stmt, NEW_LOGS.params("postgresql", rows))).all())
 
     async def ids_by_key(self, keys: Iterable[LogKey]) -> dict[LogKey, int]:
         keys = list(keys)
         if not keys:
             return {}
-        k = rows_table(self.session, "k", [("task_id", BigInteger()), ("user_id", BigInteger()),
-                                           ("start_time", UTCDateTime())], keys)
-        stmt = select(TaskLog.id, TaskLog.task_id, TaskLog.user_id, TaskLog.start_time).join(
-            k, (TaskLog.task_id == k.c.task_id) & (TaskLog.user_id == k.c.user_id)
-            & (TaskLog.start_time == k.c.start_time)
-        )
-        return {(t, u, s): i for i, t, u, s in (await self.session.execute(stmt)).all()}
+
+        def build(dialect: str) -> Any:
+            k = KEYS.source(dialect, keys)
+            return select(_LOGS.id, _LOGS.task_id, _LOGS.user_id, _LOGS.start_time).join(
+                k, (_LOGS.task_id == k.c.task_id) & (_LOGS.user_id == k.c.user_id)
+                & (_LOGS.start_time == k.c.start_time)
+            )
+
+        stmt = prebuilt(self.session, "task_logs.ids_by_key", build, carries_rows=True)
+        rows = (await self.session.execute(stmt, KEYS.params(dialect_of(self.session), keys))).all()
+        return {(t, u, s): i for i, t, u, s in rows}
 
     async def get_view(self, log_id: int, *, lock: bool = False) -> Any:
         stmt = _view_select().where(TaskLog.id == log_id)
@@ -161,25 +175,25 @@ class TaskLogRepository:
         to the window instead of the employee's whole history."""
         if not windows:
             return {}
-        w = rows_table(
-            self.session, "w",
-            [("user_id", BigInteger()), ("day", String()), ("ds", UTCDateTime()), ("de", UTCDateTime()),
-             ("lo", UTCDateTime())],
-            [(x.user_id, x.day.isoformat(), x.start, x.end, x.start - longest_log) for x in windows],
-        )
-        share = seconds_between(greatest(TaskLog.start_time, w.c.ds), least(TaskLog.end_time, w.c.de))
-        # A correlated subquery per window, not a join: the planner knows
-        # nothing about the VALUES rows and would rather scan the whole table;
-        # this way each window is one range scan of the index.
-        in_window = (
-            select(func.sum(share))
-            .where(TaskLog.user_id == w.c.user_id, TaskLog.start_time >= w.c.lo, TaskLog.start_time < w.c.de,
-                   TaskLog.end_time > w.c.ds)
-            .scalar_subquery()
-        )
-        stmt = select(w.c.user_id, w.c.day, in_window)
-        rows = (await self.session.execute(stmt)).all()
-        return {(u, date.fromisoformat(d)): int(s or 0) for u, d, s in rows}
+        rows = [(x.user_id, x.day.isoformat(), x.start, x.end, x.start - longest_log) for x in windows]
+
+        def build(dialect: str) -> Any:
+            w = WINDOWS.source(dialect, rows)
+            share = seconds_between(greatest(_LOGS.start_time, w.c.ds), least(_LOGS.end_time, w.c.de))
+            # A correlated subquery per window, not a join: the planner knows
+            # nothing about the windows and would rather scan the whole table;
+            # this way each window is one range scan of the index.
+            in_window = (
+                select(func.sum(share))
+                .where(_LOGS.user_id == w.c.user_id, _LOGS.start_time >= w.c.lo, _LOGS.start_time < w.c.de,
+                       _LOGS.end_time > w.c.ds)
+                .scalar_subquery()
+            )
+            return select(w.c.user_id, w.c.day, in_window)
+
+        stmt = prebuilt(self.session, "task_logs.seconds_in_windows", build, carries_rows=True)
+        totals = (await self.session.execute(stmt, WINDOWS.params(dialect_of(self.session), rows))).all()
+        return {(u, date.fromisoformat(d)): int(s or 0) for u, d, s in totals}
 
     async def overlapping(self, written: list[tuple[int, int, datetime, datetime]], longest_log: timedelta
                           ) -> list[tuple[int, int]]:
@@ -191,22 +205,41 @@ class TaskLogRepository:
         log, whatever the span of the batch."""
         if not written:
             return []
-        w = rows_table(
-            self.session, "w",
-            [("id", BigInteger()), ("user_id", BigInteger()), ("ds", UTCDateTime()), ("de", UTCDateTime()),
-             ("lo", UTCDateTime())],
-            [(i, u, start, end, start - longest_log) for i, u, start, end in written],
-        )
-        near = (TaskLog.user_id == w.c.user_id, TaskLog.id != w.c.id, TaskLog.start_time >= w.c.lo,
-                TaskLog.start_time < w.c.de, TaskLog.end_time > w.c.ds)
-        if self.session.get_bind().dialect.name == "sqlite":  # no LATERAL; its joins are nested loops anyway
-            stmt = select(w.c.id, TaskLog.id).join(TaskLog, and_(*near))
-        else:
-            # A range scan per written log, whatever the planner guesses: a
-            # plain join (or a LATERAL it may flatten into one) of a hundred
-            # rows gets hash-joined with a scan of the whole table. OFFSET 0
-            # keeps the LATERAL subquery as it is written.
-            other = select(TaskLog.id).where(*near).offset(0).lateral("other")
-            stmt = select(w.c.id, other.c.id).select_from(w).join(other, true())
-        stmt = stmt.order_by(*stmt.selected_columns)
-        return [(a, b) for a, b in (await self.session.execute(stmt)).all()]
+        rows = [(i, u, start, end, start - longest_log) for i, u, start, end in written]
+
+        def build(dialect: str) -> Any:
+            w = WRITTEN.source(dialect, rows)
+            near = (_LOGS.user_id == w.c.user_id, _LOGS.id != w.c.id, _LOGS.start_time >= w.c.lo,
+                    _LOGS.start_time < w.c.de, _LOGS.end_time > w.c.ds)
+            if dialect == "sqlite":  # no LATERAL; its joins are nested loops anyway
+                stmt = select(w.c.id, _LOGS.id).join(TaskLog.__table__, and_(*near))
+            else:
+                # A range scan per written log, whatever the planner guesses: a
+                # plain join (or a LATERAL it may flatten into one) of a hundred
+                # rows gets hash-joined with a scan of the whole table. OFFSET 0
+                # keeps the LATERAL subquery as it is written.
+                other = select(_LOGS.id).where(*near).offset(0).lateral("other")
+                stmt = select(w.c.id, other.c.id).select_from(w).join(other, true())
+            return stmt.order_by(*stmt.selected_columns)
+
+        stmt = prebuilt(self.session, "task_logs.overlapping", build, carries_rows=True)
+        pairs = (await self.session.execute(stmt, WRITTEN.params(dialect_of(self.session), rows))).all()
+        return [(a, b) for a, b in pairs]
+
+
+def _insert_rows(dialect: str) -> Any:
+    return (
+        dialect_insert_for(dialect)(TaskLog.__table__)
+        .on_conflict_do_nothing(index_elements=list(KEY_COLUMNS)).returning(*_INSERTED)
+    )
+
+
+def _insert_new(dialect: str, rows: list[tuple[Any, ...]]) -> Any:
+    src = NEW_LOGS.source(dialect, rows)
+    names = [c for c, _ in NEW_LOGS.columns]
+    return (
+        dialect_insert_for(dialect)(TaskLog.__table__)
+        .from_select(names, select(*[src.c[c] for c in names]).order_by(src.c.n))
+        .on_conflict_do_nothing(index_elements=list(KEY_COLUMNS))
+        .returning(*_INSERTED)
+    )

@@ -1,6 +1,6 @@
 """Timesheet sums in SQL, on PostgreSQL and SQLite alike.
 
-Every report is one statement: a VALUES CTE of windows (one per local day,
+Every report is one statement: a table of windows (one per local day,
 bounds computed in Python with zoneinfo, so a DST day is simply a 23 or 25
 hour window) joined to task_logs, each log contributing only its share inside
 each window. A log that crosses local midnight therefore lands on both days,
@@ -17,6 +17,12 @@ the few buckets a log overlapping it can have (its own bucket shifted by
 -2..+1 days for 24 h logs and windows of at most 25 h). The database then
 hashes the windows on the bucket, and the exact overlap test runs only on
 those few candidates.
+
+On PostgreSQL the windows are sent as four arrays (`unnest`) and everything
+else as parameters too, so a statement's text depends only on the report's
+shape (its groupings and which filters it has): each shape is built once per
+process, compiled once and prepared once per connection. SQLite gets the
+windows as a VALUES list (it has no arrays), built per report.
 """
 
 import math
@@ -25,7 +31,21 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Select, String, column, func, select, values
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    DateTime,
+    FromClause,
+    Select,
+    any_,
+    bindparam,
+    column,
+    func,
+    select,
+    values,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.sql import UTCDateTime, epoch_seconds, greatest, least, seconds_between
@@ -58,63 +78,107 @@ class Scope:
     company_id: int | None = None
 
 
-def _entity_columns(dimension: str) -> list[Any]:
-    if dimension == "task":
-        return [TaskLog.task_id.label("task_id"), Task.name.label("task_name"),
-                Task.project_id.label("project_id"), Project.name.label("project_name")]
-    if dimension == "project":
-        return [Task.project_id.label("project_id"), Project.name.label("project_name")]
-    if dimension == "employee":
-        return [TaskLog.user_id.label("employee_id"), Employee.name.label("employee_name")]
-    raise ValueError(dimension)
+@dataclass(frozen=True)
+class _Shape:
+    """What a report statement's text depends on: which filters it has, and
+    what it answers (`dimensions`' sums, or each log's share when `lines`)."""
+
+    employee: bool
+    project: bool
+    task: bool
+    company: bool
+    dimensions: tuple[str, ...] = ()
+    lines: bool = False
+
+    @classmethod
+    def of(cls, scope: Scope, dimensions: Sequence[str] = (), *, lines: bool = False) -> "_Shape":
+        return cls(scope.employee_id is not None, scope.project_id is not None, scope.task_id is not None,
+                   scope.company_id is not None, tuple(dimensions), lines)
+
+
+# PostgreSQL's statements, one per shape (a few dozen at most).
+_POSTGRES_STATEMENTS: dict[_Shape, Select[Any]] = {}
+# The windows' columns, as the candidates table has them.
+_CANDIDATE_COLUMNS = (("bucket", BigInteger()), ("day", Date()), ("ds", UTCDateTime()), ("de", UTCDateTime()))
 
 
 def _plain(result: Any) -> list[dict[str, Any]]:
-    """Rows as dicts, `day` as a date and `seconds` as an int on both databases;
-    rows without time (a log touching a window only at its edge) are dropped."""
+    """Rows as dicts, `seconds` as an int on both databases (PostgreSQL sums
+    bigints as numeric); rows without time (a log touching a window only at
+    its edge) are dropped."""
     keys = list(result.keys())
-    days: dict[str, date] = {}
     out = []
     for record in result.all():
         item = dict(zip(keys, record, strict=True))
         item["seconds"] = int(item["seconds"] or 0)
-        if item["seconds"] <= 0:
-            continue
-        if "day" in item:
-            text = item["day"]
-            item["day"] = days.get(text) or days.setdefault(text, date.fromisoformat(text))
-        out.append(item)
+        if item["seconds"] > 0:
+            out.append(item)
     return out
+
+
+Candidate = tuple[int, date, datetime, datetime]
+
+
+def _candidates(windows: Sequence[Window], max_log: timedelta) -> tuple[int, list[Candidate]]:
+    """The bucket anchor, and one row (bucket, day, start, end) per window
+    and bucket a log overlapping that window can start in."""
+    range_start = min(x.start for x in windows)
+    # Day buckets counted from an anchor before any log that can count, so
+    # the integer division is a floor on both databases.
+    anchor = int((range_start - max_log).timestamp()) - DAY_SECONDS
+    longest = max(x.end - x.start for x in windows)
+    # A window can overlap a log only if it starts after (log start -
+    # window length) and before (log start + max_log): those buckets.
+    offsets = range(-math.ceil(longest / timedelta(days=1)), math.ceil(max_log / timedelta(days=1)) + 1)
+    # Listed here rather than computed in SQL so that the bucket is a plain
+    # column the database can hash (PostgreSQL) or index (SQLite).
+    rows = [((int(x.start.timestamp()) - anchor) // DAY_SECONDS - offset, x.day, x.start, x.end)
+            for x in windows for offset in offsets]
+    return anchor, rows
 
 
 class TimesheetRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.is_sqlite = session.get_bind().dialect.name == "sqlite"
 
-    def _shares(self, scope: Scope, windows: Sequence[Window], max_log: timedelta) -> tuple[Any, Any, Select[Any]]:
-        """(windows (with `day`, `ds`, `de`), share-in-window expression, FROM/WHERE of every report)."""
-        range_start = min(x.start for x in windows)
-        range_end = max(x.end for x in windows)
-        # Day buckets counted from an anchor before any log that can count, so
-        # the integer division is a floor on both databases.
-        anchor = int((range_start - max_log).timestamp()) - DAY_SECONDS
-        longest = max(x.end - x.start for x in windows)
-        # A window can overlap a log only if it starts after (log start -
-        # window length) and before (log start + max_log): those buckets.
-        offsets = range(-math.ceil(longest / timedelta(days=1)), math.ceil(max_log / timedelta(days=1)) + 1)
-        # One row per (window, bucket a log overlapping it can start in),
-        # listed here rather than computed in SQL so that the bucket is a
-        # plain column the database can hash (PostgreSQL) or index (SQLite).
-        candidates = (
-            values(column("bucket", Integer), column("day", String), column("ds", UTCDateTime),
-                   column("de", UTCDateTime), name="candidates")
-            .data([((int(x.start.timestamp()) - anchor) // DAY_SECONDS - offset, x.day.isoformat(), x.start, x.end)
-                   for x in windows for offset in offsets])
-            .cte("candidates")
-        )
-        bucket = (epoch_seconds(TaskLog.start_time) - anchor) // DAY_SECONDS
+    async def _run(self, shape: _Shape, scope: Scope, windows: Sequence[Window], max_log: timedelta
+                   ) -> list[dict[str, Any]]:
+        anchor, rows = _candidates(windows, max_log)
+        range_start, range_end = min(x.start for x in windows), max(x.end for x in windows)
+        params: dict[str, Any] = {
+            "anchor": anchor, "earliest_start": range_start - max_log, "range_start": range_start,
+            "range_end": range_end, "employee_id": scope.employee_id, "project_id": scope.project_id,
+            "task_id": scope.task_id, "company_id": scope.company_id,
+        }
+        if self.is_sqlite:
+            candidates = (
+                values(*[column(name, type_) for name, type_ in _CANDIDATE_COLUMNS], name="candidates")
+                .data(rows).cte("candidates")
+            )
+            stmt = self._statement(shape, candidates)
+        else:
+            cached = _POSTGRES_STATEMENTS.get(shape)
+            if cached is None:
+                cached = _POSTGRES_STATEMENTS[shape] = self._statement(shape, _unnested_candidates())
+            stmt = cached
+            params.update(zip(("buckets", "days", "starts", "ends"), zip(*rows, strict=True), strict=True))
+        # A shape without a filter has no place for its id: SQLAlchemy ignores that parameter.
+        return _plain(await self.session.execute(stmt, params))
+
+    def _member(self, ident: Any, ids: Select[Any]) -> ColumnElement[bool]:
+        """`ident IN (ids)`. PostgreSQL gets `= ANY(ARRAY(ids))`: the ids are
+        read first and the (user_id | task_id, start_time) index is probed
+        once per id, where a semi-join may scan the whole table; SQLite
+        probes the index per id for a plain IN already."""
+        if self.is_sqlite:
+            return ident.in_(ids)
+        return ident == any_(func.array(ids.scalar_subquery()))
+
+    def _statement(self, shape: _Shape, candidates: FromClause) -> Select[Any]:
         share = seconds_between(greatest(TaskLog.start_time, candidates.c.ds),
                                 least(TaskLog.end_time, candidates.c.de))
+        bucket = (epoch_seconds(TaskLog.start_time) - bindparam("anchor", type_=BigInteger())) // DAY_SECONDS
         stmt = (
             select()
             .select_from(candidates)
@@ -122,50 +186,47 @@ class TimesheetRepository:
             # windows instead of comparing every log with every window.
             .join(TaskLog, (candidates.c.bucket == bucket) & (TaskLog.start_time < candidates.c.de)
                   & (TaskLog.end_time > candidates.c.ds))
-            .join(Task, Task.id == TaskLog.task_id)
-            .join(Project, Project.id == Task.project_id)
-            .join(Employee, Employee.id == TaskLog.user_id)
             .where(
                 # Sargable on the (user_id | task_id, start_time) indexes.
-                TaskLog.start_time >= range_start - max_log,
-                TaskLog.start_time < range_end,
-                TaskLog.end_time > range_start,
+                TaskLog.start_time >= bindparam("earliest_start", type_=UTCDateTime()),
+                TaskLog.start_time < bindparam("range_end", type_=UTCDateTime()),
+                TaskLog.end_time > bindparam("range_start", type_=UTCDateTime()),
             )
         )
-        if scope.employee_id is not None:
-            stmt = stmt.where(TaskLog.user_id == scope.employee_id)
-        if scope.task_id is not None:
-            stmt = stmt.where(TaskLog.task_id == scope.task_id)
-        if scope.project_id is not None:
-            stmt = stmt.where(Task.project_id == scope.project_id)
-        if scope.company_id is not None:
-            stmt = stmt.where(Employee.company_id == scope.company_id)
-        return candidates, share, stmt
+        if shape.employee:
+            stmt = stmt.where(TaskLog.user_id == bindparam("employee_id"))
+        if shape.task:
+            stmt = stmt.where(TaskLog.task_id == bindparam("task_id"))
+        if shape.project:
+            stmt = stmt.where(self._member(TaskLog.task_id, select(Task.id).where(
+                Task.project_id == bindparam("project_id"))))
+        if shape.company:
+            stmt = stmt.where(self._member(TaskLog.user_id, select(Employee.id).where(
+                Employee.company_id == bindparam("company_id"))))
+        if shape.lines:
+            return (
+                stmt.join(Task, Task.id == TaskLog.task_id)
+                .join(Project, Project.id == Task.project_id)
+                .join(Employee, Employee.id == TaskLog.user_id)
+                .add_columns(
+                    candidates.c.day.label("day"), TaskLog.id, TaskLog.task_id, Task.name.label("task_name"),
+                    Task.project_id, Project.name.label("project_name"), TaskLog.user_id,
+                    Employee.name.label("employee_name"), TaskLog.start_time, TaskLog.end_time,
+                    TaskLog.description, TaskLog.manual_add, share.label("seconds"),
+                )
+                .order_by(candidates.c.day, TaskLog.start_time, TaskLog.id)
+            )
+        return _grouped(stmt, candidates, share, shape.dimensions)
 
     async def sums(
         self, scope: Scope, windows: Sequence[Window], dimensions: Sequence[str], max_log: timedelta
     ) -> list[dict[str, Any]]:
         """Seconds per combination of the dimensions' keys (only combinations
-        that have time). Rows carry `day` (ISO date) when a time dimension is
+        that have time). Rows carry `day` (a date) when a time dimension is
         asked for, and the ids and names of the entity dimensions."""
         if not windows:
             return []
-        w, share, stmt = self._shares(scope, windows, max_log)
-        keys: list[Any] = []
-        if any(d in TIME_DIMENSIONS for d in dimensions):
-            keys.append(w.c.day.label("day"))
-        seen: set[str] = set()
-        for dimension in dimensions:
-            if dimension in TIME_DIMENSIONS:
-                continue
-            for col in _entity_columns(dimension):
-                if col.key not in seen:
-                    seen.add(col.key)
-                    keys.append(col)
-        stmt = stmt.add_columns(*keys, func.sum(share).label("seconds"))
-        if keys:
-            stmt = stmt.group_by(*keys)
-        return _plain(await self.session.execute(stmt))
+        return await self._run(_Shape.of(scope, dimensions), scope, windows, max_log)
 
     async def log_shares(
         self, scope: Scope, windows: Sequence[Window], max_log: timedelta
@@ -174,14 +235,7 @@ class TimesheetRepository:
         of a day view or an export (a log across midnight is two lines)."""
         if not windows:
             return []
-        w, share, stmt = self._shares(scope, windows, max_log)
-        stmt = stmt.add_columns(
-            w.c.day.label("day"), TaskLog.id, TaskLog.task_id, Task.name.label("task_name"),
-            Task.project_id, Project.name.label("project_name"), TaskLog.user_id,
-            Employee.name.label("employee_name"), TaskLog.start_time, TaskLog.end_time, TaskLog.description,
-            TaskLog.manual_add, share.label("seconds"),
-        ).order_by(w.c.day, TaskLog.start_time, TaskLog.id)
-        return _plain(await self.session.execute(stmt))
+        return await self._run(_Shape.of(scope, lines=True), scope, windows, max_log)
 
     async def project(self, project_id: int) -> Any:
         """(id, company_id, name, allocated_hours, allocation_exceeded, logged_seconds, timezone of its company)."""
@@ -197,3 +251,49 @@ class TimesheetRepository:
         stmt = select(Company.id, Company.name, Company.timezone).where(Company.id == company_id)
         return (await self.session.execute(stmt)).one_or_none()
 
+
+def _unnested_candidates() -> FromClause:
+    """The candidates table on PostgreSQL: `unnest` of one array parameter per
+    column (instants as plain timestamptz: they are aware UTC datetimes already)."""
+    arrays = [bindparam("buckets", type_=ARRAY(BigInteger())), bindparam("days", type_=ARRAY(Date())),
+              bindparam("starts", type_=ARRAY(DateTime(timezone=True))),
+              bindparam("ends", type_=ARRAY(DateTime(timezone=True)))]
+    return (
+        func.unnest(*arrays)
+        .table_valued(*[column(name, type_) for name, type_ in _CANDIDATE_COLUMNS])
+        .render_derived(name="candidates")
+    )
+
+
+def _grouped(stmt: Select[Any], candidates: FromClause, share: Any, dimensions: Sequence[str]) -> Select[Any]:
+    """The logs' shares summed per day, task and employee id as the
+    dimensions need; names (and projects) are joined to those sums, a few
+    thousand rows at most, rather than to each log."""
+    by_time = any(d in TIME_DIMENSIONS for d in dimensions)
+    by_task = "task" in dimensions or "project" in dimensions
+    by_employee = "employee" in dimensions
+    keys: list[Any] = []
+    if by_time:
+        keys.append(candidates.c.day.label("day"))
+    if by_task:
+        keys.append(TaskLog.task_id.label("task_id"))
+    if by_employee:
+        keys.append(TaskLog.user_id.label("employee_id"))
+    stmt = stmt.add_columns(*keys, func.sum(share).label("seconds"))
+    if keys:
+        stmt = stmt.group_by(*keys)
+    if not (by_task or by_employee):
+        return stmt
+    sums = stmt.subquery("sums")
+    named: list[Any] = [sums.c.day] if by_time else []
+    outer = select().select_from(sums)
+    if by_task:
+        outer = outer.join(Task, Task.id == sums.c.task_id).join(Project, Project.id == Task.project_id)
+        if "task" in dimensions:
+            named += [sums.c.task_id, Task.name.label("task_name")]
+        named += [Task.project_id.label("project_id"), Project.name.label("project_name")]
+    if by_employee:
+        outer = outer.join(Employee, Employee.id == sums.c.employee_id)
+        named += [sums.c.employee_id, Employee.name.label("employee_name")]
+    # Grouped again: a project's tasks fold into one row per project.
+    return outer.add_columns(*named, func.sum(sums.c.seconds).label("seconds")).group_by(*named)
