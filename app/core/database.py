@@ -42,7 +42,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout_seconds,
         # A connection broken by a database restart is replaced before use,
         # so the service recovers by itself when PostgreSQL is back.
-        pool_pre_ping=False,
+        pool_pre_ping=True,
         connect_args={"timeout": settings.db_connect_timeout_seconds, "server_settings": server_settings},
         json_serializer=dumps_text,
     )

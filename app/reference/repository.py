@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.sql import dialect_insert
@@ -28,6 +28,20 @@ class EmployeeContext:
     is_admin: bool
     is_team_leader: bool
     timezone: str  # effective zone: the employee's, else the company's
+
+
+# Read on every write, so built once (see app.core.sql.prebuilt for why).
+_EMPLOYEE_CONTEXTS = (
+    select(Employee.id, Employee.company_id, Employee.name, Employee.is_active, Employee.is_admin,
+           Employee.is_team_leader, func.coalesce(Employee.timezone, Company.timezone))
+    .join(Company, Company.id == Employee.company_id)
+    .where(Employee.id.in_(bindparam("ids", expanding=True)))
+)
+_TASK_CONTEXTS = (
+    select(Task.id, Task.project_id, Project.company_id)
+    .join(Project, Project.id == Task.project_id)
+    .where(Task.id.in_(bindparam("ids", expanding=True)))
+)
 
 
 class ReferenceRepository:
@@ -55,23 +69,14 @@ class ReferenceRepository:
     async def employee_contexts(self, ids: set[int]) -> dict[int, EmployeeContext]:
         if not ids:
             return {}
-        stmt = (
-            select(Employee.id, Employee.company_id, Employee.name, Employee.is_active, Employee.is_admin,
-                   Employee.is_team_leader, func.coalesce(Employee.timezone, Company.timezone))
-            .join(Company, Company.id == Employee.company_id)
-            .where(Employee.id.in_(ids))
-        )
-        return {r[0]: EmployeeContext(*r) for r in (await self.session.execute(stmt)).all()}
+        rows = (await self.session.execute(_EMPLOYEE_CONTEXTS, {"ids": sorted(ids)})).all()
+        return {r[0]: EmployeeContext(*r) for r in rows}
 
     async def task_contexts(self, ids: set[int]) -> dict[int, TaskContext]:
         if not ids:
             return {}
-        stmt = (
-            select(Task.id, Task.project_id, Project.company_id)
-            .join(Project, Project.id == Task.project_id)
-            .where(Task.id.in_(ids))
-        )
-        return {r[0]: TaskContext(*r) for r in (await self.session.execute(stmt)).all()}
+        rows = (await self.session.execute(_TASK_CONTEXTS, {"ids": sorted(ids)})).all()
+        return {r[0]: TaskContext(*r) for r in rows}
 
     async def company_timezone(self, company_id: int) -> str | None:
         return await self.session.scalar(select(Company.timezone).where(Company.id == company_id))

@@ -98,6 +98,12 @@ class _Shape:
 
 # PostgreSQL's statements, one per shape (a few dozen at most).
 _POSTGRES_STATEMENTS: dict[_Shape, Select[Any]] = {}
+# Every employee report starts with this look-up: built once.
+_EMPLOYEE = (
+    select(Employee.company_id, Employee.name, func.coalesce(Employee.timezone, Company.timezone).label("timezone"))
+    .join(Company, Company.id == Employee.company_id)
+    .where(Employee.id == bindparam("employee_id"))
+)
 # The windows' columns, as the candidates table has them.
 _CANDIDATE_COLUMNS = (("bucket", BigInteger()), ("day", Date()), ("ds", UTCDateTime()), ("de", UTCDateTime()))
 
@@ -236,6 +242,10 @@ class TimesheetRepository:
         if not windows:
             return []
         return await self._run(_Shape.of(scope, lines=True), scope, windows, max_log)
+
+    async def employee(self, employee_id: int) -> Any:
+        """(company_id, name, timezone: the employee's own, else their company's), or None."""
+        return (await self.session.execute(_EMPLOYEE, {"employee_id": employee_id})).one_or_none()
 
     async def project(self, project_id: int) -> Any:
         """(id, company_id, name, allocated_hours, allocation_exceeded, logged_seconds, timezone of its company)."""

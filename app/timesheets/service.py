@@ -183,7 +183,7 @@ async def _subject(session: AsyncSession, query: TimesheetQuery, actor: Principa
     subject = Subject(Scope(task_id=query.task_id), "UTC", "")
     zones: list[str] = []
     if query.employee_id is not None:
-        employee = (await reference.employee_contexts({query.employee_id})).get(query.employee_id)
+        employee = await repo.employee(query.employee_id)
         if employee is None or not actor.sees(employee.company_id):
             raise NotFound("Employee", query.employee_id, "USER_NOT_FOUND")
         if not actor.reads_company_logs and not actor.is_self(query.employee_id):
