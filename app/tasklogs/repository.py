@@ -12,11 +12,14 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    bindparam,
     delete,
     func,
     insert,
+    null,
     select,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,31 +65,33 @@ class DayWindow:
     end: datetime
 
 
-# Columns a task log is shown with; project and user name come from joins.
+# Columns a task log is shown with, in the order task_log_view reads them;
+# project and user name come from joins. Core columns: the rows are plain.
+_LOG_TABLE, _TASKS, _EMPLOYEES = TaskLog.__table__, Task.__table__.c, Employee.__table__.c
 VIEW_COLUMNS = (
-    TaskLog.id,
-    TaskLog.task_id,
-    Task.project_id,
-    TaskLog.user_id,
-    Employee.name.label("user_name"),
-    TaskLog.start_time,
-    TaskLog.end_time,
-    TaskLog.description,
-    TaskLog.manual_add,
-    TaskLog.created_at,
-    TaskLog.updated_at,
-    TaskLog.created_by,
-    TaskLog.updated_by,
-    TaskLog.version,
-    Employee.company_id,
+    _LOG_TABLE.c.id,
+    _LOG_TABLE.c.task_id,
+    _TASKS.project_id,
+    _LOG_TABLE.c.user_id,
+    _EMPLOYEES.name.label("user_name"),
+    _LOG_TABLE.c.start_time,
+    _LOG_TABLE.c.end_time,
+    _LOG_TABLE.c.description,
+    _LOG_TABLE.c.manual_add,
+    _LOG_TABLE.c.created_at,
+    _LOG_TABLE.c.updated_at,
+    _LOG_TABLE.c.created_by,
+    _LOG_TABLE.c.updated_by,
+    _LOG_TABLE.c.version,
+    _EMPLOYEES.company_id,
 )
 
 
 def _view_select() -> Any:
     return (
         select(*VIEW_COLUMNS)
-        .join(Task, Task.id == TaskLog.task_id)
-        .join(Employee, Employee.id == TaskLog.user_id)
+        .join(Task.__table__, _TASKS.id == _LOG_TABLE.c.task_id)
+        .join(Employee.__table__, _EMPLOYEES.id == _LOG_TABLE.c.user_id)
     )
 
 
@@ -94,20 +99,37 @@ class TaskLogRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def insert_new(self, rows: list[tuple[Any, ...]]) -> list[Any]:
+    async def insert_or_find(self, rows: list[tuple[Any, ...]]) -> tuple[dict[LogKey, Any], dict[LogKey, int]]:
         """Insert the rows (values of NEW_LOGS' columns) whose (task, user,
-        start) key is free; the database decides, so concurrent uploads of the
-        same entries cannot both win. Returns (id, task_id, user_id,
-        start_time, created_at, updated_at) of the rows actually inserted."""
+        start) key is free, and find the stored logs of the others. The
+        database decides, so concurrent uploads of the same entries cannot
+        both win. Returns the inserted rows (id, task_id, user_id,
+        start_time, created_at, updated_at) and the stored logs' ids, by key."""
         if not rows:
-            return []
+            return {}, {}
         if dialect_of(self.session) == "sqlite":
             # The rows as parameters: SQLAlchemy sends them as multi-row INSERTs.
-            stmt = prebuilt(self.session, "task_logs.insert_rows", _insert_rows)
             names = [c for c, _ in NEW_LOGS.columns]
-            return list((await self.session.execute(stmt, [dict(zip(names, r, strict=True)) for r in rows])).all())
-        stmt = prebuilt(self.session, "task_logs.insert_new", lambda d: _insert_new(d, rows))
-        return list((await self.session.execute(stmt, NEW_LOGS.params("postgresql", rows))).all())
+            stmt = prebuilt(self.session, "task_logs.insert_rows", _insert_rows)
+            result = await self.session.execute(stmt, [dict(zip(names, r, strict=True)) for r in rows])
+            inserted = {(r.task_id, r.user_id, r.start_time): r for r in result}
+            return inserted, await self.ids_by_key([r[:3] for r in rows if r[:3] not in inserted])
+        # One statement: logs already stored are found first and not offered
+        # to the INSERT (a re-sent batch then costs a look-up, not a thousand
+        # conflicting inserts); the INSERT still skips what a concurrent
+        # writer stored meanwhile.
+        stmt = prebuilt(self.session, "task_logs.insert_or_find", lambda d: _insert_or_find(d, rows))
+        inserted, stored = {}, {}
+        for row in await self.session.execute(stmt, NEW_LOGS.params("postgresql", rows)):
+            key = (row.task_id, row.user_id, row.start_time)
+            if row.created_at is None:
+                stored[key] = row.id
+            else:
+                inserted[key] = row
+        # Stored by a writer that committed after this statement began: the
+        # INSERT skipped it, and the statement's snapshot cannot see it.
+        late = [r[:3] for r in rows if r[:3] not in inserted and r[:3] not in stored]
+        return inserted, stored | await self.ids_by_key(late)
 
     async def ids_by_key(self, keys: Iterable[LogKey]) -> dict[LogKey, int]:
         keys = list(keys)
@@ -128,18 +150,16 @@ class TaskLogRepository:
     async def get_view(self, log_id: int, *, lock: bool = False) -> Any:
         stmt = _view_select().where(TaskLog.id == log_id)
         if lock:
-            stmt = stmt.with_for_update(of=TaskLog)
+            stmt = stmt.with_for_update(of=_LOG_TABLE)
         return (await self.session.execute(stmt)).one_or_none()
 
     async def list_for_task(
         self, task_id: int, offset: int | None, limit: int | None, *, user_id: int | None = None
     ) -> list[Any]:
-        stmt = _view_select().where(TaskLog.task_id == task_id).order_by(TaskLog.start_time, TaskLog.id)
-        if user_id is not None:
-            stmt = stmt.where(TaskLog.user_id == user_id)
-        if limit is not None:
-            stmt = stmt.offset(offset or 0).limit(limit)
-        return list((await self.session.execute(stmt)).all())
+        paged, mine = limit is not None, user_id is not None
+        stmt = prebuilt(self.session, f"task_logs.list_for_task.{paged}.{mine}", lambda d: _task_list(paged, mine))
+        params = {"task_id": task_id, "user_id": user_id, "offset": offset or 0, "limit": limit}
+        return list((await self.session.execute(stmt, params)).all())
 
     async def task_summary(self, task_id: int, *, user_id: int | None = None) -> tuple[int, int]:
         """(count, total seconds) of a task's logs (of one employee's, when given)."""
@@ -227,6 +247,18 @@ class TaskLogRepository:
         return [(a, b) for a, b in pairs]
 
 
+def _task_list(paged: bool, mine: bool) -> Any:
+    """A task's logs as shown, oldest first; of :user_id only when `mine`, a
+    page (:offset, :limit) when `paged`. Built once: a task can have tens of
+    thousands of logs, and each request would otherwise build it anew."""
+    stmt = _view_select().where(_LOGS.task_id == bindparam("task_id")).order_by(_LOGS.start_time, _LOGS.id)
+    if mine:
+        stmt = stmt.where(_LOGS.user_id == bindparam("user_id"))
+    if paged:
+        stmt = stmt.offset(bindparam("offset")).limit(bindparam("limit"))
+    return stmt
+
+
 def _insert_rows(dialect: str) -> Any:
     return (
         dialect_insert_for(dialect)(TaskLog.__table__)
@@ -234,12 +266,24 @@ def _insert_rows(dialect: str) -> Any:
     )
 
 
-def _insert_new(dialect: str, rows: list[tuple[Any, ...]]) -> Any:
-    src = NEW_LOGS.source(dialect, rows)
+def _insert_or_find(dialect: str, rows: list[tuple[Any, ...]]) -> Any:
+    # A CTE, so the arrays are sent and unnested once for its three uses.
+    src = select(NEW_LOGS.source(dialect, rows)).cte("src")
     names = [c for c, _ in NEW_LOGS.columns]
-    return (
-        dialect_insert_for(dialect)(TaskLog.__table__)
-        .from_select(names, select(*[src.c[c] for c in names]).order_by(src.c.n))
+    stored = (
+        select(_LOGS.id, src.c.n)
+        .join(src, (_LOGS.task_id == src.c.task_id) & (_LOGS.user_id == src.c.user_id)
+              & (_LOGS.start_time == src.c.start_time))
+        .cte("stored")
+    )
+    fresh = select(*[src.c[c] for c in names]).where(src.c.n.not_in(select(stored.c.n))).order_by(src.c.n)
+    inserted = (
+        dialect_insert_for(dialect)(TaskLog.__table__).from_select(names, fresh)
         .on_conflict_do_nothing(index_elements=list(KEY_COLUMNS))
-        .returning(*_INSERTED)
+        .returning(*_INSERTED).cte("inserted")
+    )
+    return union_all(
+        select(inserted),
+        select(stored.c.id, src.c.task_id, src.c.user_id, src.c.start_time, null(), null())
+        .join(src, src.c.n == stored.c.n),
     )
