@@ -37,12 +37,14 @@ from sqlalchemy import (
     Date,
     DateTime,
     FromClause,
+    Integer,
     Select,
     any_,
     bindparam,
     column,
     func,
     select,
+    true,
     values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -122,25 +124,28 @@ def _plain(result: Any) -> list[dict[str, Any]]:
     return out
 
 
-Candidate = tuple[int, date, datetime, datetime]
+@dataclass(frozen=True)
+class _Buckets:
+    """Day buckets: whole days since `anchor` (Unix seconds). A log overlapping
+    a window starts in that window's bucket shifted by one of `shifts`."""
 
+    anchor: int
+    shifts: range
 
-def _candidates(windows: Sequence[Window], max_log: timedelta) -> tuple[int, list[Candidate]]:
-    """The bucket anchor, and one row (bucket, day, start, end) per window
-    and bucket a log overlapping that window can start in."""
-    range_start = min(x.start for x in windows)
-    # Day buckets counted from an anchor before any log that can count, so
-    # the integer division is a floor on both databases.
-    anchor = int((range_start - max_log).timestamp()) - DAY_SECONDS
-    longest = max(x.end - x.start for x in windows)
-    # A window can overlap a log only if it starts after (log start -
-    # window length) and before (log start + max_log): those buckets.
-    offsets = range(-math.ceil(longest / timedelta(days=1)), math.ceil(max_log / timedelta(days=1)) + 1)
-    # Listed here rather than computed in SQL so that the bucket is a plain
-    # column the database can hash (PostgreSQL) or index (SQLite).
-    rows = [((int(x.start.timestamp()) - anchor) // DAY_SECONDS - offset, x.day, x.start, x.end)
-            for x in windows for offset in offsets]
-    return anchor, rows
+    @classmethod
+    def of(cls, windows: Sequence[Window], max_log: timedelta) -> "_Buckets":
+        # An anchor before any log that can count, so the integer division
+        # is a floor on both databases.
+        anchor = int((min(x.start for x in windows) - max_log).timestamp()) - DAY_SECONDS
+        longest = max(x.end - x.start for x in windows)
+        # A window can overlap a log only if it starts after (log start -
+        # window length) and before (log start + max_log): those buckets.
+        return cls(anchor, range(-math.ceil(longest / timedelta(days=1)), math.ceil(max_log / timedelta(days=1)) + 1))
+
+    def rows(self, windows: Sequence[Window]) -> list[tuple[int, date, datetime, datetime]]:
+        """One row (bucket, day, start, end) per window and shift."""
+        return [((int(x.start.timestamp()) - self.anchor) // DAY_SECONDS - shift, x.day, x.start, x.end)
+                for x in windows for shift in self.shifts]
 
 
 class TimesheetRepository:
@@ -150,17 +155,18 @@ class TimesheetRepository:
 
     async def _run(self, shape: _Shape, scope: Scope, windows: Sequence[Window], max_log: timedelta
                    ) -> list[dict[str, Any]]:
-        anchor, rows = _candidates(windows, max_log)
+        buckets = _Buckets.of(windows, max_log)
         range_start, range_end = min(x.start for x in windows), max(x.end for x in windows)
         params: dict[str, Any] = {
-            "anchor": anchor, "earliest_start": range_start - max_log, "range_start": range_start,
+            "anchor": buckets.anchor, "earliest_start": range_start - max_log, "range_start": range_start,
             "range_end": range_end, "employee_id": scope.employee_id, "project_id": scope.project_id,
             "task_id": scope.task_id, "company_id": scope.company_id,
         }
         if self.is_sqlite:
+            # Listed in Python, so that the bucket is a plain column SQLite can index.
             candidates = (
                 values(*[column(name, type_) for name, type_ in _CANDIDATE_COLUMNS], name="candidates")
-                .data(rows).cte("candidates")
+                .data(buckets.rows(windows)).cte("candidates")
             )
             stmt = self._statement(shape, candidates)
         else:
@@ -168,7 +174,9 @@ class TimesheetRepository:
             if cached is None:
                 cached = _POSTGRES_STATEMENTS[shape] = self._statement(shape, _unnested_candidates())
             stmt = cached
-            params.update(zip(("buckets", "days", "starts", "ends"), zip(*rows, strict=True), strict=True))
+            params.update(days=[x.day for x in windows], starts=[x.start for x in windows],
+                          ends=[x.end for x in windows], first_shift=buckets.shifts.start,
+                          last_shift=buckets.shifts.stop - 1)
         # A shape without a filter has no place for its id: SQLAlchemy ignores that parameter.
         return _plain(await self.session.execute(stmt, params))
 
@@ -263,15 +271,27 @@ class TimesheetRepository:
 
 
 def _unnested_candidates() -> FromClause:
-    """The candidates table on PostgreSQL: `unnest` of one array parameter per
-    column (instants as plain timestamptz: they are aware UTC datetimes already)."""
-    arrays = [bindparam("buckets", type_=ARRAY(BigInteger())), bindparam("days", type_=ARRAY(Date())),
-              bindparam("starts", type_=ARRAY(DateTime(timezone=True))),
-              bindparam("ends", type_=ARRAY(DateTime(timezone=True)))]
+    """The candidates table on PostgreSQL: the windows as three array
+    parameters (`unnest`; instants as plain timestamptz, they are aware UTC
+    datetimes already), each listed under its bucket shifted by every shift.
+    A handful of parameters whatever the report's length, and a few dozen
+    array items to send instead of four times as many."""
+    windows = (
+        func.unnest(bindparam("days", type_=ARRAY(Date())), bindparam("starts", type_=ARRAY(DateTime(timezone=True))),
+                    bindparam("ends", type_=ARRAY(DateTime(timezone=True))))
+        .table_valued(column("day", Date()), column("ds", UTCDateTime()), column("de", UTCDateTime()))
+        .render_derived(name="windows")
+    )
+    shifts = (
+        func.generate_series(bindparam("first_shift", type_=Integer()), bindparam("last_shift", type_=Integer()))
+        .table_valued(column("shift", Integer()))
+        .render_derived(name="shifts")
+    )
+    bucket = (epoch_seconds(windows.c.ds) - bindparam("anchor", type_=BigInteger())) // DAY_SECONDS - shifts.c.shift
     return (
-        func.unnest(*arrays)
-        .table_valued(*[column(name, type_) for name, type_ in _CANDIDATE_COLUMNS])
-        .render_derived(name="candidates")
+        select(bucket.label("bucket"), windows.c.day, windows.c.ds, windows.c.de)
+        .select_from(windows.join(shifts, true()))
+        .subquery("candidates")
     )
 
 
