@@ -1,6 +1,7 @@
 """Time rules shared by writes and reports: time zones, local days, durations."""
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,7 +38,8 @@ def to_utc(value: datetime, local_zone: ZoneInfo) -> datetime:
     hour skipped when clocks go forward) is refused; an ambiguous one (the
     hour repeated when clocks go back) is read as its first occurrence; a
     client that means the second sends an explicit offset."""
-    value = value.replace(microsecond=0)
+    if value.microsecond:
+        value = value.replace(microsecond=0)
     try:
         if value.tzinfo is not None:
             return value.astimezone(UTC)
@@ -59,6 +61,7 @@ class LocalDay:
     end: datetime
 
 
+@lru_cache(maxsize=8192)  # writes and reports ask for the same days again and again
 def local_day(day: date, tz: ZoneInfo) -> LocalDay:
     start = datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(UTC)
     end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz).astimezone(UTC)
@@ -68,8 +71,13 @@ def local_day(day: date, tz: ZoneInfo) -> LocalDay:
 def local_days_touched(start: datetime, end: datetime, tz: ZoneInfo) -> list[date]:
     """Local dates that the half-open interval [start, end) has time in."""
     first = start.astimezone(tz).date()
-    last = (end - timedelta(microseconds=1)).astimezone(tz).date()
+    last = (end - _INSTANT).astimezone(tz).date()
+    if first == last:  # nearly every log
+        return [first]
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+_INSTANT = timedelta(microseconds=1)
 
 
 def hours_minutes(seconds: int) -> str:

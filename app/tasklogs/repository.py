@@ -121,11 +121,13 @@ class TaskLogRepository:
         stmt = prebuilt(self.session, "task_logs.insert_or_find", lambda d: _insert_or_find(d, rows))
         inserted, stored = {}, {}
         for row in await self.session.execute(stmt, NEW_LOGS.params("postgresql", rows)):
-            key = (row.task_id, row.user_id, row.start_time)
-            if row.created_at is None:
-                stored[key] = row.id
+            log_id, task_id, user_id, start_time, created_at, _ = row
+            if created_at is None:
+                stored[(task_id, user_id, start_time)] = log_id
             else:
-                inserted[key] = row
+                inserted[(task_id, user_id, start_time)] = row
+        if len(inserted) + len(stored) == len(rows):
+            return inserted, stored
         # Stored by a writer that committed after this statement began: the
         # INSERT skipped it, and the statement's snapshot cannot see it.
         late = [r[:3] for r in rows if r[:3] not in inserted and r[:3] not in stored]

@@ -319,7 +319,7 @@ async def bulk_create_task_logs(
     rows = []
     mismatched: dict[int, FieldError] = {}
     for index, item in enumerate(items):
-        fields = item.model_dump(by_alias=False)
+        fields = dict(item)  # field names and values, without model_dump's serializer pass
         if fields["user_id"] is None:
             fields["user_id"] = user_id
         elif fields["user_id"] != user_id:
