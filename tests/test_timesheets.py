@@ -327,6 +327,25 @@ async def test_a_366_day_range_is_allowed(two_weeks):
     assert body["data"]["total"] == t(3600 + 7200 + 1800 + 3600 + 2700)
 
 
+async def test_reports_of_other_lengths_and_zones_keep_their_answers_when_repeated(two_weeks):
+    # A report's statement depends only on its groupings and filters, not on its
+    # days or zone: on PostgreSQL it is prepared once per connection, and after
+    # five runs the database may plan it generically. Seven rounds of three
+    # lengths and two zones must keep answering the same.
+    for _ in range(7):
+        week = await timesheet(two_weeks, employeeId=10, startDate="2024-10-28", endDate="2024-11-03")
+        assert days(week) == {"2024-10-28": 10800, "2024-10-29": 1800, "2024-10-30": 0, "2024-10-31": 0,
+                              "2024-11-01": 0, "2024-11-02": 0, "2024-11-03": 3600}
+        one_day = await timesheet(two_weeks, employeeId=10, startDate="2024-10-29", endDate="2024-10-29")
+        assert days(one_day) == {"2024-10-29": 1800}
+        # UTC+14: 09:00-11:00 UTC on the 28th is 23:00-01:00, split at local midnight;
+        # 08:00-08:30 UTC on the 29th is 22:00 that day; 3 Nov 10:00 UTC is already 4 Nov.
+        kiritimati = await timesheet(two_weeks, employeeId=10, startDate="2024-10-28", endDate="2024-11-03",
+                                     timezone="Pacific/Kiritimati")
+        assert days(kiritimati) == {"2024-10-28": 7200, "2024-10-29": 5400, "2024-10-30": 0, "2024-10-31": 0,
+                                    "2024-11-01": 0, "2024-11-02": 0, "2024-11-03": 0}
+
+
 # ---------------------------------------------------------------- weekly grid
 
 
