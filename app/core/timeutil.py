@@ -1,8 +1,8 @@
 """Time rules shared by writes and reports: time zones, local days, durations."""
 
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _ZONE_CACHE: dict[str, ZoneInfo] = {}

@@ -172,8 +172,9 @@ class TaskLogChange(Base):
     actor: Mapped[str] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    # json, not jsonb: written on every change, never queried inside (migration 0005).
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (
         Index("ix_task_log_changes_task_log_id_seq", "task_log_id", "seq"),

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, bindparam, insert, select, true, update
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import JSON, BigInteger, Integer, String, bindparam, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.observability import request_id_var
@@ -22,7 +21,7 @@ from app.models import ChangeClock, TaskLogChange
 
 _CHANGES = TaskLogChange.__table__
 CHANGES = RowsTable("c", [("task_log_id", BigInteger()), ("company_id", BigInteger()), ("action", String()),
-                          ("version", Integer()), ("before", JSONB()), ("after", JSONB())])
+                          ("version", Integer()), ("before", JSON()), ("after", JSON())])
 
 
 def _bump(dialect: str) -> Any:
