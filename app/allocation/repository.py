@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import BigInteger, and_, bindparam, case, literal, select, union_all, update
@@ -43,7 +44,7 @@ class AllocationRepository:
         for kind, ids in (("project", project_ids), ("task", task_ids)):
             if ids:
                 key = f"allocation.{kind}_budgets.{lock}"
-                stmt = prebuilt(self.session, key, lambda d, kind=kind: _budgets(kind, lock))
+                stmt = prebuilt(self.session, key, partial(_budgets, kind, lock))
                 rows = (await self.session.execute(stmt, {"ids": sorted(ids)})).all()
                 budgets += [Budget(kind, *row) for row in rows]
         return budgets
@@ -110,7 +111,7 @@ _DELTAS = {kind: RowsTable(f"{kind}_delta", [("id", BigInteger()), ("seconds", B
            for kind in ("project", "task")}
 
 
-def _budgets(kind: str, lock: bool) -> Any:
+def _budgets(kind: str, lock: bool, dialect: str) -> Any:
     """Budget rows (all but the kind) of the projects or tasks in :ids, in id order."""
     if kind == "project":
         stmt = select(Project.id, Project.id, Project.company_id, Project.name, Project.allocated_hours,

@@ -58,9 +58,9 @@ async def apply_time_changes(
     repo = AllocationRepository(session)
     seconds: dict[tuple[str, int], int] = defaultdict(int)
     crossing_logs: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for (project_id, task_id), moved in changes.seconds.items():
+    for (project_id, task_id), added in changes.seconds.items():
         for budget_key in (("project", project_id), ("task", task_id)):
-            seconds[budget_key] += moved
+            seconds[budget_key] += added
             crossing_logs[budget_key] += changes.logs.get((project_id, task_id), [])
     for project_id in projects or ():
         seconds[("project", project_id)] += 0

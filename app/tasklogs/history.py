@@ -9,9 +9,9 @@ the cursor neither skips nor repeats, even with many writers."""
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Integer, String, bindparam, insert, select, true, update
+from sqlalchemy import JSON, BigInteger, Integer, String, Table, bindparam, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.observability import request_id_var
@@ -19,17 +19,17 @@ from app.core.sql import RowsTable, dialect_of, prebuilt
 from app.core.timeutil import iso_utc
 from app.models import ChangeClock, TaskLogChange
 
-_CHANGES = TaskLogChange.__table__
+_CHANGES = cast(Table, TaskLogChange.__table__)
+_CLOCK = cast(Table, ChangeClock.__table__)
 CHANGES = RowsTable("c", [("task_log_id", BigInteger()), ("company_id", BigInteger()), ("action", String()),
                           ("version", Integer()), ("before", JSON()), ("after", JSON())])
 
 
 def _bump(dialect: str) -> Any:
     """Take `count` numbers off the clock; returns the last one."""
-    clock = ChangeClock.__table__.c
     return (
-        update(ChangeClock.__table__).where(clock.id == 1)
-        .values(seq=clock.seq + bindparam("count", type_=BigInteger())).returning(clock.seq)
+        update(_CLOCK).where(_CLOCK.c.id == 1)
+        .values(seq=_CLOCK.c.seq + bindparam("count", type_=BigInteger())).returning(_CLOCK.c.seq)
     )
 
 
