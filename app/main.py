@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app import __version__
 from app.auth.repository import ApiKeyRepository
 from app.auth.tokens import verification_key
-from app.core.database import create_engine, make_sessionmaker
+from app.core.database import create_engine, make_read_sessionmaker, make_sessionmaker
 from app.core.errors import install_error_handlers
 from app.core.observability import RequestContextMiddleware, configure_logging
 from app.core.responses import EnvelopeResponse
@@ -77,6 +77,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(app.state.settings)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.read_sessionmaker = make_read_sessionmaker(engine, app.state.settings)
     try:
         await _check_authentication(app)
         yield

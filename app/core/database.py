@@ -74,7 +74,22 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+def make_read_sessionmaker(engine: AsyncEngine, settings: Settings) -> async_sessionmaker[AsyncSession]:
+    """Sessions for GET requests. On PostgreSQL they run without BEGIN and
+    COMMIT: under READ COMMITTED each statement takes its own snapshot
+    anyway, so a transaction around reads adds two round trips and nothing
+    else. SQLite keeps its transactions (its connections are set up for our
+    own BEGIN IMMEDIATE, see _configure_sqlite)."""
+    if settings.is_sqlite:
+        return make_sessionmaker(engine)
+    return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    if request.method == "GET":
+        async with request.app.state.read_sessionmaker() as reader:
+            yield reader
+        return
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session:
         async with session.begin():

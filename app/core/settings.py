@@ -117,8 +117,11 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def _app_settings(request: Request) -> Settings:
-    return request.app.state.settings
+async def _app_settings(request: Request) -> Settings:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hop
+    # that costs more (~0.3 ms) than a small request's own Python.
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 # The settings the running app was built with (tests build apps with their own).

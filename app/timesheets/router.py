@@ -6,7 +6,7 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Path, Query
 from pydantic import BeforeValidator
 from starlette.responses import Response
 
@@ -15,7 +15,7 @@ from app.core.database import Session
 from app.core.responses import EnvelopeResponse, ok
 from app.core.routing import Router
 from app.core.schemas import AUTH_ERRORS, MAX_ID, error_responses
-from app.core.settings import Settings
+from app.core.settings import AppSettings
 from app.timesheets import exports, service
 from app.timesheets.schemas import (
     DayWorkingHoursAnswer,
@@ -41,15 +41,6 @@ FILE_ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _settings(request: Request) -> Settings:
-    # The app's settings, as `AppSettings` gives them, but from an async
-    # dependency: FastAPI runs a plain `def` dependency in a worker thread,
-    # a hop that costs more (~0.3 ms) than the rest of a small report's Python.
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-ReportSettings = Annotated[Settings, Depends(_settings)]
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -92,7 +83,7 @@ def _report_answer(message: str, report: service.Report, output: Format = "json"
 )
 async def get_timesheet(
     session: Session,
-    settings: ReportSettings,
+    settings: AppSettings,
     actor: Actor,
     start_date: Annotated[LocalDate, Query(alias="startDate", description="First local day, YYYY-MM-DD.")],
     end_date: Annotated[LocalDate, Query(alias="endDate", description="Last local day (inclusive); at most "
@@ -127,7 +118,7 @@ async def get_timesheet(
 )
 async def get_week_grid(
     session: Session,
-    settings: ReportSettings,
+    settings: AppSettings,
     actor: Actor,
     employee_id: Annotated[int | None, Query(alias="employeeId", ge=1, le=MAX_ID,
                                              description="Default: the calling employee.")] = None,
@@ -149,7 +140,7 @@ async def get_user_day_working_hours(
     user_id: PathId,
     day: Annotated[LocalDate, Path(alias="date", description="Local day, YYYY-MM-DD.")],
     session: Session,
-    settings: ReportSettings,
+    settings: AppSettings,
     actor: Actor,
     timezone: TimeZoneQuery = None,
 ) -> EnvelopeResponse:
@@ -168,7 +159,7 @@ async def get_employee_working_hours(
     start_date: LocalDate,
     end_date: LocalDate,
     session: Session,
-    settings: ReportSettings,
+    settings: AppSettings,
     actor: Actor,
     timezone: TimeZoneQuery = None,
 ) -> Response:
@@ -192,7 +183,7 @@ RangeEnd = Annotated[LocalDate | None, Query(description="Last local day; defaul
 async def get_project_employees_time_spent(
     project_id: PathId,
     session: Session,
-    settings: ReportSettings,
+    settings: AppSettings,
     actor: Actor,
     start_date: RangeStart = None,
     end_date: RangeEnd = None,
@@ -214,7 +205,7 @@ async def get_project_employees_time_spent(
 async def get_company_working_hours(
     company_id: PathId,
     session: Session,
-    settings: ReportSettings,
+    settings: AppSettings,
     actor: Actor,
     start_date: RangeStart = None,
     end_date: RangeEnd = None,
@@ -241,7 +232,7 @@ async def export_employee_month_csv(
     user_id: PathId,
     month: Annotated[str, Path(description="YYYY-MM", examples=["2024-10"])],
     session: Session,
-    settings: ReportSettings,
+    settings: AppSettings,
     actor: Actor,
 ) -> Response:
     """The employee's logs of a local month (their zone), one line per log and day with decimal hours and
