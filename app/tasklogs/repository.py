@@ -2,8 +2,7 @@
 batch, one GROUP BY for a set of day windows), never a query per item."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -29,8 +28,6 @@ from app.core.sql import (
     UTCDateTime,
     dialect_insert_for,
     dialect_of,
-    greatest,
-    least,
     prebuilt,
     seconds_between,
 )
@@ -51,18 +48,7 @@ NEW_LOGS = RowsTable("new", [
     ("created_by", String()), ("updated_by", String()),
 ])
 KEYS = RowsTable("k", [("task_id", BigInteger()), ("user_id", BigInteger()), ("start_time", UTCDateTime())])
-WINDOWS = RowsTable("w", [("user_id", BigInteger()), ("day", String()), ("ds", UTCDateTime()),
-                          ("de", UTCDateTime()), ("lo", UTCDateTime())])
-WRITTEN = RowsTable("w", [("id", BigInteger()), ("user_id", BigInteger()), ("ds", UTCDateTime()),
-                          ("de", UTCDateTime()), ("lo", UTCDateTime())])
-
-
-@dataclass(frozen=True)
-class DayWindow:
-    user_id: int
-    day: date
-    start: datetime
-    end: datetime
+USER_RANGES = RowsTable("r", [("user_id", BigInteger()), ("lo", UTCDateTime()), ("hi", UTCDateTime())])
 
 
 # Columns a task log is shown with, in the order task_log_view reads them;
@@ -186,68 +172,28 @@ class TaskLogRepository:
     async def delete(self, log_id: int) -> None:
         await self.session.execute(delete(TaskLog).where(TaskLog.id == log_id))
 
-    async def seconds_in_windows(
-        self, windows: list[DayWindow], longest_log: timedelta
-    ) -> dict[tuple[int, date], int]:
-        """Each window's logged seconds: the part of every log of that user that
-        falls inside [start, end). One GROUP BY over the (user_id, start_time)
-        index; a log crossing a window edge counts only its share. No log is
-        longer than `longest_log`, so only logs starting after `start -
-        longest_log` can reach into a window: that bound keeps the index scan
-        to the window instead of the employee's whole history."""
-        if not windows:
-            return {}
-        rows = [(x.user_id, x.day.isoformat(), x.start, x.end, x.start - longest_log) for x in windows]
-
-        def build(dialect: str) -> Any:
-            w = WINDOWS.source(dialect, rows)
-            share = seconds_between(greatest(_LOGS.start_time, w.c.ds), least(_LOGS.end_time, w.c.de))
-            # A correlated subquery per window, not a join: the planner knows
-            # nothing about the windows and would rather scan the whole table;
-            # this way each window is one range scan of the index.
-            in_window = (
-                select(func.sum(share))
-                .where(_LOGS.user_id == w.c.user_id, _LOGS.start_time >= w.c.lo, _LOGS.start_time < w.c.de,
-                       _LOGS.end_time > w.c.ds)
-                .scalar_subquery()
-            )
-            return select(w.c.user_id, w.c.day, in_window)
-
-        stmt = prebuilt(self.session, "task_logs.seconds_in_windows", build, carries_rows=True)
-        totals = (await self.session.execute(stmt, WINDOWS.params(dialect_of(self.session), rows))).all()
-        return {(u, date.fromisoformat(d)): int(s or 0) for u, d, s in totals}
-
-    async def overlapping(self, written: list[tuple[int, int, datetime, datetime]], longest_log: timedelta
-                          ) -> list[tuple[int, int]]:
-        """(log, other log of the same employee it overlaps) for the `written`
-        logs, given as (id, user_id, start, end). Touching end-to-start is not
-        an overlap: intervals are half-open. No log is longer than
-        `longest_log`, so the other log starts in [start - longest_log, end):
-        one short range scan of the (user_id, start_time) index per written
-        log, whatever the span of the batch."""
-        if not written:
+    async def logs_starting_between(self, ranges: list[tuple[int, datetime, datetime]]) -> list[Any]:
+        """(id, user_id, start_time, end_time) of the logs of each (user, lo,
+        hi) range that start in [lo, hi), by user and start: one range scan
+        of the (user_id, start_time) index per user."""
+        if not ranges:
             return []
-        rows = [(i, u, start, end, start - longest_log) for i, u, start, end in written]
 
         def build(dialect: str) -> Any:
-            w = WRITTEN.source(dialect, rows)
-            near = (_LOGS.user_id == w.c.user_id, _LOGS.id != w.c.id, _LOGS.start_time >= w.c.lo,
-                    _LOGS.start_time < w.c.de, _LOGS.end_time > w.c.ds)
+            r = USER_RANGES.source(dialect, ranges)
+            columns = (_LOGS.id, _LOGS.user_id, _LOGS.start_time, _LOGS.end_time)
+            within = (_LOGS.user_id == r.c.user_id, _LOGS.start_time >= r.c.lo, _LOGS.start_time < r.c.hi)
             if dialect == "sqlite":  # no LATERAL; its joins are nested loops anyway
-                stmt = select(w.c.id, _LOGS.id).join(TaskLog.__table__, and_(*near))
-            else:
-                # A range scan per written log, whatever the planner guesses: a
-                # plain join (or a LATERAL it may flatten into one) of a hundred
-                # rows gets hash-joined with a scan of the whole table. OFFSET 0
-                # keeps the LATERAL subquery as it is written.
-                other = select(_LOGS.id).where(*near).offset(0).lateral("other")
-                stmt = select(w.c.id, other.c.id).select_from(w).join(other, true())
-            return stmt.order_by(*stmt.selected_columns)
+                return select(*columns).join(r, and_(*within)).order_by(_LOGS.user_id, _LOGS.start_time, _LOGS.id)
+            # A range scan per user, whatever the planner guesses of the ranges
+            # (a plain join, or a LATERAL it flattens into one, may get hashed
+            # against a scan of the whole table). OFFSET 0 keeps it as written.
+            logs = select(*columns).where(*within).offset(0).lateral("logs")
+            return select(logs).select_from(r).join(logs, true()).order_by(logs.c.user_id, logs.c.start_time,
+                                                                             logs.c.id)
 
-        stmt = prebuilt(self.session, "task_logs.overlapping", build, carries_rows=True)
-        pairs = (await self.session.execute(stmt, WRITTEN.params(dialect_of(self.session), rows))).all()
-        return [(a, b) for a, b in pairs]
-
+        stmt = prebuilt(self.session, "task_logs.logs_starting_between", build, carries_rows=True)
+        return list((await self.session.execute(stmt, USER_RANGES.params(dialect_of(self.session), ranges))).all())
 
 def _task_list(paged: bool, mine: bool) -> Any:
     """A task's logs as shown, oldest first; of :user_id only when `mine`, a
@@ -278,7 +224,12 @@ def _insert_or_find(dialect: str, rows: list[tuple[Any, ...]]) -> Any:
               & (_LOGS.start_time == src.c.start_time))
         .cte("stored")
     )
-    fresh = select(*[src.c[c] for c in names]).where(src.c.n.not_in(select(stored.c.n))).order_by(src.c.n)
+    # Inserted in key order: concurrent overlapping batches then take the
+    # unique-index locks in the same order and cannot deadlock.
+    fresh = (
+        select(*[src.c[c] for c in names]).where(src.c.n.not_in(select(stored.c.n)))
+        .order_by(src.c.task_id, src.c.user_id, src.c.start_time)
+    )
     inserted = (
         dialect_insert_for(dialect)(TaskLog.__table__).from_select(names, fresh)
         .on_conflict_do_nothing(index_elements=list(KEY_COLUMNS))

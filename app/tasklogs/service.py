@@ -3,7 +3,8 @@ validate every item against the reference data, write set-based with the
 database deciding duplicates, then compute the consequences (daily totals,
 allocation checks and alerts, warnings) the same way for all of them."""
 
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from app.core.observability import count_on_commit
 from app.core.settings import Settings
 from app.core.sql import is_unique_violation
 from app.core.timeutil import (
+    LocalDay,
     hours,
     hours_minutes,
     local_day,
@@ -37,7 +39,7 @@ from app.core.timeutil import (
 )
 from app.reference.repository import EmployeeContext, ReferenceRepository, TaskContext
 from app.tasklogs.history import Change, HistoryRepository, change_view
-from app.tasklogs.repository import DayWindow, LogKey, TaskLogRepository
+from app.tasklogs.repository import LogKey, TaskLogRepository
 from app.tasklogs.schemas import TaskLogBulkItem, TaskLogCreate, TaskLogUpdate
 
 DUPLICATE_MESSAGE = "Duplicate Time Log."
@@ -260,9 +262,7 @@ async def create_task_logs(
             repeats.append(draft)
         else:
             first[draft.key] = draft
-    # Insert in key order: concurrent overlapping batches then take the
-    # unique-index locks in the same order and cannot deadlock.
-    unique = sorted(first.values(), key=lambda d: d.key)
+    unique = list(first.values())
     repo = TaskLogRepository(session)
     inserted, stored = await repo.insert_or_find(
         [(d.task_id, d.user_id, d.start_time, d.end_time, d.description, d.manual_add, actor.label, actor.label)
@@ -496,19 +496,27 @@ async def _apply_effects(
     is what the write did to logged time per project and task."""
     if not spans:
         return
-    repo = TaskLogRepository(session)
-    windows: dict[tuple[int, date], DayWindow] = {}
+    windows: dict[tuple[int, date], LocalDay] = {}
     for span in spans:
         tz = zone(zones.get(span.user_id, "UTC"))
         for day in local_days_touched(span.start, span.end, tz):
             if (span.user_id, day) not in windows:
-                bounds = local_day(day, tz)
-                windows[(span.user_id, day)] = DayWindow(span.user_id, day, bounds.start, bounds.end)
+                windows[(span.user_id, day)] = local_day(day, tz)
     longest_log = timedelta(hours=settings.max_log_hours)
-    totals = await repo.seconds_in_windows(list(windows.values()), longest_log)
-
-    overlaps = await repo.overlapping(
-        [(log_id, d.user_id, d.start_time, d.end_time) for log_id, d in written], longest_log)
+    # One read serves the day totals and the overlap check. No log is longer
+    # than longest_log, so every log with time in a touched day, or
+    # overlapping a written log (which lies in those days), starts at most
+    # that long before the first of the employee's touched days.
+    ranges: dict[int, tuple[datetime, datetime]] = {}
+    for (user_id, _), bounds in windows.items():
+        lo, hi = ranges.get(user_id, (bounds.start, bounds.end))
+        ranges[user_id] = (min(lo, bounds.start), max(hi, bounds.end))
+    nearby = _LogsByUser(await TaskLogRepository(session).logs_starting_between(
+        [(user_id, lo - longest_log, hi) for user_id, (lo, hi) in ranges.items()]))
+    totals = {key: nearby.seconds_in(key[0], bounds.start, bounds.end, longest_log)
+              for key, bounds in windows.items()}
+    overlaps = sorted((log_id, other_id) for log_id, d in written
+                      for other_id in nearby.overlapping(d.user_id, log_id, d.start_time, d.end_time, longest_log))
     for log_id, other_id in overlaps:
         result.warnings.append({"code": "OVERLAPPING_LOG", "taskLogId": log_id, "overlapsTaskLogId": other_id})
     for user_id, day in sorted(windows):
@@ -524,6 +532,37 @@ async def _apply_effects(
             })
 
     result.allocation = await apply_time_changes(session, time)
+
+
+class _LogsByUser:
+    """Stored logs (id, user_id, start, end) near a write, by employee and
+    start, answering what the day totals and the overlap check ask. Same
+    rules as the reports' SQL: intervals are half-open, and a log counts in
+    a day only for its part inside it."""
+
+    def __init__(self, rows: Sequence[Any]) -> None:
+        self.logs: dict[int, list[tuple[int, datetime, datetime]]] = {}
+        for log_id, user_id, start, end in rows:  # sorted by user and start
+            self.logs.setdefault(user_id, []).append((log_id, start, end))
+        self.starts = {user_id: [start for _, start, _ in logs] for user_id, logs in self.logs.items()}
+
+    def _from(self, user_id: int, start: datetime, before: datetime) -> Iterator[tuple[int, datetime, datetime]]:
+        """The employee's logs starting in [start, before)."""
+        logs, starts = self.logs.get(user_id, []), self.starts.get(user_id, [])
+        for i in range(bisect_left(starts, start), len(logs)):
+            if starts[i] >= before:
+                return
+            yield logs[i]
+
+    def seconds_in(self, user_id: int, day_start: datetime, day_end: datetime, longest_log: timedelta) -> int:
+        return sum(int((min(end, day_end) - max(start, day_start)).total_seconds())
+                   for _, start, end in self._from(user_id, day_start - longest_log, day_end) if end > day_start)
+
+    def overlapping(self, user_id: int, log_id: int, start: datetime, end: datetime,
+                    longest_log: timedelta) -> Iterator[int]:
+        for other_id, _, other_end in self._from(user_id, start - longest_log, end):
+            if other_id != log_id and other_end > start:
+                yield other_id
 
 
 def _created_view(draft: Draft, inserted: Any, ctx: _Context, author: str) -> dict[str, Any]:
