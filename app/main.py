@@ -1,5 +1,6 @@
 """The ASGI application."""
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -80,9 +81,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.read_sessionmaker = make_read_sessionmaker(engine, app.state.settings)
     try:
         await _check_authentication(app)
+        _tune_garbage_collector()
         yield
     finally:
         await engine.dispose()
+
+
+def _tune_garbage_collector() -> None:
+    """A bulk upload allocates tens of thousands of short-lived objects, so
+    the default young-generation threshold (700) runs a collection every few
+    hundred items, and each full one walks every module, model and route
+    loaded at startup. Those are frozen out of collection once started, and
+    collections happen a hundred times less often (measured: 5 % of a
+    thousand-item upload's time)."""
+    gc.freeze()
+    gc.set_threshold(70_000, 20, 20)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
