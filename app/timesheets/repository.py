@@ -50,7 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.sql import UTCDateTime, epoch_seconds, greatest, least, seconds_between
+from app.core.sql import UTCDateTime, epoch_seconds, greatest, least, prebuilt, seconds_between
 from app.models import Company, Employee, Project, Task, TaskLog
 
 # The dimensions a report can group by. Time dimensions all group on the
@@ -98,8 +98,6 @@ class _Shape:
                    scope.company_id is not None, tuple(dimensions), lines)
 
 
-# PostgreSQL's statements, one per shape (a few dozen at most).
-_POSTGRES_STATEMENTS: dict[_Shape, Select[Any]] = {}
 # Every employee report starts with this look-up: built once.
 _EMPLOYEE = (
     select(Employee.company_id, Employee.name, func.coalesce(Employee.timezone, Company.timezone).label("timezone"))
@@ -162,18 +160,19 @@ class TimesheetRepository:
             "range_end": range_end, "employee_id": scope.employee_id, "project_id": scope.project_id,
             "task_id": scope.task_id, "company_id": scope.company_id,
         }
-        if self.is_sqlite:
-            # Listed in Python, so that the bucket is a plain column SQLite can index.
-            candidates = (
-                values(*[column(name, type_) for name, type_ in _CANDIDATE_COLUMNS], name="candidates")
-                .data(buckets.rows(windows)).cte("candidates")
-            )
-            stmt = self._statement(shape, candidates)
-        else:
-            cached = _POSTGRES_STATEMENTS.get(shape)
-            if cached is None:
-                cached = _POSTGRES_STATEMENTS[shape] = self._statement(shape, _unnested_candidates())
-            stmt = cached
+        def build(dialect: str) -> Select[Any]:
+            if dialect == "sqlite":
+                # Listed in Python, so that the bucket is a plain column SQLite can index.
+                candidates = (
+                    values(*[column(name, type_) for name, type_ in _CANDIDATE_COLUMNS], name="candidates")
+                    .data(buckets.rows(windows)).cte("candidates")
+                )
+                return self._statement(shape, candidates)
+            return self._statement(shape, _unnested_candidates())
+
+        # One statement per shape (a few dozen at most), built once on PostgreSQL.
+        stmt = prebuilt(self.session, f"timesheets.{shape!r}", build, carries_rows=True)
+        if not self.is_sqlite:
             params.update(days=[x.day for x in windows], starts=[x.start for x in windows],
                           ends=[x.end for x in windows], first_shift=buckets.shifts.start,
                           last_shift=buckets.shifts.stop - 1)
