@@ -7,7 +7,8 @@ from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -161,41 +162,54 @@ class _Limits:
                    utcnow() + timedelta(seconds=settings.future_skew_seconds), settings.max_log_hours)
 
 
-def _check(index: int, fields: dict[str, Any], ctx: _Context, limits: _Limits, prefix: str) -> Draft | FieldError:
-    """One item against every rule; the first broken rule is its error."""
+# A broken rule: (field, message, error code).
+Problem = tuple[str, str, str]
 
-    def fail(name: str, message: str, code: str = "VALIDATION_ERROR") -> FieldError:
-        return FieldError(f"{prefix}{name}", message, code)
 
-    user_id, task_id = fields["user_id"], fields["task_id"]
+class _Subject(NamedTuple):
+    """An item's task and its employee's time zone, once both passed their rules."""
+
+    task: TaskContext
+    zone: ZoneInfo
+
+
+def _subject(user_id: int, task_id: int, ctx: _Context) -> _Subject | Problem:
+    """The task and zone of items of this employee and task, or the first
+    rule they break; the same for every item of the pair."""
     employee = ctx.employees.get(user_id)
     if employee is None:
-        return fail("userId", f"Employee {user_id} does not exist.", "USER_NOT_FOUND")
+        return "userId", f"Employee {user_id} does not exist.", "USER_NOT_FOUND"
     if not employee.is_active:
-        return fail("userId", f"Employee {user_id} is inactive.", "USER_INACTIVE")
+        return "userId", f"Employee {user_id} is inactive.", "USER_INACTIVE"
     task = ctx.tasks.get(task_id)
     if task is None:
-        return fail("taskId", f"Task {task_id} does not exist.", "TASK_NOT_FOUND")
+        return "taskId", f"Task {task_id} does not exist.", "TASK_NOT_FOUND"
     if task.company_id != employee.company_id:
-        return fail("taskId", f"Task {task_id} belongs to another company than employee {user_id}.",
-                    "COMPANY_MISMATCH")
-    local_zone = zone(employee.timezone)
+        return "taskId", f"Task {task_id} belongs to another company than employee {user_id}.", "COMPANY_MISMATCH"
+    return _Subject(task, zone(employee.timezone))
+
+
+def _check(index: int, fields: dict[str, Any], subject: _Subject | Problem, limits: _Limits) -> Draft | Problem:
+    """One item against every rule; the first broken rule is its problem."""
+    if not isinstance(subject, _Subject):
+        return subject
     try:
-        start = to_utc(fields["start_time"], local_zone)
+        start = to_utc(fields["start_time"], subject.zone)
     except ValueError as exc:
-        return fail("startTime", str(exc), "INVALID_LOCAL_TIME")
+        return "startTime", str(exc), "INVALID_LOCAL_TIME"
     try:
-        end = to_utc(fields["end_time"], local_zone)
+        end = to_utc(fields["end_time"], subject.zone)
     except ValueError as exc:
-        return fail("endTime", str(exc), "INVALID_LOCAL_TIME")
+        return "endTime", str(exc), "INVALID_LOCAL_TIME"
     if end <= start:
-        return fail("endTime", "endTime must be after startTime.")
+        return "endTime", "endTime must be after startTime.", "VALIDATION_ERROR"
     if end - start > limits.longest:
-        return fail("endTime", f"A task log may be at most {limits.max_hours:g} hours long.", "LOG_TOO_LONG")
+        return "endTime", f"A task log may be at most {limits.max_hours:g} hours long.", "LOG_TOO_LONG"
     if end > limits.latest_end:
-        return fail("endTime", "Time cannot be logged in the future.", "FUTURE_TIME")
-    return Draft(index, task_id, user_id, task.project_id, start, end, fields.get("description") or "",
-                 bool(fields.get("manual_add")))
+        return "endTime", "Time cannot be logged in the future.", "FUTURE_TIME"
+    task = subject.task
+    return Draft(index, task.task_id, fields["user_id"], task.project_id, start, end,
+                 fields.get("description") or "", bool(fields.get("manual_add")))
 
 
 def _validate_all(
@@ -209,14 +223,23 @@ def _validate_all(
     """All-or-nothing: every bad item is reported (with those the caller
     already `rejected`), and nothing is written."""
     limits = _Limits.of(settings)
+    subjects: dict[tuple[int, int], _Subject | Problem] = {}
     drafts: list[Draft] = []
     errors: list[FieldError] = []
     for index, fields in enumerate(items):
-        outcome = (rejected or {}).get(index) or _check(index, fields, ctx, limits, f"[{index}]." if batch else "")
-        if isinstance(outcome, FieldError):
-            errors.append(outcome)
-        else:
+        if rejected and index in rejected:
+            errors.append(rejected[index])
+            continue
+        pair = (fields["user_id"], fields["task_id"])
+        subject = subjects.get(pair)
+        if subject is None:
+            subject = subjects[pair] = _subject(*pair, ctx)
+        outcome = _check(index, fields, subject, limits)
+        if isinstance(outcome, Draft):
             drafts.append(outcome)
+        else:
+            field_name, problem, code = outcome
+            errors.append(FieldError(f"[{index}].{field_name}" if batch else field_name, problem, code))
     if errors:
         message = None if not batch else (
             f"{len(errors)} of {len(items)} task logs are invalid; nothing was saved."
