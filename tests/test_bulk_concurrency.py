@@ -115,6 +115,11 @@ async def test_concurrent_identical_uploads_create_the_batch_once(client, backen
     bodies = [r.json() for r in responses]
     assert sum(len(b["data"]["created"]) for b in bodies) == 8
     assert await backend.scalar("SELECT count(*) FROM task_logs") == 8
+    # Every skipped item names the stored log it repeats, also when that log
+    # was committed by a concurrent upload after this one's statement began.
+    stored = {row.id for row in await backend.rows("SELECT id FROM task_logs")}
+    assert {s["existingTaskLogId"] for b in bodies for s in b["data"]["skipped"]} == stored
+    assert sum(len(b["data"]["skipped"]) for b in bodies) == 19 * 8
     assert sorted(r.recipient_id for r in await backend.rows("SELECT recipient_id FROM notifications")) == [1, 2]
 
 
