@@ -80,24 +80,17 @@ def _epoch_sqlite(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
     return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
 
 
-@compiles(least)
-def _least_pg(element: least, compiler: Any, **kw: Any) -> str:
-    return f"LEAST({compiler.process(element.clauses, **kw)})"
+def _spelled(function: type[FunctionElement[Any]], postgresql: str, sqlite: str) -> None:
+    """Compile `function(...)` to each dialect's name for it."""
+    for dialect, name in ((None, postgresql), ("sqlite", sqlite)):
+        def render(element: Any, compiler: Any, _name: str = name, **kw: Any) -> str:
+            return f"{_name}({compiler.process(element.clauses, **kw)})"
+
+        compiles(function, *([dialect] if dialect else []))(render)
 
 
-@compiles(least, "sqlite")
-def _least_sqlite(element: least, compiler: Any, **kw: Any) -> str:
-    return f"MIN({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(greatest)
-def _greatest_pg(element: greatest, compiler: Any, **kw: Any) -> str:
-    return f"GREATEST({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(greatest, "sqlite")
-def _greatest_sqlite(element: greatest, compiler: Any, **kw: Any) -> str:
-    return f"MAX({compiler.process(element.clauses, **kw)})"
+_spelled(least, "LEAST", "MIN")
+_spelled(greatest, "GREATEST", "MAX")
 
 
 @compiles(seconds_between)

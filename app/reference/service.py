@@ -51,6 +51,15 @@ def _company_view(row: Any) -> dict[str, Any]:
                       updated_at=row.updated_at).model_dump(mode="json")
 
 
+async def _refuse_if_other_company(
+    repo: ReferenceRepository, actor: Principal, model: type[Employee] | type[Project], ident: int, code: str
+) -> None:
+    """An existing row of another company answers 404, like an id that does not exist."""
+    before = await repo.get(model, ident)
+    if before is not None and not actor.sees(before.company_id):
+        raise NotFound(model.__name__, ident, code)
+
+
 async def put_company(session: AsyncSession, company_id: int, data: CompanyIn, *, actor: Principal) -> dict[str, Any]:
     """Companies themselves are the platform's to write."""
     if not actor.is_platform:
@@ -85,9 +94,7 @@ async def put_employee(
 ) -> dict[str, Any]:
     _require_writer(actor)
     repo = ReferenceRepository(session)
-    before = await repo.get(Employee, employee_id)
-    if before is not None and not actor.sees(before.company_id):
-        raise NotFound("Employee", employee_id, "USER_NOT_FOUND")
+    await _refuse_if_other_company(repo, actor, Employee, employee_id, "USER_NOT_FOUND")
     await _require_company(repo, actor, data.company_id)
     row = await repo.upsert(Employee, employee_id, data.model_dump(by_alias=False))
     return await _employee_view(repo, row)
@@ -116,9 +123,7 @@ def _with_alert_state(values: dict[str, Any]) -> dict[str, Any]:
 async def put_project(session: AsyncSession, project_id: int, data: ProjectIn, *, actor: Principal) -> dict[str, Any]:
     _require_writer(actor)
     repo = ReferenceRepository(session)
-    before = await repo.get(Project, project_id)
-    if before is not None and not actor.sees(before.company_id):
-        raise NotFound("Project", project_id, "PROJECT_NOT_FOUND")
+    await _refuse_if_other_company(repo, actor, Project, project_id, "PROJECT_NOT_FOUND")
     await _require_company(repo, actor, data.company_id)
     await repo.upsert(Project, project_id, _with_alert_state(data.model_dump(by_alias=False)))
     await apply_time_changes(session, TimeChanges(), projects={project_id})

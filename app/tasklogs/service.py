@@ -590,16 +590,11 @@ class _LogsByUser:
 
 def _created_view(draft: Draft, inserted: Any, ctx: _Context, author: str) -> dict[str, Any]:
     """task_log_view of a log just inserted, from what the write already knows (no re-read)."""
-    seconds = int((draft.end_time - draft.start_time).total_seconds())
-    return {
-        "taskLogId": inserted.id, "taskId": draft.task_id, "projectId": draft.project_id,
-        "userId": draft.user_id, "userName": ctx.employees[draft.user_id].name,
-        "startTime": draft.start_time, "endTime": draft.end_time,
-        "durationSeconds": seconds, "duration": hours_minutes(seconds),
-        "description": draft.description, "manualAdd": draft.manual_add,
-        "createdAt": inserted.created_at, "updatedAt": inserted.updated_at,
-        "createdBy": author, "updatedBy": author, "version": 1,
-    }
+    return task_log_view((
+        inserted.id, draft.task_id, draft.project_id, draft.user_id, ctx.employees[draft.user_id].name,
+        draft.start_time, draft.end_time, draft.description, draft.manual_add, inserted.created_at,
+        inserted.updated_at, author, author, 1,
+    ))
 
 
 # ---------------------------------------------------------------- reads

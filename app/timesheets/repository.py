@@ -50,7 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.sql import UTCDateTime, epoch_seconds, greatest, least, prebuilt, seconds_between
+from app.core.sql import UTCDateTime, dialect_of, epoch_seconds, greatest, least, prebuilt, seconds_between
 from app.models import Company, Employee, Project, Task, TaskLog
 
 # The dimensions a report can group by. Time dimensions all group on the
@@ -149,7 +149,7 @@ class _Buckets:
 class TimesheetRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.is_sqlite = session.get_bind().dialect.name == "sqlite"
+        self.is_sqlite = dialect_of(session) == "sqlite"
 
     async def _run(self, shape: _Shape, scope: Scope, windows: Sequence[Window], max_log: timedelta
                    ) -> list[dict[str, Any]]:
