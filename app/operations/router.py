@@ -1,21 +1,15 @@
 """Endpoints for orchestrators and dashboards: liveness, readiness, metrics."""
 
-import asyncio
-from functools import lru_cache
-from pathlib import Path
-
-from alembic.script import ScriptDirectory
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import text
 
-import migrations
-from app.core.errors import AppError, ServiceUnavailable
+from app.core.errors import AppError
 from app.core.observability import metrics_payload
 from app.core.responses import EnvelopeResponse, ok
 from app.core.routing import Router
 from app.core.schemas import ErrorEnvelope, error_responses
+from app.operations import service
 
 router = Router(tags=["Operations"])
 
@@ -23,12 +17,6 @@ router = Router(tags=["Operations"])
 class Health(BaseModel):
     status: int = 1
     message: str
-
-
-@lru_cache
-def schema_head() -> str | None:
-    """The newest migration this build ships."""
-    return ScriptDirectory(str(Path(migrations.__file__).parent)).get_current_head()
 
 
 @router.get("/healthz", operation_id="healthz", summary="Liveness", response_model=Health)
@@ -46,16 +34,7 @@ async def readyz(request: Request) -> EnvelopeResponse:
     """Ready for traffic: the database answers within the readiness timeout and its schema is at the
     newest migration of this build. 503 `SERVICE_UNAVAILABLE` otherwise; recovers by itself."""
     settings = request.app.state.settings
-    try:
-        async with asyncio.timeout(settings.readiness_timeout_seconds):
-            async with request.app.state.engine.connect() as conn:
-                revision = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    except Exception as exc:
-        raise ServiceUnavailable(f"The database is not reachable ({type(exc).__name__}).") from exc
-    if revision != schema_head():
-        raise ServiceUnavailable(
-            f"The database schema is at {revision}, this build needs {schema_head()}: run `tasklogs migrate`."
-        )
+    revision = await service.schema_revision(request.app.state.engine, settings.readiness_timeout_seconds)
     return ok("ready", {"database": "ok", "schemaRevision": revision})
 
 
