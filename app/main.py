@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
+from app.auth.key_cache import KeyCache
 from app.auth.repository import ApiKeyRepository
 from app.auth.tokens import verification_key
 from app.core.database import create_engine, make_read_sessionmaker, make_sessionmaker
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         separate_input_output_schemas=False,
     )
     app.state.settings = settings
+    app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     install_error_handlers(app)
     app.include_router(tasklogs_router)
     app.include_router(notifications_router)

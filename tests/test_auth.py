@@ -1,13 +1,20 @@
 """Who may do what: every endpoint against every kind of caller."""
 
 import argparse
+import contextlib
 import itertools
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import jwt
 import pytest
 
+from app.auth import key_cache
 from app.auth.cli import apikey_command, print_token
+from app.auth.repository import ApiKeyRepository, new_key
+from app.core.database import make_sessionmaker
 from app.main import create_app
 from tests.conftest import TEST_JWT_SECRET, make_client
 from tests.factories import log, put, seed
@@ -388,7 +395,44 @@ async def test_token_and_apikey_commands_round_trip(anon_client, backend, capsys
     assert "sync" in listing and key not in listing
     key_id = await backend.scalar("SELECT id FROM api_keys WHERE name = 'sync'")
     assert await apikey_command(settings, argparse.Namespace(action="revoke", key_id=key_id)) == 0
-    expect(await http.get("/tasks/250/", headers={"X-API-Key": key}), 401, "INVALID_API_KEY")
+    # This worker checked the key a moment ago: it trusts it for TASKLOGS_API_KEY_CACHE_SECONDS more.
+    expect(await http.get("/tasks/250/", headers={"X-API-Key": key}), 200)
+    with _later(settings.api_key_cache_seconds):
+        expect(await http.get("/tasks/250/", headers={"X-API-Key": key}), 401, "INVALID_API_KEY")
+
+
+@contextlib.contextmanager
+def _later(seconds: float) -> Iterator[None]:
+    """The worker's monotonic clock, `seconds` (and a little) ahead."""
+    with mock.patch.object(key_cache.time, "monotonic", lambda now=time.monotonic(): now + seconds + 0.1):
+        yield
+
+
+async def test_a_revoked_key_is_refused_at_once_without_the_trust_window(backend):
+    await backend.clean()
+    lifespan, http = await make_client(backend, api_key_cache_seconds=0)
+    async with http:
+        await seed(http)
+        key = await backend.api_key("sync", company_id=1)
+        expect(await http.get("/tasks/250/", headers={"X-API-Key": key}), 200)
+        await backend.execute("UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE name = 'sync'")
+        expect(await http.get("/tasks/250/", headers={"X-API-Key": key}), 401, "INVALID_API_KEY")
+    await lifespan.__aexit__(None, None, None)
+
+
+async def test_the_trust_window_never_remembers_a_refused_key(backend):
+    """An unknown key stays refused even after it is created: only accepted keys are remembered."""
+    await backend.clean()
+    lifespan, http = await make_client(backend)
+    async with http:
+        await seed(http)
+        key = new_key()
+        expect(await http.get("/tasks/250/", headers={"X-API-Key": key}), 401, "INVALID_API_KEY")
+        sessionmaker = make_sessionmaker(backend.engine)
+        async with sessionmaker() as session, session.begin():
+            await ApiKeyRepository(session).add("late", None, key)
+        expect(await http.get("/tasks/250/", headers={"X-API-Key": key}), 200)
+    await lifespan.__aexit__(None, None, None)
 
 
 async def test_openapi_declares_both_schemes_and_the_auth_answers(anon_client):

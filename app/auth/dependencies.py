@@ -9,6 +9,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.key_cache import KeyCache
 from app.auth.principal import ANONYMOUS, Principal
 from app.auth.repository import ApiKeyRepository
 from app.auth.tokens import TokenError, decode_token
@@ -50,7 +51,7 @@ async def authenticate(request: Request, session: AsyncSession) -> Principal:
     header = request.headers.get("authorization")
     if header is None:
         # A person's token, when both are sent, says more precisely who acts.
-        return await _key_principal(session, request.headers.get("x-api-key"))
+        return await _key_principal(request, session, request.headers.get("x-api-key"))
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("INVALID_ACCESS_TOKEN", "The Authorization header must be 'Bearer <token>'.",
@@ -81,15 +82,23 @@ async def authenticate(request: Request, session: AsyncSession) -> Principal:
     )
 
 
-async def _key_principal(session: AsyncSession, key: str | None) -> Principal:
+async def _key_principal(request: Request, session: AsyncSession, key: str | None) -> Principal:
     if key is None:
         raise Unauthorized("NO_ACCESS_TOKEN", "Send 'Authorization: Bearer <token>' or an 'X-API-Key' header.")
-    row = await ApiKeyRepository(session).active_by_key(key.strip())
+    key = key.strip()
+    trusted: KeyCache = request.app.state.key_cache
+    principal = trusted.get(key)
+    if principal is not None:
+        return principal
+    row = await ApiKeyRepository(session).active_by_key(key)
     if row is None:
         raise Unauthorized("INVALID_API_KEY", "The API key is unknown or revoked.")
     if row.company_id is None:
-        return Principal(kind="platform_key", label=f"apikey:{row.id}")
-    return Principal(kind="company_key", label=f"apikey:{row.id}", company_id=row.company_id)
+        principal = Principal(kind="platform_key", label=f"apikey:{row.id}")
+    else:
+        principal = Principal(kind="company_key", label=f"apikey:{row.id}", company_id=row.company_id)
+    trusted.remember(key, principal)
+    return principal
 
 
 Actor = Annotated[Principal, Depends(current_principal)]

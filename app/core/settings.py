@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = Field(None, description="Required `iss` claim, when set.")
     jwt_audience: str | None = Field(None, description="Required `aud` claim, when set.")
     jwt_leeway_seconds: int = Field(30, ge=0, le=600, description="Clock skew tolerated on `exp`/`nbf`.")
+    api_key_cache_seconds: float = Field(
+        5.0, ge=0, le=300, description="How long a worker trusts an API key the database accepted before asking "
+        "again; a revoked key keeps working up to this long. 0: ask on every request."
+    )
     auth_disabled: bool = Field(
         False, description="Answer every request without credentials (as a platform key). For local "
         "experiments only; a warning is logged at every start."
