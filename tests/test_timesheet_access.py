@@ -35,6 +35,8 @@ async def test_employee_reports_follow_the_roles(logged, role):
         code = {403: "FORBIDDEN", 404: "USER_NOT_FOUND"}.get(expected)
         for path, params in [
             ("/timesheets/", {"employeeId": employee, **DAY}),
+            # With a zone given the sums come with the employee's row, before the rules are applied.
+            ("/timesheets/", {"employeeId": employee, "timezone": "UTC", **DAY}),
             ("/timesheets/week/", {"employeeId": employee, "weekStart": "2024-10-28"}),
             (f"/user-working-hours/{employee}/2024-10-28/", {}),
             (f"/api/employee/{employee}/working-hours/2024-10-28/2024-10-28/", {}),

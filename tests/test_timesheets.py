@@ -177,6 +177,32 @@ async def test_the_employees_zone_wins_over_the_companys(client):
     assert days(body) == {"2024-10-28": 7200, "2024-10-29": 0}
 
 
+async def test_an_employees_new_zone_applies_to_the_next_report(client):
+    """An employee's report is asked in the zone of their previous one, together with their row; when the
+    row says the zone has changed, the report is asked again in the new zone."""
+    await seed(client)
+    await add(client, log(250, 10, "2024-10-28T20:00:00Z", "2024-10-28T22:00:00Z"))  # Kolkata: 01:30-03:30 29th
+    period = {"employeeId": 10, "startDate": "2024-10-28", "endDate": "2024-10-29"}
+
+    before = await timesheet(client, **period)
+    await set_zone(client, 10, "Asia/Kolkata")
+    after = await timesheet(client, **period)
+    again = await timesheet(client, **period)
+
+    assert before["filters"]["timezone"] == "UTC" and days(before) == {"2024-10-28": 7200, "2024-10-29": 0}
+    for body in (after, again):
+        assert body["filters"]["timezone"] == "Asia/Kolkata"
+        assert days(body) == {"2024-10-28": 0, "2024-10-29": 7200}
+
+
+async def test_a_report_in_a_given_zone_without_logs_lists_zeros(client):
+    await seed(client)
+    body = await timesheet(client, employeeId=10, startDate="2024-01-01", endDate="2024-01-02",
+                           timezone="Asia/Kolkata")
+    assert body["data"] == {"rows": [{"date": "2024-01-01", **t(0)}, {"date": "2024-01-02", **t(0)}],
+                            "total": t(0)}
+
+
 # ---------------------------------------------------------------- groupings
 
 
@@ -464,7 +490,9 @@ async def test_unknown_employee_project_and_task_are_404(client):
     await seed(client)
     period = {"startDate": "2024-10-28", "endDate": "2024-10-29"}
     for params, code in [({"employeeId": 99}, "USER_NOT_FOUND"), ({"projectId": 99}, "PROJECT_NOT_FOUND"),
-                         ({"employeeId": 10, "taskId": 99}, "TASK_NOT_FOUND")]:
+                         ({"employeeId": 10, "taskId": 99}, "TASK_NOT_FOUND"),
+                         # With a zone given, the sums are asked together with the employee's row.
+                         ({"employeeId": 99, "timezone": "UTC"}, "USER_NOT_FOUND")]:
         response = await client.get("/timesheets/", params={**params, **period})
         assert response.status_code == 404, response.text
         assert response.json()["error_code"] == code

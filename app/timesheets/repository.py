@@ -43,8 +43,10 @@ from sqlalchemy import (
     bindparam,
     column,
     func,
+    null,
     select,
     true,
+    union_all,
     values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -108,6 +110,32 @@ _EMPLOYEE = (
 _CANDIDATE_COLUMNS = (("bucket", BigInteger()), ("day", Date()), ("ds", UTCDateTime()), ("de", UTCDateTime()))
 
 
+@dataclass(frozen=True)
+class _EmployeeRow:
+    company_id: int
+    name: str
+    timezone: str
+
+
+def _with_employee_row(sums: Select[Any]) -> Any:
+    """The report's sum rows, then the employee's own row (company, name,
+    zone) with every sum column empty; a sum row has no company. An unknown
+    employee simply adds no row."""
+    report = sums.subquery("report")
+    return union_all(
+        select(*report.c, *[null().label(c.name) for c in _EMPLOYEE.selected_columns]),
+        _EMPLOYEE.with_only_columns(*[null().label(c.name) for c in report.c], *_EMPLOYEE.selected_columns),
+    )
+
+
+def _rows(result: Any) -> list[dict[str, Any]]:
+    keys = list(result.keys())
+    rows = [dict(zip(keys, record, strict=True)) for record in result.all()]
+    for row in rows:
+        row["seconds"] = int(row["seconds"] or 0)
+    return rows
+
+
 def _plain(result: Any) -> list[dict[str, Any]]:
     """Rows as dicts, `seconds` as an int on both databases (PostgreSQL sums
     bigints as numeric); rows without time (a log touching a window only at
@@ -151,8 +179,8 @@ class TimesheetRepository:
         self.session = session
         self.is_sqlite = dialect_of(session) == "sqlite"
 
-    async def _run(self, shape: _Shape, scope: Scope, windows: Sequence[Window], max_log: timedelta
-                   ) -> list[dict[str, Any]]:
+    async def _run(self, shape: _Shape, scope: Scope, windows: Sequence[Window], max_log: timedelta, *,
+                   with_employee: bool = False) -> list[dict[str, Any]]:
         buckets = _Buckets.of(windows, max_log)
         range_start, range_end = min(x.start for x in windows), max(x.end for x in windows)
         params: dict[str, Any] = {
@@ -160,24 +188,29 @@ class TimesheetRepository:
             "range_end": range_end, "employee_id": scope.employee_id, "project_id": scope.project_id,
             "task_id": scope.task_id, "company_id": scope.company_id,
         }
-        def build(dialect: str) -> Select[Any]:
+        def build(dialect: str) -> Any:
+            candidates: FromClause
             if dialect == "sqlite":
                 # Listed in Python, so that the bucket is a plain column SQLite can index.
                 candidates = (
                     values(*[column(name, type_) for name, type_ in _CANDIDATE_COLUMNS], name="candidates")
                     .data(buckets.rows(windows)).cte("candidates")
                 )
-                return self._statement(shape, candidates)
-            return self._statement(shape, _unnested_candidates())
+            else:
+                candidates = _unnested_candidates()
+            stmt = self._statement(shape, candidates)
+            return _with_employee_row(stmt) if with_employee else stmt
 
         # One statement per shape (a few dozen at most), built once on PostgreSQL.
-        stmt = prebuilt(self.session, f"timesheets.{shape!r}", build, carries_rows=True)
+        key = f"timesheets.{shape!r}" + (".with_employee" if with_employee else "")
+        stmt = prebuilt(self.session, key, build, carries_rows=True)
         if not self.is_sqlite:
             params.update(days=[x.day for x in windows], starts=[x.start for x in windows],
                           ends=[x.end for x in windows], first_shift=buckets.shifts.start,
                           last_shift=buckets.shifts.stop - 1)
         # A shape without a filter has no place for its id: SQLAlchemy ignores that parameter.
-        return _plain(await self.session.execute(stmt, params))
+        result = await self.session.execute(stmt, params)
+        return _rows(result) if with_employee else _plain(result)
 
     def _member(self, ident: Any, ids: Select[Any]) -> ColumnElement[bool]:
         """`ident IN (ids)`. PostgreSQL gets `= ANY(ARRAY(ids))`: the ids are
@@ -240,6 +273,17 @@ class TimesheetRepository:
         if not windows:
             return []
         return await self._run(_Shape.of(scope, dimensions), scope, windows, max_log)
+
+    async def employee_and_sums(
+        self, scope: Scope, windows: Sequence[Window], dimensions: Sequence[str], max_log: timedelta
+    ) -> tuple[Any, list[dict[str, Any]]]:
+        """`employee(scope.employee_id)` and `sums(...)` in one round trip:
+        the sums' rows and, as one more row, the employee's."""
+        rows = await self._run(_Shape.of(scope, dimensions), scope, windows, max_log, with_employee=True)
+        employee = next((r for r in rows if r["company_id"] is not None), None)
+        sums = [r for r in rows if r["company_id"] is None and r["seconds"] > 0]
+        return (_EmployeeRow(employee["company_id"], employee["name"], employee["timezone"]) if employee
+                else None), sums
 
     async def log_shares(
         self, scope: Scope, windows: Sequence[Window], max_log: timedelta

@@ -5,7 +5,8 @@ Dyzo's working-hours paths, the exports), goes through the same two steps:
 `_prepare` checks the input and the caller's right to see the time, and
 picks the report's time zone and local days; then either `timesheet`
 (grouped sums, one GROUP BY) or `log_lines` (each log's share of each day)
-asks the database once.
+asks the database once. An employee's own timesheet, the commonest report,
+folds both steps into one round trip (see `timesheet`).
 
 Days are local days of ONE zone per report: the employee's (their own,
 else their company's) for an employee's report, the company's for a
@@ -99,12 +100,7 @@ class _Prepared:
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
 
     def windows(self) -> list[Window]:
-        tz = zone(self.subject.timezone)
-        out = []
-        for day in self.days:
-            bounds = local_day(day, tz)
-            out.append(Window(day, bounds.start, bounds.end))
-        return out
+        return _local_days(self.start, self.end, self.subject.timezone)
 
     def filters(self) -> dict[str, Any]:
         scope = self.subject.scope
@@ -174,16 +170,23 @@ def _fill_period(period: Period, tz_name: str) -> tuple[date, date]:
     return period.start or first, period.end or last
 
 
-async def _subject(session: AsyncSession, query: TimesheetQuery, actor: Principal) -> Subject:
+# `_subject`'s default: it looks the employee up itself.
+_LOOK_UP: Any = object()
+
+
+async def _subject(session: AsyncSession, query: TimesheetQuery, actor: Principal, *,
+                   employee: Any = _LOOK_UP) -> Subject:
     """Whose time, in which zone, after the access rules: another company's
     employee, project, task or company is 404 (exactly like an unknown id);
-    an employee asking for a colleague's time is 403."""
+    an employee asking for a colleague's time is 403. `employee`: the
+    employee's row if the caller has read it already (None: unknown)."""
     reference = ReferenceRepository(session)
     repo = TimesheetRepository(session)
     subject = Subject(Scope(task_id=query.task_id), "UTC", "")
     zones: list[str] = []
     if query.employee_id is not None:
-        employee = await repo.employee(query.employee_id)
+        if employee is _LOOK_UP:
+            employee = await repo.employee(query.employee_id)
         if employee is None or not actor.sees(employee.company_id):
             raise NotFound("Employee", query.employee_id, "USER_NOT_FOUND")
         if not actor.reads_company_logs and not actor.is_self(query.employee_id):
@@ -226,6 +229,13 @@ async def _subject(session: AsyncSession, query: TimesheetQuery, actor: Principa
 async def _prepare(session: AsyncSession, query: TimesheetQuery, actor: Principal) -> _Prepared:
     """Check the input (every bad parameter at once, before touching the
     database), then the caller's right to see the time."""
+    group_by, week_start = _checked_input(query)
+    subject = await _subject(session, query, actor)
+    return _Prepared(subject, *_fill_period(query.period, subject.timezone), group_by, week_start)
+
+
+def _checked_input(query: TimesheetQuery) -> tuple[tuple[str, ...], int]:
+    """The grouping and the week's first day; every bad parameter is named at once."""
     errors: list[FieldError] = []
     group_by, problem = _parse_group_by(query.group_by)
     errors += [problem] if problem else []
@@ -243,9 +253,7 @@ async def _prepare(session: AsyncSession, query: TimesheetQuery, actor: Principa
         errors += _check_period(period.start, period.end, period)
     if errors:
         raise InputRejected(errors)
-    subject = await _subject(session, query, actor)
-    start, end = _fill_period(period, subject.timezone)
-    return _Prepared(subject, start, end, group_by, week_start)
+    return group_by, week_start
 
 
 # ---------------------------------------------------------------- grouped reports
@@ -357,18 +365,72 @@ class Report:
         return f"timesheet-{p.subject.label}-{p.start.isoformat()}-{p.end.isoformat()}.{extension}"
 
 
+# The zone each employee's last report was in, per process. Only a guess
+# that lets the report's sums travel with the employee look-up (one round
+# trip instead of two); the employee's row decides, and a wrong guess costs
+# the sums being asked again.
+_LAST_ZONE: dict[int, str] = {}
+_LAST_ZONE_MAX = 100_000
+
+
 async def timesheet(session: AsyncSession, settings: Settings, query: TimesheetQuery, *,
                     actor: Principal) -> Report:
     """Working time grouped by one or two of day, week, month, task, project
     and employee; one GROUP BY in the database."""
-    prepared = await _prepare(session, query, actor)
-    windows = prepared.windows()
-    if not any(d in TIME_DIMENSIONS for d in prepared.group_by):
-        # Without a period dimension only the range's edges cut logs: one window does.
-        windows = [Window(windows[0].day, windows[0].start, windows[-1].end)]
-    sums = await TimesheetRepository(session).sums(
-        prepared.subject.scope, windows, prepared.group_by, timedelta(hours=settings.max_log_hours))
+    max_log = timedelta(hours=settings.max_log_hours)
+    repo = TimesheetRepository(session)
+    group_by, week_start = _checked_input(query)
+    employee: Any = _LOOK_UP
+    sums: list[dict[str, Any]] | None = None
+    guess = _zone_guess(query)
+    if guess is not None:
+        # One employee's time over given dates: the sums in the guessed zone
+        # come back with the employee's row, which the access rules then judge.
+        tz_name, start, end = guess
+        employee, sums = await repo.employee_and_sums(
+            Scope(employee_id=query.employee_id), _report_windows(start, end, tz_name, group_by), group_by, max_log)
+    subject = await _subject(session, query, actor, employee=employee)
+    prepared = _Prepared(subject, *_fill_period(query.period, subject.timezone), group_by, week_start)
+    if sums is None or guess is None or guess[0] != subject.timezone:
+        windows = _report_windows(prepared.start, prepared.end, subject.timezone, group_by)
+        sums = await repo.sums(subject.scope, windows, group_by, max_log)
+    if query.employee_id is not None:
+        if len(_LAST_ZONE) >= _LAST_ZONE_MAX:
+            _LAST_ZONE.clear()
+        _LAST_ZONE[query.employee_id] = subject.timezone
     return Report(prepared, _fold(sums, prepared), sum(r["seconds"] for r in sums))
+
+
+def _zone_guess(query: TimesheetQuery) -> tuple[str, date, date] | None:
+    """(zone, first day, last day) to ask one employee's sums in before their
+    row is read, when the report is that simple: only an employee, both
+    dates given, and a zone to guess."""
+    period = query.period
+    if (query.employee_id is None or query.project_id is not None or query.task_id is not None
+            or query.company_id is not None or period.start is None or period.end is None):
+        return None
+    tz_name = query.timezone or _LAST_ZONE.get(query.employee_id)
+    return None if tz_name is None else (tz_name, period.start, period.end)
+
+
+def _local_days(start: date, end: date, tz_name: str) -> list[Window]:
+    """One window per local day from `start` to `end`."""
+    tz = zone(tz_name)
+    windows = []
+    for offset in range((end - start).days + 1):
+        day = start + timedelta(days=offset)
+        bounds = local_day(day, tz)
+        windows.append(Window(day, bounds.start, bounds.end))
+    return windows
+
+
+def _report_windows(start: date, end: date, tz_name: str, group_by: Sequence[str]) -> list[Window]:
+    """The local days; without a period dimension only the range's edges
+    cut logs, so one window for the whole range does."""
+    windows = _local_days(start, end, tz_name)
+    if not any(d in TIME_DIMENSIONS for d in group_by):
+        return [Window(windows[0].day, windows[0].start, windows[-1].end)]
+    return windows
 
 
 async def week_grid(session: AsyncSession, settings: Settings, employee_id: int | None, week_start: date | None,
