@@ -52,6 +52,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.database import read_rows
 from app.core.sql import UTCDateTime, dialect_of, epoch_seconds, greatest, least, prebuilt, seconds_between
 from app.models import Company, Employee, Project, Task, TaskLog
 
@@ -128,28 +129,6 @@ def _with_employee_row(sums: Select[Any]) -> Any:
     )
 
 
-def _rows(result: Any) -> list[dict[str, Any]]:
-    keys = list(result.keys())
-    rows = [dict(zip(keys, record, strict=True)) for record in result.all()]
-    for row in rows:
-        row["seconds"] = int(row["seconds"] or 0)
-    return rows
-
-
-def _plain(result: Any) -> list[dict[str, Any]]:
-    """Rows as dicts, `seconds` as an int on both databases (PostgreSQL sums
-    bigints as numeric); rows without time (a log touching a window only at
-    its edge) are dropped."""
-    keys = list(result.keys())
-    out = []
-    for record in result.all():
-        item = dict(zip(keys, record, strict=True))
-        item["seconds"] = int(item["seconds"] or 0)
-        if item["seconds"] > 0:
-            out.append(item)
-    return out
-
-
 @dataclass(frozen=True)
 class _Buckets:
     """Day buckets: whole days since `anchor` (Unix seconds). A log overlapping
@@ -208,9 +187,15 @@ class TimesheetRepository:
             params.update(days=[x.day for x in windows], starts=[x.start for x in windows],
                           ends=[x.end for x in windows], first_shift=buckets.shifts.start,
                           last_shift=buckets.shifts.stop - 1)
-        # A shape without a filter has no place for its id: SQLAlchemy ignores that parameter.
-        result = await self.session.execute(stmt, params)
-        return _rows(result) if with_employee else _plain(result)
+        # A shape without a filter has no place for its id: it is not sent.
+        keys = list(stmt.selected_columns.keys())
+        records = await read_rows(self.session, stmt, params)
+        rows = [dict(zip(keys, record, strict=True)) for record in records]
+        for row in rows:
+            # PostgreSQL sums bigints as numeric.
+            row["seconds"] = int(row["seconds"] or 0)
+        # Rows without time (a log touching a window only at its edge) are dropped.
+        return rows if with_employee else [row for row in rows if row["seconds"] > 0]
 
     def _member(self, ident: Any, ids: Select[Any]) -> ColumnElement[bool]:
         """`ident IN (ids)`. PostgreSQL gets `= ANY(ARRAY(ids))`: the ids are
