@@ -16,6 +16,7 @@ from app.core.database import create_engine, make_read_sessionmaker, make_sessio
 from app.core.errors import install_error_handlers
 from app.core.observability import RequestContextMiddleware, configure_logging
 from app.core.responses import EnvelopeResponse
+from app.core.routing import include_routers
 from app.core.settings import Settings, get_settings
 from app.notifications.router import router as notifications_router
 from app.operations.router import router as operations_router
@@ -117,12 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     install_error_handlers(app)
-    app.include_router(tasklogs_router)
-    app.include_router(notifications_router)
-    app.include_router(reference_router)
-    app.include_router(timesheets_router)
-
-    app.include_router(operations_router)
+    include_routers(app, tasklogs_router, notifications_router, reference_router, timesheets_router,
+                    operations_router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],

@@ -1,7 +1,11 @@
 """Dyzo's paths end in '/', and clients call them with and without it.
 Redirecting would turn a POST into a 307 that many HTTP clients do not
 follow, so every route is registered under both spellings instead (the
-slash-less twin is hidden from the OpenAPI document)."""
+slash-less twin is hidden from the OpenAPI document).
+
+The twins live in a router of their own, included after every router's
+own routes: a request is matched against the routes in order, and a
+correctly spelled request then passes half as many routes on its way."""
 
 from typing import Any
 
@@ -15,6 +19,8 @@ class Router(APIRouter):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(route_class=IdempotentRoute, **kwargs)
+        # The other spelling of each route; include it after all routers (`include_routers`).
+        self.twins = APIRouter(route_class=IdempotentRoute, **kwargs)
 
     def add_api_route(self, path: str, endpoint: Any, **kwargs: Any) -> None:
         super().add_api_route(path, endpoint, **kwargs)
@@ -23,4 +29,12 @@ class Router(APIRouter):
             if twin.get("operation_id"):
                 twin["operation_id"] = f"{twin['operation_id']}_twin"
             other = path.rstrip("/") if path.endswith("/") else path + "/"
-            super().add_api_route(other, endpoint, **twin)
+            self.twins.add_api_route(other, endpoint, **twin)
+
+
+def include_routers(app: Any, *routers: Router) -> None:
+    """The routers' routes in the order given, then all their twins."""
+    for router in routers:
+        app.include_router(router)
+    for router in routers:
+        app.include_router(router.twins)

@@ -297,6 +297,12 @@ def _fold(sums: list[dict[str, Any]], prepared: _Prepared) -> list[dict[str, Any
     weeks, months) are listed even without time, with zero, at both levels:
     a week grouped by day has seven rows."""
     dims, week_start = prepared.group_by, prepared.week_start
+    if dims == ("day",):
+        # The commonest report (a timesheet's default) needs no grouping tree.
+        by_day: dict[date, int] = {}
+        for row in sums:
+            by_day[row["day"]] = by_day.get(row["day"], 0) + row["seconds"]
+        return [{"date": day.isoformat(), **totals(by_day.get(day, 0))} for day in prepared.days]
     # A company's year is tens of thousands of sum rows but only 366 days and
     # a few hundred entities: work out each key and label once.
     memo: dict[tuple[str, Any], tuple[Any, tuple[Any, ...], dict[str, Any]]] = {}
