@@ -128,8 +128,9 @@ async def test_concurrent_identical_uploads_create_the_batch_once(client, backen
 
 @pytest.fixture
 async def counted(client, backend) -> AsyncIterator[tuple[httpx.AsyncClient, list[str]]]:
-    """A second app on the (already cleaned) database whose SQL statements are recorded."""
-    app = create_app(backend.settings())
+    """A second app on the (already cleaned) database whose SQL statements are recorded. It checks the
+    API key on every request (no trust window), so that every request counts the same statements."""
+    app = create_app(backend.settings(api_key_cache_seconds=0))
     lifespan = app.router.lifespan_context(app)
     await lifespan.__aenter__()
     statements: list[str] = []
