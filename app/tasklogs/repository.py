@@ -28,6 +28,7 @@ from app.core.sql import (
     UTCDateTime,
     dialect_insert_for,
     dialect_of,
+    epoch_seconds,
     prebuilt,
     seconds_between,
 )
@@ -45,7 +46,6 @@ _INSERTED = (_LOGS.id, _LOGS.task_id, _LOGS.user_id, _LOGS.start_time, _LOGS.cre
 NEW_LOGS = RowsTable("new", [
     ("task_id", BigInteger()), ("user_id", BigInteger()), ("start_time", UTCDateTime()),
     ("end_time", UTCDateTime()), ("description", Text()), ("manual_add", Boolean()),
-    ("created_by", String()), ("updated_by", String()),
 ])
 KEYS = RowsTable("k", [("task_id", BigInteger()), ("user_id", BigInteger()), ("start_time", UTCDateTime())])
 USER_RANGES = RowsTable("r", [("user_id", BigInteger()), ("lo", UTCDateTime()), ("hi", UTCDateTime())])
@@ -85,39 +85,50 @@ class TaskLogRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def insert_or_find(self, rows: list[tuple[Any, ...]]) -> tuple[dict[LogKey, Any], dict[LogKey, int]]:
-        """Insert the rows (values of NEW_LOGS' columns) whose (task, user,
-        start) key is free, and find the stored logs of the others. The
-        database decides, so concurrent uploads of the same entries cannot
-        both win. Returns the inserted rows (id, task_id, user_id,
-        start_time, created_at, updated_at) and the stored logs' ids, by key."""
+    async def insert_or_find(
+        self, rows: list[tuple[Any, ...]], author: str
+    ) -> tuple[dict[int, Any], dict[int, int]]:
+        """Insert the rows (values of NEW_LOGS' columns, each with a distinct
+        (task, user, start) key), written by `author`, whose key is free, and
+        find the stored logs of the others. The database decides, so
+        concurrent uploads of the same entries cannot both win. Returns, by
+        the row's position, the inserted logs (id, created_at, updated_at)
+        and the stored logs' ids."""
         if not rows:
             return {}, {}
         if dialect_of(self.session) == "sqlite":
             # The rows as parameters: SQLAlchemy sends them as multi-row INSERTs.
             names = [c for c, _ in NEW_LOGS.columns]
             stmt = prebuilt(self.session, "task_logs.insert_rows", _insert_rows)
-            result = await self.session.execute(stmt, [dict(zip(names, r, strict=True)) for r in rows])
-            inserted = {(r.task_id, r.user_id, r.start_time): r for r in result}
-            return inserted, await self.ids_by_key([r[:3] for r in rows if r[:3] not in inserted])
+            result = await self.session.execute(
+                stmt, [dict(zip(names, r, strict=True), created_by=author, updated_by=author) for r in rows])
+            position = {r[:3]: i for i, r in enumerate(rows)}
+            inserted = {position[(r.task_id, r.user_id, r.start_time)]: r for r in result}
+            return inserted, await self._stored(rows, [i for i in range(len(rows)) if i not in inserted])
         # One statement: logs already stored are found first and not offered
         # to the INSERT (a re-sent batch then costs a look-up, not a thousand
         # conflicting inserts); the INSERT still skips what a concurrent
-        # writer stored meanwhile.
-        stmt = prebuilt(self.session, "task_logs.insert_or_find", lambda d: _insert_or_find(d, rows))
+        # writer stored meanwhile. Rows come back by position, with only what
+        # the caller lacks: a re-sent thousand is a thousand pairs of ids.
+        stmt = prebuilt(self.session, "task_logs.insert_or_find", _insert_or_find)
         inserted, stored = {}, {}
-        for row in await self.session.execute(stmt, NEW_LOGS.params("postgresql", rows)):
-            log_id, task_id, user_id, start_time, created_at, _ = row
-            if created_at is None:
-                stored[(task_id, user_id, start_time)] = log_id
+        params = {"author": author, **NEW_LOGS.params("postgresql", rows)}
+        for row in await self.session.execute(stmt, params):
+            if row[2] is None:  # no created_at: a stored log
+                stored[row[1] - 1] = row[0]
             else:
-                inserted[(task_id, user_id, start_time)] = row
+                inserted[row[1] - 1] = row
         if len(inserted) + len(stored) == len(rows):
             return inserted, stored
         # Stored by a writer that committed after this statement began: the
         # INSERT skipped it, and the statement's snapshot cannot see it.
-        late = [r[:3] for r in rows if r[:3] not in inserted and r[:3] not in stored]
-        return inserted, stored | await self.ids_by_key(late)
+        late = [i for i in range(len(rows)) if i not in inserted and i not in stored]
+        return inserted, stored | await self._stored(rows, late)
+
+    async def _stored(self, rows: list[tuple[Any, ...]], positions: list[int]) -> dict[int, int]:
+        """The stored logs' ids of the rows at these positions, by position."""
+        ids = await self.ids_by_key(rows[i][:3] for i in positions)
+        return {i: ids[rows[i][:3]] for i in positions if rows[i][:3] in ids}
 
     async def ids_by_key(self, keys: Iterable[LogKey]) -> dict[LogKey, int]:
         keys = list(keys)
@@ -173,24 +184,26 @@ class TaskLogRepository:
         await self.session.execute(delete(TaskLog).where(TaskLog.id == log_id))
 
     async def logs_starting_between(self, ranges: list[tuple[int, datetime, datetime]]) -> list[Any]:
-        """(id, user_id, start_time, end_time) of the logs of each (user, lo,
-        hi) range that start in [lo, hi), by user and start: one range scan
-        of the (user_id, start_time) index per user."""
+        """(id, user_id, start, end) of the logs of each (user, lo, hi) range
+        that start in [lo, hi), by user and start, the instants in seconds
+        since 1970 (integers: cheaper to fetch and to add up than datetimes):
+        one range scan of the (user_id, start_time) index per user."""
         if not ranges:
             return []
 
         def build(dialect: str) -> Any:
             r = USER_RANGES.source(dialect, ranges)
-            columns = (_LOGS.id, _LOGS.user_id, _LOGS.start_time, _LOGS.end_time)
+            columns = (_LOGS.id, _LOGS.user_id, epoch_seconds(_LOGS.start_time).label("start"),
+                       epoch_seconds(_LOGS.end_time).label("end"))
             within = (_LOGS.user_id == r.c.user_id, _LOGS.start_time >= r.c.lo, _LOGS.start_time < r.c.hi)
             if dialect == "sqlite":  # no LATERAL; its joins are nested loops anyway
                 return select(*columns).join(r, and_(*within)).order_by(_LOGS.user_id, _LOGS.start_time, _LOGS.id)
             # A range scan per user, whatever the planner guesses of the ranges
             # (a plain join, or a LATERAL it flattens into one, may get hashed
             # against a scan of the whole table). OFFSET 0 keeps it as written.
-            logs = select(*columns).where(*within).offset(0).lateral("logs")
-            return select(logs).select_from(r).join(logs, true()).order_by(logs.c.user_id, logs.c.start_time,
-                                                                             logs.c.id)
+            logs = select(*columns, _LOGS.start_time).where(*within).offset(0).lateral("logs")
+            return (select(logs.c.id, logs.c.user_id, logs.c.start, logs.c.end).select_from(r).join(logs, true())
+                    .order_by(logs.c.user_id, logs.c.start_time, logs.c.id))
 
         stmt = prebuilt(self.session, "task_logs.logs_starting_between", build, carries_rows=True)
         return list((await self.session.execute(stmt, USER_RANGES.params(dialect_of(self.session), ranges))).all())
@@ -214,29 +227,31 @@ def _insert_rows(dialect: str) -> Any:
     )
 
 
-def _insert_or_find(dialect: str, rows: list[tuple[Any, ...]]) -> Any:
+def _insert_or_find(dialect: str) -> Any:
     # A CTE, so the arrays are sent and unnested once for its three uses.
-    src = select(NEW_LOGS.source(dialect, rows)).cte("src")
+    src = select(NEW_LOGS.source(dialect, [])).cte("src")
     names = [c for c, _ in NEW_LOGS.columns]
-    stored = (
-        select(_LOGS.id, src.c.n)
-        .join(src, (_LOGS.task_id == src.c.task_id) & (_LOGS.user_id == src.c.user_id)
-              & (_LOGS.start_time == src.c.start_time))
-        .cte("stored")
-    )
+    author = bindparam("author", type_=String())
+
+    def same_key(logs: Any) -> Any:
+        return (logs.c.task_id == src.c.task_id) & (logs.c.user_id == src.c.user_id) & (
+            logs.c.start_time == src.c.start_time)
+
+    stored = select(_LOGS.id, src.c.n).join(src, same_key(TaskLog.__table__)).cte("stored")
     # Inserted in key order: concurrent overlapping batches then take the
     # unique-index locks in the same order and cannot deadlock.
     fresh = (
-        select(*[src.c[c] for c in names]).where(src.c.n.not_in(select(stored.c.n)))
+        select(*[src.c[c] for c in names], author.label("created_by"), author.label("updated_by"))
+        .where(src.c.n.not_in(select(stored.c.n)))
         .order_by(src.c.task_id, src.c.user_id, src.c.start_time)
     )
     inserted = (
-        dialect_insert_for(dialect)(TaskLog.__table__).from_select(names, fresh)
+        dialect_insert_for(dialect)(TaskLog.__table__).from_select([*names, "created_by", "updated_by"], fresh)
         .on_conflict_do_nothing(index_elements=list(KEY_COLUMNS))
         .returning(*_INSERTED).cte("inserted")
     )
+    # (id, position, created_at, updated_at); a stored log has no created_at.
     return union_all(
-        select(inserted),
-        select(stored.c.id, src.c.task_id, src.c.user_id, src.c.start_time, null(), null())
-        .join(src, src.c.n == stored.c.n),
+        select(inserted.c.id, src.c.n, inserted.c.created_at, inserted.c.updated_at).join(src, same_key(inserted)),
+        select(stored.c.id, stored.c.n, null(), null()),
     )

@@ -4,10 +4,10 @@ database deciding duplicates, then compute the consequences (daily totals,
 allocation checks and alerts, warnings) the same way for all of them."""
 
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -71,13 +71,13 @@ class Draft:
         }
 
 
-@dataclass
-class Span:
-    """Time of one employee that a write added or removed, for daily totals."""
+class Span(Protocol):
+    """Time of one employee that a write added or removed, for daily totals:
+    a Draft, or a stored log's row."""
 
     user_id: int
-    start: datetime
-    end: datetime
+    start_time: datetime
+    end_time: datetime
 
 
 @dataclass
@@ -279,39 +279,43 @@ async def create_task_logs(
     drafts = _validate_all(items, ctx, settings, batch=batch, rejected=rejected)
 
     first: dict[LogKey, Draft] = {}
-    repeats: list[Draft] = []
+    skipped: list[Draft] = []  # repeats of an earlier item; below, those already stored
     for draft in drafts:
         if draft.key in first:
-            repeats.append(draft)
+            skipped.append(draft)
         else:
             first[draft.key] = draft
     unique = list(first.values())
     repo = TaskLogRepository(session)
     inserted, stored = await repo.insert_or_find(
-        [(d.task_id, d.user_id, d.start_time, d.end_time, d.description, d.manual_add, actor.label, actor.label)
-         for d in unique])
+        [(d.task_id, d.user_id, d.start_time, d.end_time, d.description, d.manual_add) for d in unique], actor.label)
 
     result = WriteResult()
-    created_drafts = [d for d in unique if d.key in inserted]
-    for draft in sorted(created_drafts, key=lambda d: d.index):
-        result.created.append(_created_view(draft, inserted[draft.key], ctx, actor.label))
-    for draft in sorted([d for d in unique if d.key not in inserted] + repeats, key=lambda d: d.index):
-        existing = inserted[draft.key].id if draft.key in inserted else stored.get(draft.key)
+    written: list[tuple[int, Draft]] = []
+    log_ids: dict[LogKey, int | None] = {}  # the log that each key names now
+    for i, draft in enumerate(unique):  # in batch order
+        if i in inserted:
+            log_ids[draft.key] = inserted[i].id
+            written.append((inserted[i].id, draft))
+            result.created.append(_created_view(draft, inserted[i], ctx, actor.label))
+        else:
+            log_ids[draft.key] = stored.get(i)
+            skipped.append(draft)
+    for draft in sorted(skipped, key=lambda d: d.index):
         result.skipped.append({
-            "index": draft.index, "reason": "DUPLICATE", "existingTaskLogId": existing,
+            "index": draft.index, "reason": "DUPLICATE", "existingTaskLogId": log_ids[draft.key],
             "taskId": draft.task_id, "startTime": draft.start_time,  # orjson writes it as iso_utc would
         })
 
     count_on_commit(session, "task_logs_created", len(result.created))
     count_on_commit(session, "duplicates_skipped", len(result.skipped))
-    written = [(inserted[d.key].id, d) for d in created_drafts]
     await _apply_effects(
         session, settings, result,
         # Days and budgets of skipped duplicates are reported too: a client
         # re-sending a batch still learns where the day and the project stand.
-        spans=[Span(d.user_id, d.start_time, d.end_time) for d in drafts],
+        spans=drafts,
         zones={uid: e.timezone for uid, e in ctx.employees.items()},
-        written=written,
+        written={log_id for log_id, _ in written},
         time=_time_of(added=written, reported=drafts),
     )
     await HistoryRepository(session).record([
@@ -407,9 +411,8 @@ async def update_task_log(
     zones = {uid: e.timezone for uid, e in ctx.employees.items()}
     await _apply_effects(
         session, settings, result,
-        spans=[Span(before.user_id, before.start_time, before.end_time),
-               Span(draft.user_id, draft.start_time, draft.end_time)],
-        zones=zones, written=[(log_id, draft)],
+        spans=[before, draft],
+        zones=zones, written={log_id},
         # The log may have moved: its old task and project lose the old time.
         time=_time_of(added=[(log_id, draft)], removed=[before]),
     )
@@ -430,9 +433,9 @@ async def delete_task_log(
     result = WriteResult()
     await _apply_effects(
         session, settings, result,
-        spans=[Span(before.user_id, before.start_time, before.end_time)],
+        spans=[before],
         zones={uid: e.timezone for uid, e in ctx.employees.items()},
-        written=[],
+        written=set(),
         time=_time_of(removed=[before]),
     )
     await HistoryRepository(session).record([
@@ -474,9 +477,9 @@ async def restore_task_log(session: AsyncSession, settings: Settings, log_id: in
     result = WriteResult(created=[after])
     await _apply_effects(
         session, settings, result,
-        spans=[Span(draft.user_id, draft.start_time, draft.end_time)],
+        spans=[draft],
         zones={uid: e.timezone for uid, e in ctx.employees.items()},
-        written=[(log_id, draft)],
+        written={log_id},
         time=_time_of(added=[(log_id, draft)]),
     )
     await HistoryRepository(session).record(
@@ -494,8 +497,8 @@ def _time_of(
     budgets change by nothing but are answered on (a re-sent batch still
     learns where its project stands)."""
     time = TimeChanges()
-    for draft in reported:
-        time.touch(draft.project_id, draft.task_id)
+    for project_id, task_id in {(d.project_id, d.task_id) for d in reported}:
+        time.touch(project_id, task_id)
     for log_id, draft in added:
         time.add(draft.project_id, draft.task_id, int((draft.end_time - draft.start_time).total_seconds()), log_id)
     for row in removed:
@@ -508,23 +511,31 @@ async def _apply_effects(
     settings: Settings,
     result: WriteResult,
     *,
-    spans: list[Span],
+    spans: Sequence[Span],
     zones: dict[int, str],
-    written: list[tuple[int, Draft]],
+    written: set[int],
     time: TimeChanges,
 ) -> None:
     """Daily totals of every local day the write touched, warnings, and the
     allocation checks (with alerts); the same for every kind of write.
-    `written` are the logs created or edited (checked for overlaps); `time`
-    is what the write did to logged time per project and task."""
+    `written` are the ids of the logs created or edited (checked for
+    overlaps); `time` is what the write did to logged time per project and
+    task."""
     if not spans:
         return
     windows: dict[tuple[int, date], LocalDay] = {}
+    latest: dict[int, LocalDay] = {}  # by employee, the day their last span ended in
     for span in spans:
+        last = latest.get(span.user_id)
+        if last is not None and last.start <= span.start_time and span.end_time <= last.end:
+            continue  # the same day as the span before, as most logs of a batch are: no zone arithmetic
         tz = zone(zones.get(span.user_id, "UTC"))
-        for day in local_days_touched(span.start, span.end, tz):
-            if (span.user_id, day) not in windows:
-                windows[(span.user_id, day)] = local_day(day, tz)
+        for touched in local_days_touched(span.start_time, span.end_time, tz):
+            last = windows.get((span.user_id, touched))
+            if last is None:
+                last = windows[(span.user_id, touched)] = local_day(touched, tz)
+        if last is not None:
+            latest[span.user_id] = last
     longest_log = timedelta(hours=settings.max_log_hours)
     # One read serves the day totals and the overlap check. No log is longer
     # than longest_log, so every log with time in a touched day, or
@@ -535,11 +546,11 @@ async def _apply_effects(
         lo, hi = ranges.get(user_id, (bounds.start, bounds.end))
         ranges[user_id] = (min(lo, bounds.start), max(hi, bounds.end))
     nearby = _LogsByUser(await TaskLogRepository(session).logs_starting_between(
-        [(user_id, lo - longest_log, hi) for user_id, (lo, hi) in ranges.items()]))
-    totals = {key: nearby.seconds_in(key[0], bounds.start, bounds.end, longest_log)
+        [(user_id, lo - longest_log, hi) for user_id, (lo, hi) in ranges.items()]), longest_log)
+    totals = {key: nearby.seconds_in(key[0], _epoch(bounds.start), _epoch(bounds.end))
               for key, bounds in windows.items()}
-    overlaps = sorted((log_id, other_id) for log_id, d in written
-                      for other_id in nearby.overlapping(d.user_id, log_id, d.start_time, d.end_time, longest_log))
+    # The written logs are among the nearby ones: they lie in the touched days.
+    overlaps = sorted(nearby.overlaps_of(written))
     for log_id, other_id in overlaps:
         result.warnings.append({"code": "OVERLAPPING_LOG", "taskLogId": log_id, "overlapsTaskLogId": other_id})
     for user_id, day in sorted(windows):
@@ -557,35 +568,51 @@ async def _apply_effects(
     result.allocation = await apply_time_changes(session, time)
 
 
-class _LogsByUser:
-    """Stored logs (id, user_id, start, end) near a write, by employee and
-    start, answering what the day totals and the overlap check ask. Same
-    rules as the reports' SQL: intervals are half-open, and a log counts in
-    a day only for its part inside it."""
+def _epoch(instant: datetime) -> int:
+    return int(instant.timestamp())
 
-    def __init__(self, rows: Sequence[Any]) -> None:
-        self.logs: dict[int, list[tuple[int, datetime, datetime]]] = {}
+
+class _LogsByUser:
+    """Stored logs (id, user_id, start, end; instants in whole seconds since
+    1970, as times are kept) near a write, by employee and start, answering
+    what the day totals and the overlap check ask. Same rules as the
+    reports' SQL: intervals are half-open, and a log counts in a day only
+    for its part inside it."""
+
+    def __init__(self, rows: Sequence[Any], longest_log: timedelta) -> None:
+        self.longest_log = int(longest_log.total_seconds())
+        self.logs: dict[int, list[tuple[int, int, int]]] = {}
         for log_id, user_id, start, end in rows:  # sorted by user and start
             self.logs.setdefault(user_id, []).append((log_id, start, end))
         self.starts = {user_id: [start for _, start, _ in logs] for user_id, logs in self.logs.items()}
 
-    def _from(self, user_id: int, start: datetime, before: datetime) -> Iterator[tuple[int, datetime, datetime]]:
-        """The employee's logs starting in [start, before)."""
+    def seconds_in(self, user_id: int, day_start: int, day_end: int) -> int:
         logs, starts = self.logs.get(user_id, []), self.starts.get(user_id, [])
-        for i in range(bisect_left(starts, start), len(logs)):
-            if starts[i] >= before:
-                return
-            yield logs[i]
+        seconds = 0
+        for i in range(bisect_left(starts, day_start - self.longest_log), len(logs)):
+            _, start, end = logs[i]
+            if start >= day_end:
+                break
+            if end > day_start:
+                seconds += min(end, day_end) - max(start, day_start)
+        return seconds
 
-    def seconds_in(self, user_id: int, day_start: datetime, day_end: datetime, longest_log: timedelta) -> int:
-        return sum(int((min(end, day_end) - max(start, day_start)).total_seconds())
-                   for _, start, end in self._from(user_id, day_start - longest_log, day_end) if end > day_start)
-
-    def overlapping(self, user_id: int, log_id: int, start: datetime, end: datetime,
-                    longest_log: timedelta) -> Iterator[int]:
-        for other_id, _, other_end in self._from(user_id, start - longest_log, end):
-            if other_id != log_id and other_end > start:
-                yield other_id
+    def overlaps_of(self, log_ids: set[int]) -> list[tuple[int, int]]:
+        """(log, other log) for each of these logs, which are among the
+        stored ones, and each other log of its employee that overlaps it."""
+        pairs = []
+        for user_id, logs in self.logs.items():
+            starts = self.starts[user_id]
+            for log_id, start, end in logs:
+                if log_id not in log_ids:
+                    continue
+                for i in range(bisect_left(starts, start - self.longest_log), len(logs)):
+                    other_id, other_start, other_end = logs[i]
+                    if other_start >= end:
+                        break
+                    if other_end > start and other_id != log_id:
+                        pairs.append((log_id, other_id))
+        return pairs
 
 
 def _created_view(draft: Draft, inserted: Any, ctx: _Context, author: str) -> dict[str, Any]:
