@@ -550,8 +550,10 @@ async def load(dsn: str, rows: list[tuple] | None, *, reference: bool = False) -
             await data.load_reference(conn)
         if rows:
             await data.copy_logs(conn, rows)
-        # Statistics and visibility maps as autovacuum would leave them on a live database.
+        # Statistics and visibility maps as autovacuum would leave them on a live database,
+        # and the loaded pages written out now rather than by a checkpoint during the rows.
         await conn.execute("VACUUM ANALYZE")
+        await conn.execute("CHECKPOINT")
         return time.perf_counter() - started
     finally:
         await conn.close()

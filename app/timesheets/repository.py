@@ -10,19 +10,24 @@ The task_logs side is sargable on the (user_id | task_id, start_time)
 indexes: a log counts only if it starts in [range start - max_log_hours,
 range end), logs being at most `max_log_hours` long.
 
-The windows side is an equi-join, not "every log against every window"
-(logs x 366 comparisons for a year): each log gets a day bucket, whole days
-since an anchor computed from its start, and each window is listed under
-the few buckets a log overlapping it can have (its own bucket shifted by
--2..+1 days for 24 h logs and windows of at most 25 h). The database then
-hashes the windows on the bucket, and the exact overlap test runs only on
-those few candidates.
+A log is never compared with every window (logs x 366 comparisons for a
+year). On PostgreSQL the windows are sent as three sorted arrays and each
+log finds its own windows by binary search (`width_bucket` of its start and
+of its end in the windows' starts): one or two per log, with no join for
+the planner to get wrong. (A join of windows and logs was hashed or not
+depending on the planner's guess of the logs' count; its generic plan, the
+one a prepared statement settles on, once became a nested loop over every
+window for every log on a 100,000-log table.) Everything else is a
+parameter too, so a statement's text depends only on the report's shape
+(its groupings and which filters it has): each shape is built once per
+process, compiled once and prepared once per connection.
 
-On PostgreSQL the windows are sent as four arrays (`unnest`) and everything
-else as parameters too, so a statement's text depends only on the report's
-shape (its groupings and which filters it has): each shape is built once per
-process, compiled once and prepared once per connection. SQLite gets the
-windows as a VALUES list (it has no arrays), built per report.
+SQLite gets the windows as a VALUES list (it has no arrays), built per
+report, in an equi-join: each log gets a day bucket, whole days since an
+anchor computed from its start, and each window is listed under the few
+buckets a log overlapping it can have (its own bucket shifted by -2..+1
+days for 24 h logs and windows of at most 25 h); the exact overlap test
+runs only on those few candidates.
 """
 
 import math
@@ -43,14 +48,15 @@ from sqlalchemy import (
     bindparam,
     column,
     func,
+    literal_column,
     null,
     select,
-    true,
     union_all,
     values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import Grouping
 
 from app.core.database import read_rows
 from app.core.sql import UTCDateTime, dialect_of, epoch_seconds, greatest, least, prebuilt, seconds_between
@@ -168,16 +174,7 @@ class TimesheetRepository:
             "task_id": scope.task_id, "company_id": scope.company_id,
         }
         def build(dialect: str) -> Any:
-            candidates: FromClause
-            if dialect == "sqlite":
-                # Listed in Python, so that the bucket is a plain column SQLite can index.
-                candidates = (
-                    values(*[column(name, type_) for name, type_ in _CANDIDATE_COLUMNS], name="candidates")
-                    .data(buckets.rows(windows)).cte("candidates")
-                )
-            else:
-                candidates = _unnested_candidates()
-            stmt = self._statement(shape, candidates)
+            stmt = self._statement(shape, buckets.rows(windows) if dialect == "sqlite" else None)
             return _with_employee_row(stmt) if with_employee else stmt
 
         # One statement per shape (a few dozen at most), built once on PostgreSQL.
@@ -185,8 +182,7 @@ class TimesheetRepository:
         stmt = prebuilt(self.session, key, build, carries_rows=True)
         if not self.is_sqlite:
             params.update(days=[x.day for x in windows], starts=[x.start for x in windows],
-                          ends=[x.end for x in windows], first_shift=buckets.shifts.start,
-                          last_shift=buckets.shifts.stop - 1)
+                          ends=[x.end for x in windows])
         # A shape without a filter has no place for its id: it is not sent.
         keys = list(stmt.selected_columns.keys())
         records = await read_rows(self.session, stmt, params)
@@ -206,17 +202,28 @@ class TimesheetRepository:
             return ident.in_(ids)
         return ident == any_(func.array(ids.scalar_subquery()))
 
-    def _statement(self, shape: _Shape, candidates: FromClause) -> Select[Any]:
+    def _statement(self, shape: _Shape, sqlite_candidates: list[tuple[Any, ...]] | None) -> Select[Any]:
+        """The report's statement; SQLite's carries its windows' candidate
+        rows (`_Buckets.rows`), PostgreSQL's takes the windows as arrays."""
+        candidates: FromClause
+        if sqlite_candidates is None:
+            candidates = _windows_of_each_log()
+            stmt = select().select_from(TaskLog).join(
+                candidates, (TaskLog.start_time < candidates.c.de) & (TaskLog.end_time > candidates.c.ds))
+        else:
+            # Listed in Python, so that the bucket is a plain column SQLite can index.
+            candidates = (
+                values(*[column(name, type_) for name, type_ in _CANDIDATE_COLUMNS], name="candidates")
+                .data(sqlite_candidates).cte("candidates")
+            )
+            bucket = (epoch_seconds(TaskLog.start_time) - bindparam("anchor", type_=BigInteger())) // DAY_SECONDS
+            stmt = select().select_from(candidates).join(
+                TaskLog, (candidates.c.bucket == bucket) & (TaskLog.start_time < candidates.c.de)
+                & (TaskLog.end_time > candidates.c.ds))
         share = seconds_between(greatest(TaskLog.start_time, candidates.c.ds),
                                 least(TaskLog.end_time, candidates.c.de))
-        bucket = (epoch_seconds(TaskLog.start_time) - bindparam("anchor", type_=BigInteger())) // DAY_SECONDS
         stmt = (
-            select()
-            .select_from(candidates)
-            # Equality on the bucket lets the database hash (or index) the
-            # windows instead of comparing every log with every window.
-            .join(TaskLog, (candidates.c.bucket == bucket) & (TaskLog.start_time < candidates.c.de)
-                  & (TaskLog.end_time > candidates.c.ds))
+            stmt
             .where(
                 # Sargable on the (user_id | task_id, start_time) indexes.
                 TaskLog.start_time >= bindparam("earliest_start", type_=UTCDateTime()),
@@ -298,28 +305,25 @@ class TimesheetRepository:
         return (await self.session.execute(stmt)).one_or_none()
 
 
-def _unnested_candidates() -> FromClause:
-    """The candidates table on PostgreSQL: the windows as three array
-    parameters (`unnest`; instants as plain timestamptz, they are aware UTC
-    datetimes already), each listed under its bucket shifted by every shift.
-    A handful of parameters whatever the report's length, and a few dozen
-    array items to send instead of four times as many."""
-    windows = (
-        func.unnest(bindparam("days", type_=ARRAY(Date())), bindparam("starts", type_=ARRAY(DateTime(timezone=True))),
-                    bindparam("ends", type_=ARRAY(DateTime(timezone=True))))
-        .table_valued(column("day", Date()), column("ds", UTCDateTime()), column("de", UTCDateTime()))
-        .render_derived(name="windows")
-    )
-    shifts = (
-        func.generate_series(bindparam("first_shift", type_=Integer()), bindparam("last_shift", type_=Integer()))
-        .table_valued(column("shift", Integer()))
-        .render_derived(name="shifts")
-    )
-    bucket = (epoch_seconds(windows.c.ds) - bindparam("anchor", type_=BigInteger())) // DAY_SECONDS - shifts.c.shift
+def _windows_of_each_log() -> FromClause:
+    """PostgreSQL: for each log (a LATERAL subquery of task_logs), the
+    windows it has time in. The windows come as three arrays sorted by
+    start, one window's end being the next one's start; `width_bucket`
+    finds by binary search the window holding the log's first instant and
+    the one holding its last, and the log has time in those and any
+    between (a day's log: one window, or two across midnight)."""
+    # In parentheses: PostgreSQL subscripts `($1::date[])[i]`, not `$1::date[][i]`.
+    days = Grouping(bindparam("days", type_=ARRAY(Date())))
+    starts = Grouping(bindparam("starts", type_=ARRAY(DateTime(timezone=True))))
+    ends = Grouping(bindparam("ends", type_=ARRAY(DateTime(timezone=True))))
+    # 0 for a log that began before the first window: it starts in window 1.
+    first = func.greatest(func.width_bucket(TaskLog.start_time, starts), literal_column("1"))
+    last = func.width_bucket(TaskLog.end_time - literal_column("INTERVAL '1 microsecond'"), starts)
+    index = func.generate_series(first, last).table_valued(column("i", Integer())).render_derived(name="w")
     return (
-        select(bucket.label("bucket"), windows.c.day, windows.c.ds, windows.c.de)
-        .select_from(windows.join(shifts, true()))
-        .subquery("candidates")
+        select(days[index.c.i].label("day"), starts[index.c.i].label("ds"), ends[index.c.i].label("de"))
+        .select_from(index)
+        .lateral("candidates")
     )
 
 
