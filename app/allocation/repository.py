@@ -5,7 +5,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, bindparam, case, literal, select, union_all, update
+from sqlalchemy import BigInteger, and_, bindparam, case, literal, literal_column, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.sql import RowsTable, dialect_of, prebuilt
@@ -40,6 +40,11 @@ class AllocationRepository:
         FOR NO KEY UPDATE, not FOR UPDATE: inserting a log takes a KEY SHARE
         lock on its task (the foreign key), and two writers that each hold
         one would deadlock asking for FOR UPDATE on the same task."""
+        if not lock and project_ids and task_ids:
+            # Only reading both kinds (a re-sent batch): one round trip.
+            stmt = prebuilt(self.session, "allocation.budgets.both", _both_budgets)
+            both = await self.session.execute(stmt, {"project_ids": sorted(project_ids), "task_ids": sorted(task_ids)})
+            return [Budget(*row) for row in both]
         budgets: list[Budget] = []
         for kind, ids in (("project", project_ids), ("task", task_ids)):
             if ids:
@@ -111,20 +116,35 @@ _DELTAS = {kind: RowsTable(f"{kind}_delta", [("id", BigInteger()), ("seconds", B
            for kind in ("project", "task")}
 
 
-def _budgets(kind: str, lock: bool, dialect: str) -> Any:
-    """Budget rows (all but the kind) of the projects or tasks in :ids, in id order."""
+def _budget_rows(kind: str, ids: str) -> Any:
+    """Budget rows (all but the kind) of the projects or tasks in :<ids>."""
     if kind == "project":
-        stmt = select(Project.id, Project.id, Project.company_id, Project.name, Project.allocated_hours,
-                      Project.allocation_exceeded, Project.logged_seconds).order_by(Project.id)
-        stmt = stmt.where(Project.id.in_(bindparam("ids", expanding=True)))
-        return stmt.with_for_update(key_share=True) if lock else stmt
-    stmt = (
+        return select(Project.id, Project.id, Project.company_id, Project.name, Project.allocated_hours,
+                      Project.allocation_exceeded, Project.logged_seconds).where(
+            Project.id.in_(bindparam(ids, expanding=True)))
+    return (
         select(Task.id, Task.project_id, Project.company_id, Task.name, Task.allocated_hours,
                Task.allocation_exceeded, Task.logged_seconds)
         .join(Project, Project.id == Task.project_id)
-        .where(Task.id.in_(bindparam("ids", expanding=True))).order_by(Task.id)
+        .where(Task.id.in_(bindparam(ids, expanding=True)))
     )
-    return stmt.with_for_update(of=Task, key_share=True) if lock else stmt
+
+
+def _budgets(kind: str, lock: bool, dialect: str) -> Any:
+    """Budget rows (all but the kind) of the projects or tasks in :ids, in id order."""
+    stmt = _budget_rows(kind, "ids").order_by(Project.id if kind == "project" else Task.id)
+    if not lock:
+        return stmt
+    return stmt.with_for_update(key_share=True) if kind == "project" else stmt.with_for_update(of=Task, key_share=True)
+
+
+def _both_budgets(dialect: str) -> Any:
+    """Budget rows, kind first, of the projects in :project_ids and the tasks
+    in :task_ids (projects first, each in id order), nothing locked."""
+    parts = [select(literal_column(f"'{kind}'").label("kind"), *_budget_rows(kind, f"{kind}_ids").subquery().c)
+             for kind in ("project", "task")]
+    both = union_all(*parts).subquery("budgets")
+    return select(both).order_by(both.c.kind, both.c.id)
 
 
 def _move(kinds: tuple[str, ...]) -> Any:

@@ -133,9 +133,7 @@ class _Context:
 async def _load_context(session: AsyncSession, actor: Principal, task_ids: set[int], user_ids: set[int]) -> _Context:
     """Tasks and employees as this caller may see them: another company's are
     left out, so they answer exactly like ids that do not exist."""
-    repo = ReferenceRepository(session)
-    tasks = await repo.task_contexts(task_ids)
-    employees = await repo.employee_contexts(user_ids)
+    tasks, employees = await ReferenceRepository(session).write_contexts(task_ids, user_ids)
     return _Context(
         {k: v for k, v in tasks.items() if actor.sees(v.company_id)},
         {k: v for k, v in employees.items() if actor.sees(v.company_id)},
