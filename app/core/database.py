@@ -6,8 +6,8 @@ sent (the dependency runs with `scope="function"`), so a failed commit becomes
 an error answer instead of a silent loss."""
 
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import event
@@ -131,34 +131,3 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": commit (or roll back) before the response leaves.
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
-
-# Per statement object `read_rows` has run: the statement (kept, so that
-# its id is not reused), its PostgreSQL text, its parameters in order, and
-# the values fixed inside it (a constant divisor is a bound parameter too).
-_DRIVER_SQL: dict[int, tuple[Any, str, tuple[str, ...], dict[str, Any]]] = {}
-
-
-async def read_rows(session: AsyncSession, stmt: Any, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
-    """The rows of a read that runs on every request of a hot endpoint.
-
-    In a GET request's session on PostgreSQL (autocommit: no transaction to
-    join) the statement runs on the asyncpg connection itself, compiled once
-    per statement object: SQLAlchemy's execution layer cost a third of a
-    small report's database time. Values go to asyncpg as they are, so the
-    statement's types must need no conversion either way (ints, text, dates,
-    aware datetimes; sums come back as Decimal). Anywhere else, and for
-    statements built per call, it is an ordinary `session.execute`."""
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql" or bind.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-        return (await session.execute(stmt, params)).all()
-    known = _DRIVER_SQL.get(id(stmt))
-    if known is None or known[0] is not stmt:
-        compiled = stmt.compile(dialect=bind.dialect)
-        known = (stmt, str(compiled), tuple(compiled.positiontup or ()),
-                 {name: b.value for name, b in compiled.binds.items()})
-        if len(_DRIVER_SQL) > 1000:  # a few dozen report shapes are expected, not thousands
-            _DRIVER_SQL.clear()
-        _DRIVER_SQL[id(stmt)] = known
-    _, sql, names, fixed = known
-    driver: Any = (await (await session.connection()).get_raw_connection()).driver_connection
-    return await driver.fetch(sql, *[params[n] if n in params else fixed[n] for n in names])

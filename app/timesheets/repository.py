@@ -58,7 +58,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import Grouping
 
-from app.core.database import read_rows
 from app.core.sql import UTCDateTime, dialect_of, epoch_seconds, greatest, least, prebuilt, seconds_between
 from app.models import Company, Employee, Project, Task, TaskLog
 
@@ -183,10 +182,10 @@ class TimesheetRepository:
         if not self.is_sqlite:
             params.update(days=[x.day for x in windows], starts=[x.start for x in windows],
                           ends=[x.end for x in windows])
-        # A shape without a filter has no place for its id: it is not sent.
-        keys = list(stmt.selected_columns.keys())
-        records = await read_rows(self.session, stmt, params)
-        rows = [dict(zip(keys, record, strict=True)) for record in records]
+        # A shape without a filter has no place for its id: SQLAlchemy ignores that parameter.
+        result = await self.session.execute(stmt, params)
+        keys = list(result.keys())
+        rows = [dict(zip(keys, record, strict=True)) for record in result.all()]
         for row in rows:
             # PostgreSQL sums bigints as numeric.
             row["seconds"] = int(row["seconds"] or 0)
