@@ -30,33 +30,36 @@ class EmployeeContext:
     timezone: str  # effective zone: the employee's, else the company's
 
 
+def _employee_rows(ids: str, *leading: Any) -> Any:
+    """(leading..., id, company, name, is_active, is_admin, is_team_leader,
+    effective zone) of the employees in :<ids>."""
+    return (
+        select(*leading, Employee.id, Employee.company_id, Employee.name, Employee.is_active, Employee.is_admin,
+               Employee.is_team_leader, func.coalesce(Employee.timezone, Company.timezone))
+        .join(Company, Company.id == Employee.company_id)
+        .where(Employee.id.in_(bindparam(ids, expanding=True)))
+    )
+
+
+def _task_rows(ids: str) -> Any:
+    """(id, project, company) of the tasks in :<ids>."""
+    return (
+        select(Task.id, Task.project_id, Project.company_id)
+        .join(Project, Project.id == Task.project_id)
+        .where(Task.id.in_(bindparam(ids, expanding=True)))
+    )
+
+
 # Read on every write, so built once (see app.core.sql.prebuilt for why).
-_EMPLOYEE_DETAILS = (Employee.name, Employee.is_active, Employee.is_admin, Employee.is_team_leader,
-                     func.coalesce(Employee.timezone, Company.timezone))
-_EMPLOYEE_CONTEXTS = (
-    select(Employee.id, Employee.company_id, *_EMPLOYEE_DETAILS)
-    .join(Company, Company.id == Employee.company_id)
-    .where(Employee.id.in_(bindparam("ids", expanding=True)))
-)
-_TASK_CONTEXTS = (
-    select(Task.id, Task.project_id, Project.company_id)
-    .join(Project, Project.id == Task.project_id)
-    .where(Task.id.in_(bindparam("ids", expanding=True)))
-)
-
-
-# A write's tasks and employees in one round trip: the employees' rows, then
-# the tasks' in the same columns (id, company, then the task's project or
-# the employee's details), told apart by `kind`.
+_EMPLOYEE_CONTEXTS = _employee_rows("ids")
+_TASK_CONTEXTS = _task_rows("ids")
+# A write's tasks and employees in one round trip: (kind, the task's project,
+# id, company, the employee's details); each kind leaves the other's empty.
+_WRITE_TASKS = _task_rows("task_ids").subquery()
 _WRITE_CONTEXTS: Any = union_all(
-    select(literal_column("'employee'").label("kind"), Employee.id, Employee.company_id,
-           null().label("project_id"), *_EMPLOYEE_DETAILS)
-    .join(Company, Company.id == Employee.company_id)
-    .where(Employee.id.in_(bindparam("employee_ids", expanding=True))),
-    select(literal_column("'task'"), Task.id, Project.company_id, Task.project_id,
-           *[null() for _ in _EMPLOYEE_DETAILS])
-    .join(Project, Project.id == Task.project_id)
-    .where(Task.id.in_(bindparam("task_ids", expanding=True))),
+    _employee_rows("employee_ids", literal_column("'employee'").label("kind"), null().label("project_id")),
+    select(literal_column("'task'"), _WRITE_TASKS.c.project_id, _WRITE_TASKS.c.id, _WRITE_TASKS.c.company_id,
+           *[null()] * 5),
 )
 
 
@@ -95,7 +98,7 @@ class ReferenceRepository:
         employees: dict[int, EmployeeContext] = {}
         rows = await self.session.execute(_WRITE_CONTEXTS, {"task_ids": sorted(task_ids),
                                                             "employee_ids": sorted(employee_ids)})
-        for kind, ident, company_id, project_id, *details in rows:
+        for kind, project_id, ident, company_id, *details in rows:
             if kind == "task":
                 tasks[ident] = TaskContext(ident, project_id, company_id)
             else:

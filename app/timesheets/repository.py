@@ -165,21 +165,25 @@ class TimesheetRepository:
 
     async def _run(self, shape: _Shape, scope: Scope, windows: Sequence[Window], max_log: timedelta, *,
                    with_employee: bool = False) -> list[dict[str, Any]]:
-        buckets = _Buckets.of(windows, max_log)
         range_start, range_end = min(x.start for x in windows), max(x.end for x in windows)
         params: dict[str, Any] = {
-            "anchor": buckets.anchor, "earliest_start": range_start - max_log, "range_start": range_start,
-            "range_end": range_end, "employee_id": scope.employee_id, "project_id": scope.project_id,
-            "task_id": scope.task_id, "company_id": scope.company_id,
+            "earliest_start": range_start - max_log, "range_start": range_start, "range_end": range_end,
+            "employee_id": scope.employee_id, "project_id": scope.project_id, "task_id": scope.task_id,
+            "company_id": scope.company_id,
         }
+        # Day buckets are SQLite's way to the windows only (PostgreSQL searches the arrays).
+        buckets = _Buckets.of(windows, max_log) if self.is_sqlite else None
+
         def build(dialect: str) -> Any:
-            stmt = self._statement(shape, buckets.rows(windows) if dialect == "sqlite" else None)
+            stmt = self._statement(shape, buckets.rows(windows) if buckets is not None else None)
             return _with_employee_row(stmt) if with_employee else stmt
 
         # One statement per shape (a few dozen at most), built once on PostgreSQL.
         key = f"timesheets.{shape!r}" + (".with_employee" if with_employee else "")
         stmt = prebuilt(self.session, key, build, carries_rows=True)
-        if not self.is_sqlite:
+        if buckets is not None:
+            params["anchor"] = buckets.anchor
+        else:
             params.update(days=[x.day for x in windows], starts=[x.start for x in windows],
                           ends=[x.end for x in windows])
         # A shape without a filter has no place for its id: SQLAlchemy ignores that parameter.
