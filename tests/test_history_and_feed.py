@@ -169,7 +169,8 @@ async def test_the_change_feed_replays_to_the_stored_state(client, backend):
 
     state, seen = await _replay(client)
     assert len(seen) == len(set(seen)) == 10  # 6 creates, 1 edit, 2 deletes, 1 restore; none twice
-    assert [int(c) for c in seen] == sorted(int(c) for c in seen)
+    positions = [tuple(int(part) for part in c.split("-")) for c in seen]  # (transaction, sequence)
+    assert positions == sorted(positions)
     stored = {row[0]: row[1] for row in await backend.rows("SELECT id, description FROM task_logs")}
     assert {k: v["description"] for k, v in state.items()} == stored
 

@@ -2,15 +2,17 @@
 
 Repositories use these instead of branching on the dialect themselves."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, DateTime, Integer, bindparam, column, func, select, values
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 # Platform ids and our own ids are 64-bit on PostgreSQL; SQLite only
 # auto-increments a column declared exactly INTEGER PRIMARY KEY.
@@ -159,7 +161,7 @@ class RowsTable:
         self.columns = columns
         self.instants = {c for c, t in columns if isinstance(t, UTCDateTime)}
 
-    def source(self, dialect: str, rows: list[tuple[Any, ...]]) -> Any:
+    def source(self, dialect: str, rows: Sequence[tuple[Any, ...]]) -> Any:
         """The table; on PostgreSQL its rows come from `params`, not from `rows`."""
         if dialect == "sqlite":
             data = [(*row, n) for n, row in enumerate(rows, 1)]
@@ -182,7 +184,7 @@ class RowsTable:
             unnested.c.n,
         ).subquery(self.name)
 
-    def params(self, dialect: str, rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    def params(self, dialect: str, rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
         if dialect == "sqlite":
             return {}
         arrays = list(zip(*rows, strict=True)) if rows else [() for _ in self.columns]
@@ -197,6 +199,13 @@ _PREBUILT: dict[tuple[str, str], Any] = {}
 
 def dialect_of(session: Any) -> str:
     return str(session.get_bind().dialect.name)
+
+
+def for_dialect(session: Any, *, postgresql: Callable[[Any], T], sqlite: Callable[[Any], T]) -> T:
+    """The repository of the session's database, built once per use: where
+    PostgreSQL and SQLite need different SQL, a repository has one class for
+    each (the shared SQL in the base), and no function asks which it runs on."""
+    return (sqlite if dialect_of(session) == "sqlite" else postgresql)(session)
 
 
 def prebuilt(session: Any, key: str, build: Callable[[str], Any], *, carries_rows: bool = False) -> Any:

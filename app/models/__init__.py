@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -79,9 +80,12 @@ class Project(Timestamps, Base):
     # True while logged time is above the allocation and admins have been told;
     # cleared when the total falls back to or below it, which re-arms the alert.
     allocation_exceeded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # Running total of its tasks' logs, kept by every write under the row lock
-    # the allocation check takes anyway: O(1) instead of summing the history.
-    logged_seconds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Running total of its tasks' logs, kept only while there is an allocation
+    # (moved by writes under the row lock the exactly-once alert needs); NULL
+    # without one, so writers of a project without allocation never queue on
+    # its row. Read it through the allocation repository, which sums the logs
+    # when it is NULL.
+    logged_seconds: Mapped[int | None] = mapped_column(BigInteger)
     __table_args__ = (CheckConstraint("allocated_hours >= 0", name="allocated_hours_non_negative"),)
 
 
@@ -92,7 +96,7 @@ class Task(Timestamps, Base):
     name: Mapped[str] = mapped_column(String(255))
     allocated_hours: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     allocation_exceeded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    logged_seconds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    logged_seconds: Mapped[int | None] = mapped_column(BigInteger)  # as on Project
     __table_args__ = (CheckConstraint("allocated_hours >= 0", name="allocated_hours_non_negative"),)
 
 
@@ -160,11 +164,14 @@ class ApiKey(Base):
 
 class TaskLogChange(Base):
     """Append-only history of every create, edit, delete and restore of a log,
-    which is also the change feed: `seq` is handed out from ChangeClock at
-    the end of the writing transaction, so seq order is commit order."""
+    which is also the change feed, in (xid, seq) order: `xid` is the writing
+    transaction's id on PostgreSQL (0 on SQLite, whose writers take turns),
+    `seq` a plain sequence. See app/tasklogs/history.py for why that order
+    never skips or repeats a change, without a lock shared by all writers."""
 
     __tablename__ = "task_log_changes"
-    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigId, Identity(), primary_key=True)
+    xid: Mapped[int] = mapped_column(BigInteger)
     task_log_id: Mapped[int] = mapped_column(BigId)
     company_id: Mapped[int] = mapped_column(BigId)
     action: Mapped[str] = mapped_column(String(16))  # create | update | delete | restore
@@ -178,17 +185,9 @@ class TaskLogChange(Base):
 
     __table_args__ = (
         Index("ix_task_log_changes_task_log_id_seq", "task_log_id", "seq"),
-        Index("ix_task_log_changes_company_id_seq", "company_id", "seq"),
+        Index("ix_task_log_changes_xid_seq", "xid", "seq"),
+        Index("ix_task_log_changes_company_id_xid_seq", "company_id", "xid", "seq"),
     )
-
-
-class ChangeClock(Base):
-    """One row: the last `seq` handed out. Writers bump it as their last
-    statement, so its row lock orders their commits."""
-
-    __tablename__ = "change_clock"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
 
 
 class IdempotencyKey(Base):

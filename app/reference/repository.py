@@ -1,9 +1,10 @@
 """Persistence of the reference-data mirror."""
 
+import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import bindparam, func, literal_column, null, select, union_all
+from sqlalchemy import Boolean, String, bindparam, func, literal_column, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.sql import dialect_insert
@@ -12,11 +13,22 @@ from app.models import Base, Company, Employee, Project, Task
 
 @dataclass(frozen=True)
 class TaskContext:
-    """What a write needs to know about a task: where it belongs."""
+    """What a write needs to know about a task: where it belongs, and which of
+    it and its project have an allocation (and so a running total to move)."""
 
     task_id: int
     project_id: int
     company_id: int
+    task_allocated: bool = False
+    project_allocated: bool = False
+
+    def allocated_budgets(self) -> list[tuple[Literal["project", "task"], int]]:
+        budgets: list[tuple[Literal["project", "task"], int]] = []
+        if self.project_allocated:
+            budgets.append(("project", self.project_id))
+        if self.task_allocated:
+            budgets.append(("task", self.task_id))
+        return budgets
 
 
 @dataclass(frozen=True)
@@ -50,17 +62,40 @@ def _task_rows(ids: str) -> Any:
     )
 
 
-# Read on every write, so built once (see app.core.sql.prebuilt for why).
 _EMPLOYEE_CONTEXTS = _employee_rows("ids")
 _TASK_CONTEXTS = _task_rows("ids")
-# A write's tasks and employees in one round trip: (kind, the task's project,
-# id, company, the employee's details); each kind leaves the other's empty.
-_WRITE_TASKS = _task_rows("task_ids").subquery()
-_WRITE_CONTEXTS: Any = union_all(
-    _employee_rows("employee_ids", literal_column("'employee'").label("kind"), null().label("project_id")),
-    select(literal_column("'task'"), _WRITE_TASKS.c.project_id, _WRITE_TASKS.c.id, _WRITE_TASKS.c.company_id,
-           *[null()] * 5),
-)
+
+
+@functools.cache
+def _write_contexts() -> Any:
+    """A write's tasks and employees in one round trip, columns named as
+    TaskContext's and EmployeeContext's fields (each kind leaves the other's
+    NULL). The tasks and their projects are locked FOR KEY SHARE, a lock
+    writers share: it only makes a change of their allocation (FOR UPDATE,
+    app/allocation/repository.py) wait until the write has committed, so the
+    write's "has an allocation" stays true to the end. SQLite, whose writers
+    take turns, has no row locks and ignores the clause."""
+    tasks = (
+        select(Task.id, Task.project_id, Project.company_id,
+               Task.allocated_hours.is_not(None).label("task_allocated"),
+               Project.allocated_hours.is_not(None).label("project_allocated"))
+        .join(Project, Project.id == Task.project_id)
+        .where(Task.id.in_(bindparam("task_ids", expanding=True)))
+        .with_for_update(read=True, key_share=True, of=[Task, Project])
+        .cte("write_tasks")
+    )
+    no_text, no_flag = null().cast(String()), null().cast(Boolean())
+    employees: Any = select(
+        literal_column("'employee'").label("kind"), Employee.id, Employee.company_id,
+        null().label("project_id"), no_flag.label("task_allocated"), no_flag.label("project_allocated"),
+        Employee.name, Employee.is_active, Employee.is_admin, Employee.is_team_leader,
+        func.coalesce(Employee.timezone, Company.timezone).label("timezone"),
+    ).join(Company, Company.id == Employee.company_id).where(Employee.id.in_(bindparam("employee_ids", expanding=True)))
+    return union_all(
+        employees,
+        select(literal_column("'task'"), tasks.c.id, tasks.c.company_id, tasks.c.project_id,
+               tasks.c.task_allocated, tasks.c.project_allocated, no_text, no_flag, no_flag, no_flag, no_text),
+    )
 
 
 class ReferenceRepository:
@@ -93,16 +128,19 @@ class ReferenceRepository:
 
     async def write_contexts(self, task_ids: set[int], employee_ids: set[int]
                              ) -> tuple[dict[int, TaskContext], dict[int, EmployeeContext]]:
-        """`task_contexts` and `employee_contexts` in one round trip."""
+        """`task_contexts` (with their allocations) and `employee_contexts` in
+        one round trip, for a write: see `_write_contexts` for its lock."""
         tasks: dict[int, TaskContext] = {}
         employees: dict[int, EmployeeContext] = {}
-        rows = await self.session.execute(_WRITE_CONTEXTS, {"task_ids": sorted(task_ids),
-                                                            "employee_ids": sorted(employee_ids)})
-        for kind, project_id, ident, company_id, *details in rows:
-            if kind == "task":
-                tasks[ident] = TaskContext(ident, project_id, company_id)
+        rows = await self.session.execute(_write_contexts(), {"task_ids": sorted(task_ids),
+                                                              "employee_ids": sorted(employee_ids)})
+        for row in rows:
+            if row.kind == "task":
+                tasks[row.id] = TaskContext(row.id, row.project_id, row.company_id, bool(row.task_allocated),
+                                            bool(row.project_allocated))
             else:
-                employees[ident] = EmployeeContext(ident, company_id, *details)
+                employees[row.id] = EmployeeContext(row.id, row.company_id, row.name, bool(row.is_active),
+                                                    bool(row.is_admin), bool(row.is_team_leader), row.timezone)
         return tasks, employees
 
     async def task_contexts(self, ids: set[int]) -> dict[int, TaskContext]:

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.allocation.repository import AllocationRepository
-from app.allocation.service import TimeChanges, apply_time_changes, figures
+from app.allocation.repository import BudgetKey, allocation_repository
+from app.allocation.service import figures, reevaluate_allocations
 from app.auth.principal import Principal
 from app.core.errors import FieldError, Forbidden, InputRejected, NotFound
 from app.models import Company, Employee, Project, Task
@@ -125,8 +125,10 @@ async def put_project(session: AsyncSession, project_id: int, data: ProjectIn, *
     repo = ReferenceRepository(session)
     await _refuse_if_other_company(repo, actor, Project, project_id, "PROJECT_NOT_FOUND")
     await _require_company(repo, actor, data.company_id)
+    # Its allocation may change: no write of its logs may be half-way meanwhile.
+    await allocation_repository(session).lock_for_allocation_change("project", {project_id})
     await repo.upsert(Project, project_id, _with_alert_state(data.model_dump(by_alias=False)))
-    await apply_time_changes(session, TimeChanges(), projects={project_id})
+    await reevaluate_allocations(session, {("project", project_id)})
     return await get_project(session, project_id, actor=actor)
 
 
@@ -134,10 +136,11 @@ async def get_project(session: AsyncSession, project_id: int, *, actor: Principa
     row = await ReferenceRepository(session).get(Project, project_id)
     if _visible(actor, row, row.company_id if row else None) is None:
         raise NotFound("Project", project_id, "PROJECT_NOT_FOUND")
+    logged = await allocation_repository(session).logged_seconds("project", row.id, row.logged_seconds)
     return ProjectOut(
         project_id=row.id, company_id=row.company_id, name=row.name, is_active=row.is_active,
         created_at=row.created_at, updated_at=row.updated_at,
-        **figures(row.allocated_hours, row.logged_seconds, row.allocation_exceeded),
+        **figures(row.allocated_hours, logged, row.allocation_exceeded),
     ).model_dump(mode="json")
 
 
@@ -159,19 +162,17 @@ async def put_task(session: AsyncSession, task_id: int, data: TaskIn, *, actor: 
     if _visible(actor, project, project.company_id if project else None) is None:
         raise InputRejected([FieldError("projectId", f"Project {data.project_id} does not exist.",
                                         "PROJECT_NOT_FOUND")])
-    changes = TimeChanges()
-    if before is not None and before.project_id != data.project_id:
-        # A task moved to another project takes its time along: both projects'
-        # totals change. Its own total is read under its lock, so no log write
-        # can slip in between.
-        locked = await AllocationRepository(session).budgets({before.project_id, data.project_id}, {task_id})
-        logged = next(b.logged_seconds for b in locked if b.kind == "task")
-        changes.add(before.project_id, task_id, -logged)
-        changes.add(data.project_id, task_id, logged)
+    # Its allocation may change, and a task moved to another project takes
+    # its time along: no write of its logs may be half-way meanwhile, and the
+    # totals of the task and both projects are counted again.
+    projects: set[int] = {data.project_id} | ({before.project_id} if before is not None else set())
+    allocations = allocation_repository(session)
+    await allocations.lock_for_allocation_change("project", projects)
+    await allocations.lock_for_allocation_change("task", {task_id})
     await repo.upsert(Task, task_id, _with_alert_state(data.model_dump(by_alias=False)))
-    changes.touch(data.project_id, task_id)
-    # Its allocation may have changed: re-evaluated under the locks like a project's.
-    await apply_time_changes(session, changes, projects={data.project_id})
+    budgets: set[BudgetKey] = {("task", task_id)}
+    budgets |= {("project", p) for p in projects}
+    await reevaluate_allocations(session, budgets)
     return await get_task(session, task_id, actor=actor)
 
 
@@ -180,7 +181,8 @@ async def get_task(session: AsyncSession, task_id: int, *, actor: Principal) -> 
     row = await repo.get(Task, task_id)
     if row is None or not actor.sees(await _task_company(repo, task_id)):
         raise NotFound("Task", task_id, "TASK_NOT_FOUND")
+    logged = await allocation_repository(session).logged_seconds("task", row.id, row.logged_seconds)
     return TaskOut(
         task_id=row.id, project_id=row.project_id, name=row.name, created_at=row.created_at,
-        updated_at=row.updated_at, **figures(row.allocated_hours, row.logged_seconds, row.allocation_exceeded),
+        updated_at=row.updated_at, **figures(row.allocated_hours, logged, row.allocation_exceeded),
     ).model_dump(mode="json")

@@ -1,52 +1,78 @@
 """The history of task logs, which is also the change feed for other services.
 
-Commit order: the writer takes its `seq` numbers by bumping the single
-change_clock row as the *last* statement of its transaction. That row stays
-locked until the commit, so a later writer gets later numbers only after the
-earlier one has committed (or rolled back, freeing its numbers). A reader
-that has seen `seq` N therefore never sees a change below N appear later:
-the cursor neither skips nor repeats, even with many writers."""
+Order without a lock that every writer shares. Each change row carries its
+transaction's id (`xid`) and a `seq` from a plain sequence, and the feed is
+read in (xid, seq) order. On PostgreSQL the feed shows only transactions
+below the oldest one still running (`pg_snapshot_xmin` of the statement's
+own snapshot): every transaction under that horizon has finished, so no row
+can appear later below a cursor already handed out. The cursor therefore
+never skips and never repeats a change, while writers only append rows.
 
+The order of the changes of one log is the order they were committed: a
+change's xid is assigned by its transaction's first write, and an edit,
+delete or restore writes first what orders it after the change before it
+(the edit and delete lock the log's row; a restore reads the committed
+delete before it writes anything). The idempotency record, which every
+write may carry, is written last for the same reason (app/core/idempotency.py).
+
+The price: a long transaction that has written in this database holds the
+feed back (not the writers) until it ends.
+
+SQLite has one writer at a time: `xid` is always 0 there and `seq` (the
+rowid) is commit order."""
+
+import functools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import JSON, BigInteger, Integer, String, Table, bindparam, insert, select, true, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    insert,
+    literal_column,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import FieldError, InputRejected
 from app.core.observability import request_id_var
-from app.core.sql import RowsTable, dialect_of, prebuilt
+from app.core.sql import RowsTable, for_dialect
 from app.core.timeutil import iso_utc
-from app.models import ChangeClock, TaskLogChange
+from app.models import TaskLogChange
 
 _CHANGES = cast(Table, TaskLogChange.__table__)
-_CLOCK = cast(Table, ChangeClock.__table__)
 CHANGES = RowsTable("c", [("task_log_id", BigInteger()), ("company_id", BigInteger()), ("action", String()),
                           ("version", Integer()), ("before", JSON()), ("after", JSON())])
+_APPENDED = ["task_log_id", "company_id", "action", "version", "actor", "request_id", "before", "after"]
 
+# PostgreSQL: every transaction of this database below this id has finished,
+# as the statement's own snapshot sees it: the lowest id the snapshot holds
+# as running (else its xmax, the first id not yet given out), leaving out
+# the transactions known to be another database's (pg_stat_activity), which
+# cannot write our rows. Without that, any long transaction on the cluster
+# would hold the feed back. A transaction of unknown database (one that
+# ended since the snapshot, a prepared one) is kept: held back, never skipped.
+_PG_FINISHED_BELOW: Any = literal_column("""COALESCE(
+    (SELECT min(CAST(CAST(running AS text) AS bigint))
+       FROM pg_snapshot_xip(pg_current_snapshot()) AS running
+      WHERE CAST(CAST(running AS text) AS bigint) & 4294967295 NOT IN (
+            SELECT CAST(CAST(backend_xid AS text) AS bigint) FROM pg_stat_activity
+             WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())),
+    CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text) AS bigint))""")
 
-def _bump(dialect: str) -> Any:
-    """Take `count` numbers off the clock; returns the last one."""
-    return (
-        update(_CLOCK).where(_CLOCK.c.id == 1)
-        .values(seq=_CLOCK.c.seq + bindparam("count", type_=BigInteger())).returning(_CLOCK.c.seq)
-    )
-
-
-def _bump_and_append(dialect: str) -> Any:
-    clock = _bump(dialect).cte("clock")
-    src = CHANGES.source(dialect, [])
-    rows = select(
-        clock.c.seq - bindparam("count", type_=BigInteger()) + src.c.n, src.c.task_log_id, src.c.company_id,
-        src.c.action, src.c.version, bindparam("actor", type_=String()), bindparam("request_id", type_=String()),
-        src.c.before, src.c.after,
-    ).select_from(clock).join(src, true())
-    names = ["seq", "task_log_id", "company_id", "action", "version", "actor", "request_id", "before", "after"]
-    return insert(_CHANGES).from_select(names, rows).add_cte(clock)
+_MAX_BIGINT = 2**63 - 1
 
 
 @dataclass
 class Change:
+    """One change of a log, as a write records it."""
+
     task_log_id: int
     company_id: int
     action: str  # create | update | delete | restore
@@ -55,58 +81,114 @@ class Change:
     after: dict[str, Any] | None
 
 
+class FeedCursor(NamedTuple):
+    """A position in the change feed: after the change (xid, seq)."""
+
+    xid: int
+    seq: int
+
+    def __str__(self) -> str:
+        return f"{self.xid}-{self.seq}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> "FeedCursor":
+        """A cursor the feed gave out. A plain number N is a cursor of the
+        feed before it was ordered by xid, whose rows all have xid 0."""
+        if not text:
+            return cls(0, 0)
+        xid, _, seq = text.rpartition("-") if "-" in text else ("0", "", text)
+        if not (xid.isascii() and xid.isdigit() and seq.isascii() and seq.isdigit()) \
+                or int(xid) > _MAX_BIGINT or int(seq) > _MAX_BIGINT:
+            raise InputRejected([FieldError("since", "Not a cursor this feed gave out.", "INVALID_CURSOR")])
+        return cls(int(xid), int(seq))
+
+    @classmethod
+    def of(cls, change: TaskLogChange) -> "FeedCursor":
+        return cls(change.xid, change.seq)
+
+
+@functools.cache
+def _feed(company: bool, horizon: bool) -> Any:
+    """The feed after :xid, :seq, at most :limit changes; of :company_id
+    when `company`; only finished transactions when `horizon`."""
+    after = tuple_(TaskLogChange.xid, TaskLogChange.seq) > tuple_(bindparam("xid"), bindparam("seq"))
+    stmt = select(TaskLogChange).where(after)
+    if company:
+        stmt = stmt.where(TaskLogChange.company_id == bindparam("company_id"))
+    if horizon:
+        stmt = stmt.where(TaskLogChange.xid < _PG_FINISHED_BELOW)
+    return stmt.order_by(TaskLogChange.xid, TaskLogChange.seq).limit(bindparam("limit"))
+
+
+@functools.cache
+def _append_rows() -> Any:
+    """PostgreSQL: the changes as arrays (one prepared statement whatever the count)."""
+    src = CHANGES.source("postgresql", [])
+    rows = select(src.c.task_log_id, src.c.company_id, src.c.action, src.c.version,
+                  bindparam("actor", type_=String()), bindparam("request_id", type_=String()),
+                  src.c.before, src.c.after).order_by(src.c.n)
+    return insert(_CHANGES).from_select(_APPENDED, rows)
+
+
 class HistoryRepository:
+    """Shared SQL; `history_repository(session)` picks the database's own."""
+
+    # Whether the feed must hold back transactions that may still commit.
+    feed_needs_horizon = False
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def record(self, changes: list[Change], actor: str) -> None:
-        """Append the changes; call last in the transaction (see module doc)."""
-        if not changes:
-            return
-        rows = [(c.task_log_id, c.company_id, c.action, c.version, c.before, c.after) for c in changes]
-        params = {"count": len(changes), "actor": actor, "request_id": request_id_var.get()}
-        if dialect_of(self.session) == "sqlite":
-            # SQLite has no data-modifying WITH; its writers take turns anyway.
-            last = (await self.session.execute(prebuilt(self.session, "history.bump", _bump), params)).scalar_one()
-            first = last - len(changes) + 1
-            await self.session.execute(
-                prebuilt(self.session, "history.append", lambda d: insert(_CHANGES)),
-                [{"seq": first + i, "task_log_id": t, "company_id": co, "action": a, "version": v,
-                  "actor": actor, "request_id": params["request_id"], "before": b, "after": af}
-                 for i, (t, co, a, v, b, af) in enumerate(rows)],
-            )
-            return
-        # One statement bumps the clock and appends the changes, so the clock
-        # row, which every writer needs, is held for one round trip and the commit.
-        stmt = prebuilt(self.session, "history.record", _bump_and_append)
-        await self.session.execute(stmt, {**params, **CHANGES.params("postgresql", rows)})
+        """Append the changes (their xid and seq are the database's defaults)."""
+        if changes:
+            await self._append(changes, actor, request_id_var.get())
+
+    async def _append(self, changes: list[Change], actor: str, request_id: str | None) -> None:
+        await self.session.execute(insert(_CHANGES), [
+            {"task_log_id": c.task_log_id, "company_id": c.company_id, "action": c.action, "version": c.version,
+             "actor": actor, "request_id": request_id, "before": c.before, "after": c.after}
+            for c in changes
+        ])
 
     async def of_log(self, task_log_id: int) -> list[TaskLogChange]:
-        stmt = select(TaskLogChange).where(TaskLogChange.task_log_id == task_log_id).order_by(TaskLogChange.seq)
+        stmt = (select(TaskLogChange).where(TaskLogChange.task_log_id == task_log_id)
+                .order_by(TaskLogChange.xid, TaskLogChange.seq))
         return list((await self.session.scalars(stmt)).all())
 
     async def last_delete(self, task_log_id: int, since: datetime) -> TaskLogChange | None:
         """The log's deletion, if that is its last change and happened after `since`."""
         stmt = (
             select(TaskLogChange).where(TaskLogChange.task_log_id == task_log_id)
-            .order_by(TaskLogChange.seq.desc()).limit(1)
+            .order_by(TaskLogChange.xid.desc(), TaskLogChange.seq.desc()).limit(1)
         )
         last = (await self.session.scalars(stmt)).first()
         if last is None or last.action != "delete" or last.at < since:
             return None
         return last
 
-    async def feed(self, after_seq: int, limit: int, company_id: int | None) -> list[TaskLogChange]:
-        stmt = select(TaskLogChange).where(TaskLogChange.seq > after_seq)
-        if company_id is not None:
-            stmt = stmt.where(TaskLogChange.company_id == company_id)
-        stmt = stmt.order_by(TaskLogChange.seq).limit(limit)
-        return list((await self.session.scalars(stmt)).all())
+    async def feed(self, after: FeedCursor, limit: int, company_id: int | None) -> list[TaskLogChange]:
+        stmt = _feed(company_id is not None, self.feed_needs_horizon)
+        params = {"xid": after.xid, "seq": after.seq, "limit": limit, "company_id": company_id}
+        return list((await self.session.scalars(stmt, params)).all())
+
+
+class _PostgresHistory(HistoryRepository):
+    feed_needs_horizon = True
+
+    async def _append(self, changes: list[Change], actor: str, request_id: str | None) -> None:
+        rows = [(c.task_log_id, c.company_id, c.action, c.version, c.before, c.after) for c in changes]
+        await self.session.execute(
+            _append_rows(), {"actor": actor, "request_id": request_id, **CHANGES.params("postgresql", rows)})
+
+
+def history_repository(session: AsyncSession) -> HistoryRepository:
+    return for_dialect(session, postgresql=_PostgresHistory, sqlite=HistoryRepository)
 
 
 def change_view(change: TaskLogChange) -> dict[str, Any]:
     return {
-        "cursor": str(change.seq),
+        "cursor": str(FeedCursor.of(change)),
         "taskLogId": change.task_log_id,
         "action": change.action,
         "version": change.version,
@@ -116,3 +198,4 @@ def change_view(change: TaskLogChange) -> dict[str, Any]:
         "before": change.before,
         "after": change.after,
     }
+

@@ -1,9 +1,10 @@
 """Task log persistence: set-based statements only (one INSERT for a whole
 batch, one GROUP BY for a set of day windows), never a query per item."""
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -27,9 +28,8 @@ from app.core.sql import (
     RowsTable,
     UTCDateTime,
     dialect_insert_for,
-    dialect_of,
     epoch_seconds,
-    prebuilt,
+    for_dialect,
     seconds_between,
 )
 from app.models import Employee, Task, TaskLog
@@ -40,7 +40,6 @@ KEY_COLUMNS = ("task_id", "user_id", "start_time")
 # The write path uses the table's columns, not the mapped class: Core
 # statements skip the ORM's bookkeeping of the rows they return.
 _LOGS = TaskLog.__table__.c
-_INSERTED = (_LOGS.id, _LOGS.task_id, _LOGS.user_id, _LOGS.start_time, _LOGS.created_at, _LOGS.updated_at)
 
 # Sets of rows the write path hands to single statements.
 NEW_LOGS = RowsTable("new", [
@@ -51,8 +50,60 @@ KEYS = RowsTable("k", [("task_id", BigInteger()), ("user_id", BigInteger()), ("s
 USER_RANGES = RowsTable("r", [("user_id", BigInteger()), ("lo", UTCDateTime()), ("hi", UTCDateTime())])
 
 
-# Columns a task log is shown with, in the order task_log_view reads them;
-# project and user name come from joins. Core columns: the rows are plain.
+class NewLog(NamedTuple):
+    """A log to insert: the values of NEW_LOGS' columns."""
+
+    task_id: int
+    user_id: int
+    start_time: datetime
+    end_time: datetime
+    description: str
+    manual_add: bool
+
+    @property
+    def key(self) -> LogKey:
+        return (self.task_id, self.user_id, self.start_time)
+
+
+class InsertedLog(NamedTuple):
+    """What the database gave a log it inserted."""
+
+    id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class NearbyLog(NamedTuple):
+    """A stored log near a write, its instants in whole seconds since 1970."""
+
+    id: int
+    user_id: int
+    start: int
+    end: int
+
+
+class TaskLogRow(NamedTuple):
+    """A task log as shown (see `task_log_view`), with its company."""
+
+    id: int
+    task_id: int
+    project_id: int
+    user_id: int
+    user_name: str
+    start_time: datetime
+    end_time: datetime
+    description: str
+    manual_add: bool
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None
+    updated_by: str | None
+    version: int
+    company_id: int
+
+
+# The columns of TaskLogRow, in its order; project and user name come from
+# joins. Core columns: the rows are plain.
 _LOG_TABLE, _TASKS, _EMPLOYEES = TaskLog.__table__, Task.__table__.c, Employee.__table__.c
 VIEW_COLUMNS = (
     _LOG_TABLE.c.id,
@@ -71,6 +122,7 @@ VIEW_COLUMNS = (
     _LOG_TABLE.c.version,
     _EMPLOYEES.company_id,
 )
+assert tuple(c.name for c in VIEW_COLUMNS) == TaskLogRow._fields
 
 
 def _view_select() -> Any:
@@ -82,83 +134,55 @@ def _view_select() -> Any:
 
 
 class TaskLogRepository:
+    """Shared SQL; `task_log_repository(session)` picks the database's own
+    implementation of what differs (the batch insert, the nearby logs)."""
+
+    dialect = "postgresql"
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def insert_or_find(
-        self, rows: list[tuple[Any, ...]], author: str
-    ) -> tuple[dict[int, Any], dict[int, int]]:
-        """Insert the rows (values of NEW_LOGS' columns, each with a distinct
-        (task, user, start) key), written by `author`, whose key is free, and
-        find the stored logs of the others. The database decides, so
-        concurrent uploads of the same entries cannot both win. Returns, by
-        the row's position, the inserted logs (id, created_at, updated_at)
-        and the stored logs' ids."""
-        if not rows:
-            return {}, {}
-        if dialect_of(self.session) == "sqlite":
-            # The rows as parameters: SQLAlchemy sends them as multi-row INSERTs.
-            names = [c for c, _ in NEW_LOGS.columns]
-            stmt = prebuilt(self.session, "task_logs.insert_rows", _insert_rows)
-            result = await self.session.execute(
-                stmt, [dict(zip(names, r, strict=True), created_by=author, updated_by=author) for r in rows])
-            position = {r[:3]: i for i, r in enumerate(rows)}
-            inserted = {position[(r.task_id, r.user_id, r.start_time)]: r for r in result}
-            return inserted, await self._stored(rows, [i for i in range(len(rows)) if i not in inserted])
-        # One statement: logs already stored are found first and not offered
-        # to the INSERT (a re-sent batch then costs a look-up, not a thousand
-        # conflicting inserts); the INSERT still skips what a concurrent
-        # writer stored meanwhile. Rows come back by position, with only what
-        # the caller lacks: a re-sent thousand is a thousand pairs of ids.
-        stmt = prebuilt(self.session, "task_logs.insert_or_find", _insert_or_find)
-        inserted, stored = {}, {}
-        params = {"author": author, **NEW_LOGS.params("postgresql", rows)}
-        for row in await self.session.execute(stmt, params):
-            if row[2] is None:  # no created_at: a stored log
-                stored[row[1] - 1] = row[0]
-            else:
-                inserted[row[1] - 1] = row
-        if len(inserted) + len(stored) == len(rows):
-            return inserted, stored
-        # Stored by a writer that committed after this statement began: the
-        # INSERT skipped it, and the statement's snapshot cannot see it.
-        late = [i for i in range(len(rows)) if i not in inserted and i not in stored]
-        return inserted, stored | await self._stored(rows, late)
+    async def insert_or_find(self, rows: list[NewLog], author: str) -> tuple[dict[int, InsertedLog], dict[int, int]]:
+        """Insert the rows (each with a distinct (task, user, start) key),
+        written by `author`, whose key is free, and find the stored logs of
+        the others. The database decides, so concurrent uploads of the same
+        entries cannot both win. Returns, by the row's position, the inserted
+        logs and the stored logs' ids."""
+        raise NotImplementedError
 
-    async def _stored(self, rows: list[tuple[Any, ...]], positions: list[int]) -> dict[int, int]:
+    async def logs_starting_between(self, ranges: list[tuple[int, datetime, datetime]]) -> list[NearbyLog]:
+        """The logs of each (user, lo, hi) range that start in [lo, hi), by
+        user and start, instants in seconds since 1970 (integers: cheaper to
+        fetch and to add up than datetimes): one range scan of the
+        (user_id, start_time) index per user."""
+        raise NotImplementedError
+
+    async def _stored(self, rows: list[NewLog], positions: list[int]) -> dict[int, int]:
         """The stored logs' ids of the rows at these positions, by position."""
-        ids = await self.ids_by_key(rows[i][:3] for i in positions)
-        return {i: ids[rows[i][:3]] for i in positions if rows[i][:3] in ids}
+        ids = await self.ids_by_key(rows[i].key for i in positions)
+        return {i: ids[rows[i].key] for i in positions if rows[i].key in ids}
 
     async def ids_by_key(self, keys: Iterable[LogKey]) -> dict[LogKey, int]:
         keys = list(keys)
         if not keys:
             return {}
+        k = KEYS.source(self.dialect, keys)
+        stmt = select(_LOGS.id, _LOGS.task_id, _LOGS.user_id, _LOGS.start_time).join(
+            k, (_LOGS.task_id == k.c.task_id) & (_LOGS.user_id == k.c.user_id) & (_LOGS.start_time == k.c.start_time)
+        )
+        rows = await self.session.execute(stmt, KEYS.params(self.dialect, keys))
+        return {(r.task_id, r.user_id, r.start_time): r.id for r in rows}
 
-        def build(dialect: str) -> Any:
-            k = KEYS.source(dialect, keys)
-            return select(_LOGS.id, _LOGS.task_id, _LOGS.user_id, _LOGS.start_time).join(
-                k, (_LOGS.task_id == k.c.task_id) & (_LOGS.user_id == k.c.user_id)
-                & (_LOGS.start_time == k.c.start_time)
-            )
-
-        stmt = prebuilt(self.session, "task_logs.ids_by_key", build, carries_rows=True)
-        rows = (await self.session.execute(stmt, KEYS.params(dialect_of(self.session), keys))).all()
-        return {(t, u, s): i for i, t, u, s in rows}
-
-    async def get_view(self, log_id: int, *, lock: bool = False) -> Any:
-        stmt = _view_select().where(TaskLog.id == log_id)
-        if lock:
-            stmt = stmt.with_for_update(of=_LOG_TABLE)
-        return (await self.session.execute(stmt)).one_or_none()
+    async def get_view(self, log_id: int, *, lock: bool = False) -> TaskLogRow | None:
+        row = (await self.session.execute(_one_log(lock), {"id": log_id})).one_or_none()
+        return None if row is None else TaskLogRow._make(row)
 
     async def list_for_task(
         self, task_id: int, offset: int | None, limit: int | None, *, user_id: int | None = None
-    ) -> list[Any]:
-        paged, mine = limit is not None, user_id is not None
-        stmt = prebuilt(self.session, f"task_logs.list_for_task.{paged}.{mine}", lambda d: _task_list(paged, mine))
+    ) -> list[TaskLogRow]:
+        stmt = _task_list(paged=limit is not None, mine=user_id is not None)
         params = {"task_id": task_id, "user_id": user_id, "offset": offset or 0, "limit": limit}
-        return list((await self.session.execute(stmt, params)).all())
+        return [TaskLogRow._make(row) for row in await self.session.execute(stmt, params)]
 
     async def task_summary(self, task_id: int, *, user_id: int | None = None) -> tuple[int, int]:
         """(count, total seconds) of a task's logs (of one employee's, when given)."""
@@ -183,32 +207,96 @@ class TaskLogRepository:
     async def delete(self, log_id: int) -> None:
         await self.session.execute(delete(TaskLog).where(TaskLog.id == log_id))
 
-    async def logs_starting_between(self, ranges: list[tuple[int, datetime, datetime]]) -> list[Any]:
-        """(id, user_id, start, end) of the logs of each (user, lo, hi) range
-        that start in [lo, hi), by user and start, the instants in seconds
-        since 1970 (integers: cheaper to fetch and to add up than datetimes):
-        one range scan of the (user_id, start_time) index per user."""
+
+class _PostgresTaskLogs(TaskLogRepository):
+    async def insert_or_find(self, rows: list[NewLog], author: str) -> tuple[dict[int, InsertedLog], dict[int, int]]:
+        """One statement: logs already stored are found first and not offered
+        to the INSERT (a re-sent batch then costs a look-up, not a thousand
+        conflicting inserts); the INSERT still skips what a concurrent
+        writer stored meanwhile. Rows come back by position, with only what
+        the caller lacks: a re-sent thousand is a thousand pairs of ids."""
+        if not rows:
+            return {}, {}
+        inserted: dict[int, InsertedLog] = {}
+        stored: dict[int, int] = {}
+        params = {"author": author, **NEW_LOGS.params("postgresql", rows)}
+        for row in await self.session.execute(_insert_or_find(), params):
+            if row.created_at is None:  # a stored log
+                stored[row.n - 1] = row.id
+            else:
+                inserted[row.n - 1] = InsertedLog(row.id, row.created_at, row.updated_at)
+        if len(inserted) + len(stored) == len(rows):
+            return inserted, stored
+        # Stored by a writer that committed after this statement began: the
+        # INSERT skipped it, and the statement's snapshot cannot see it.
+        late = [i for i in range(len(rows)) if i not in inserted and i not in stored]
+        return inserted, stored | await self._stored(rows, late)
+
+    async def logs_starting_between(self, ranges: list[tuple[int, datetime, datetime]]) -> list[NearbyLog]:
         if not ranges:
             return []
+        params = USER_RANGES.params("postgresql", ranges)
+        return [NearbyLog._make(row) for row in await self.session.execute(_nearby_logs_lateral(), params)]
 
-        def build(dialect: str) -> Any:
-            r = USER_RANGES.source(dialect, ranges)
-            columns = (_LOGS.id, _LOGS.user_id, epoch_seconds(_LOGS.start_time).label("start"),
-                       epoch_seconds(_LOGS.end_time).label("end"))
-            within = (_LOGS.user_id == r.c.user_id, _LOGS.start_time >= r.c.lo, _LOGS.start_time < r.c.hi)
-            if dialect == "sqlite":  # no LATERAL; its joins are nested loops anyway
-                return select(*columns).join(r, and_(*within)).order_by(_LOGS.user_id, _LOGS.start_time, _LOGS.id)
-            # A range scan per user, whatever the planner guesses of the ranges
-            # (a plain join, or a LATERAL it flattens into one, may get hashed
-            # against a scan of the whole table). OFFSET 0 keeps it as written.
-            logs = select(*columns, _LOGS.start_time).where(*within).offset(0).lateral("logs")
-            return (select(logs.c.id, logs.c.user_id, logs.c.start, logs.c.end).select_from(r).join(logs, true())
-                    .order_by(logs.c.user_id, logs.c.start_time, logs.c.id))
 
-        stmt = prebuilt(self.session, "task_logs.logs_starting_between", build, carries_rows=True)
-        return list((await self.session.execute(stmt, USER_RANGES.params(dialect_of(self.session), ranges))).all())
+class _SqliteTaskLogs(TaskLogRepository):
+    dialect = "sqlite"
 
-def _task_list(paged: bool, mine: bool) -> Any:
+    async def insert_or_find(self, rows: list[NewLog], author: str) -> tuple[dict[int, InsertedLog], dict[int, int]]:
+        """The rows as parameters (SQLAlchemy sends them as multi-row
+        INSERTs); what the INSERT skipped is looked up after."""
+        if not rows:
+            return {}, {}
+        result = await self.session.execute(
+            _insert_rows(), [row._asdict() | {"created_by": author, "updated_by": author} for row in rows])
+        position = {row.key: i for i, row in enumerate(rows)}
+        inserted = {position[(r.task_id, r.user_id, r.start_time)]: InsertedLog(r.id, r.created_at, r.updated_at)
+                    for r in result}
+        return inserted, await self._stored(rows, [i for i in range(len(rows)) if i not in inserted])
+
+    async def logs_starting_between(self, ranges: list[tuple[int, datetime, datetime]]) -> list[NearbyLog]:
+        if not ranges:
+            return []
+        # No LATERAL; its joins are nested loops anyway. The VALUES list
+        # carries the ranges, so the statement is built per call.
+        r = USER_RANGES.source("sqlite", ranges)
+        stmt = (select(*_NEARBY_COLUMNS).join(r, and_(*_starting_in(r)))
+                .order_by(_LOGS.user_id, _LOGS.start_time, _LOGS.id))
+        return [NearbyLog._make(row) for row in await self.session.execute(stmt)]
+
+
+def task_log_repository(session: AsyncSession) -> TaskLogRepository:
+    return for_dialect(session, postgresql=_PostgresTaskLogs, sqlite=_SqliteTaskLogs)
+
+
+_NEARBY_COLUMNS = (_LOGS.id, _LOGS.user_id, epoch_seconds(_LOGS.start_time).label("start"),
+                   epoch_seconds(_LOGS.end_time).label("end"))
+
+
+def _starting_in(r: Any) -> tuple[Any, ...]:
+    return (_LOGS.user_id == r.c.user_id, _LOGS.start_time >= r.c.lo, _LOGS.start_time < r.c.hi)
+
+
+@functools.cache
+def _nearby_logs_lateral() -> Any:
+    """PostgreSQL: a range scan per user, whatever the planner guesses of the
+    ranges (a plain join, or a LATERAL it flattens into one, may get hashed
+    against a scan of the whole table). OFFSET 0 keeps it as written."""
+    r = USER_RANGES.source("postgresql", [])
+    logs = select(*_NEARBY_COLUMNS, _LOGS.start_time).where(*_starting_in(r)).offset(0).lateral("logs")
+    return (select(logs.c.id, logs.c.user_id, logs.c.start, logs.c.end).select_from(r).join(logs, true())
+            .order_by(logs.c.user_id, logs.c.start_time, logs.c.id))
+
+
+@functools.cache
+def _one_log(lock: bool) -> Any:
+    """The log :id as shown; its row locked for the write when `lock`."""
+    stmt = _view_select().where(_LOGS.id == bindparam("id"))
+    return stmt.with_for_update(of=_LOG_TABLE) if lock else stmt
+
+
+@functools.cache
+def _task_list(*, paged: bool, mine: bool) -> Any:
     """A task's logs as shown, oldest first; of :user_id only when `mine`, a
     page (:offset, :limit) when `paged`. Built once: a task can have tens of
     thousands of logs, and each request would otherwise build it anew."""
@@ -220,16 +308,24 @@ def _task_list(paged: bool, mine: bool) -> Any:
     return stmt
 
 
-def _insert_rows(dialect: str) -> Any:
+_INSERTED = (_LOGS.id, _LOGS.task_id, _LOGS.user_id, _LOGS.start_time, _LOGS.created_at, _LOGS.updated_at)
+
+
+@functools.cache
+def _insert_rows() -> Any:
+    """SQLite: the rows' INSERT, skipping those whose key is taken."""
     return (
-        dialect_insert_for(dialect)(TaskLog.__table__)
+        dialect_insert_for("sqlite")(TaskLog.__table__)
         .on_conflict_do_nothing(index_elements=list(KEY_COLUMNS)).returning(*_INSERTED)
     )
 
 
-def _insert_or_find(dialect: str) -> Any:
+@functools.cache
+def _insert_or_find() -> Any:
+    """PostgreSQL: (id, n, created_at, updated_at) of each of the NEW_LOGS
+    arrays' rows (n: its 1-based position); a stored log has no created_at."""
     # A CTE, so the arrays are sent and unnested once for its three uses.
-    src = select(NEW_LOGS.source(dialect, [])).cte("src")
+    src = select(NEW_LOGS.source("postgresql", [])).cte("src")
     names = [c for c, _ in NEW_LOGS.columns]
     author = bindparam("author", type_=String())
 
@@ -246,12 +342,11 @@ def _insert_or_find(dialect: str) -> Any:
         .order_by(src.c.task_id, src.c.user_id, src.c.start_time)
     )
     inserted = (
-        dialect_insert_for(dialect)(TaskLog.__table__).from_select([*names, "created_by", "updated_by"], fresh)
+        dialect_insert_for("postgresql")(TaskLog.__table__).from_select([*names, "created_by", "updated_by"], fresh)
         .on_conflict_do_nothing(index_elements=list(KEY_COLUMNS))
         .returning(*_INSERTED).cte("inserted")
     )
-    # (id, position, created_at, updated_at); a stored log has no created_at.
     return union_all(
         select(inserted.c.id, src.c.n, inserted.c.created_at, inserted.c.updated_at).join(src, same_key(inserted)),
-        select(stored.c.id, stored.c.n, null(), null()),
+        select(stored.c.id, stored.c.n, null().label("created_at"), null().label("updated_at")),
     )

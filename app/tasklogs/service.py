@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.allocation.service import TimeChanges, apply_time_changes
+from app.allocation.service import TimeChanges, record_time_changes
 from app.auth.principal import Principal
 from app.core.errors import (
     AppError,
@@ -39,8 +39,16 @@ from app.core.timeutil import (
     zone,
 )
 from app.reference.repository import EmployeeContext, ReferenceRepository, TaskContext
-from app.tasklogs.history import Change, HistoryRepository, change_view
-from app.tasklogs.repository import LogKey, TaskLogRepository
+from app.tasklogs.history import Change, FeedCursor, change_view, history_repository
+from app.tasklogs.repository import (
+    InsertedLog,
+    LogKey,
+    NearbyLog,
+    NewLog,
+    TaskLogRepository,
+    TaskLogRow,
+    task_log_repository,
+)
 from app.tasklogs.schemas import TaskLogBulkItem, TaskLogCreate, TaskLogUpdate
 
 DUPLICATE_MESSAGE = "Duplicate Time Log."
@@ -70,14 +78,24 @@ class Draft:
             "updated_by": author,
         }
 
+    def new_log(self) -> NewLog:
+        return NewLog(self.task_id, self.user_id, self.start_time, self.end_time, self.description, self.manual_add)
+
+    @property
+    def seconds(self) -> int:
+        return int((self.end_time - self.start_time).total_seconds())
+
 
 class Span(Protocol):
     """Time of one employee that a write added or removed, for daily totals:
     a Draft, or a stored log's row."""
 
-    user_id: int
-    start_time: datetime
-    end_time: datetime
+    @property
+    def user_id(self) -> int: ...
+    @property
+    def start_time(self) -> datetime: ...
+    @property
+    def end_time(self) -> datetime: ...
 
 
 @dataclass
@@ -92,32 +110,29 @@ class WriteResult:
         return {"dailyTotals": self.daily_totals, "allocation": self.allocation, "warnings": self.warnings}
 
 
-def task_log_view(row: Any) -> dict[str, Any]:
-    """A task log as clients see it (the TaskLogOut schema), from a row of
-    the repository's VIEW_COLUMNS. Built by hand, reading the row by
-    position, because list endpoints return tens of thousands of these; the
-    instants stay datetimes, which orjson writes as ISO 8601 UTC with a Z
-    much faster than formatting them here (see app/core/responses.py)."""
-    (log_id, task_id, project_id, user_id, user_name, start, end, description, manual_add, created_at, updated_at,
-     created_by, updated_by, version) = row[:14]
-    seconds = int((end - start).total_seconds())
+def task_log_view(row: TaskLogRow) -> dict[str, Any]:
+    """A task log as clients see it (the TaskLogOut schema). Built by hand
+    because list endpoints return tens of thousands of these; the instants
+    stay datetimes, which orjson writes as ISO 8601 UTC with a Z much faster
+    than formatting them here (see app/core/responses.py)."""
+    seconds = int((row.end_time - row.start_time).total_seconds())
     return {
-        "taskLogId": log_id,
-        "taskId": task_id,
-        "projectId": project_id,
-        "userId": user_id,
-        "userName": user_name,
-        "startTime": start,
-        "endTime": end,
+        "taskLogId": row.id,
+        "taskId": row.task_id,
+        "projectId": row.project_id,
+        "userId": row.user_id,
+        "userName": row.user_name,
+        "startTime": row.start_time,
+        "endTime": row.end_time,
         "durationSeconds": seconds,
         "duration": hours_minutes(seconds),
-        "description": description,
-        "manualAdd": manual_add,
-        "createdAt": created_at,
-        "updatedAt": updated_at,
-        "createdBy": created_by,
-        "updatedBy": updated_by,
-        "version": version,
+        "description": row.description,
+        "manualAdd": row.manual_add,
+        "createdAt": row.created_at,
+        "updatedAt": row.updated_at,
+        "createdBy": row.created_by,
+        "updatedBy": row.updated_by,
+        "version": row.version,
     }
 
 
@@ -284,9 +299,7 @@ async def create_task_logs(
         else:
             first[draft.key] = draft
     unique = list(first.values())
-    repo = TaskLogRepository(session)
-    inserted, stored = await repo.insert_or_find(
-        [(d.task_id, d.user_id, d.start_time, d.end_time, d.description, d.manual_add) for d in unique], actor.label)
+    inserted, stored = await task_log_repository(session).insert_or_find([d.new_log() for d in unique], actor.label)
 
     result = WriteResult()
     written: list[tuple[int, Draft]] = []
@@ -307,16 +320,12 @@ async def create_task_logs(
 
     count_on_commit(session, "task_logs_created", len(result.created))
     count_on_commit(session, "duplicates_skipped", len(result.skipped))
-    await _apply_effects(
-        session, settings, result,
-        # Days and budgets of skipped duplicates are reported too: a client
-        # re-sending a batch still learns where the day and the project stand.
-        spans=drafts,
-        zones={uid: e.timezone for uid, e in ctx.employees.items()},
-        written={log_id for log_id, _ in written},
-        time=_time_of(added=written, reported=drafts),
-    )
-    await HistoryRepository(session).record([
+    # Days and budgets of skipped duplicates are reported too: a client
+    # re-sending a batch still learns where the day and the project stand.
+    await _report_days(session, settings, result, spans=drafts, zones=_zones(ctx),
+                       written={log_id for log_id, _ in written})
+    result.allocation = await record_time_changes(session, _time_of(ctx, added=written, reported=drafts))
+    await history_repository(session).record([
         Change(view["taskLogId"], ctx.employees[view["userId"]].company_id, "create", 1, None, view)
         for view in result.created
     ], actor.label)
@@ -358,7 +367,7 @@ async def bulk_create_task_logs(
 
 async def _writable_log(
     repo: TaskLogRepository, actor: Principal, log_id: int, expected_version: int | None
-) -> Any:
+) -> TaskLogRow:
     """The log, locked, if this caller may change it (404 if it may not even
     see it) and it is still the version the caller last saw (If-Match)."""
     before = await repo.get_view(log_id, lock=True)
@@ -384,7 +393,7 @@ async def update_task_log(
 ) -> WriteResult:
     """Edit a log; it is re-validated as on create and, unless the body says
     otherwise, marked as a manual entry."""
-    repo = TaskLogRepository(session)
+    repo = task_log_repository(session)
     before = await _writable_log(repo, actor, log_id, expected_version)
     changes = patch.model_dump(exclude_unset=True, by_alias=False)
     changes = {k: v for k, v in changes.items() if v is not None or k == "description"}
@@ -393,7 +402,7 @@ async def update_task_log(
         "end_time": before.end_time, "description": before.description, "manual_add": True, **changes,
     }
     _require_may_write_for(actor, {merged["user_id"]})
-    ctx = await _load_context(session, actor, {merged["task_id"]}, {merged["user_id"], before.user_id})
+    ctx = await _load_context(session, actor, {merged["task_id"], before.task_id}, {merged["user_id"], before.user_id})
     draft = _validate_all([merged], ctx, settings, batch=False)[0]
     try:
         async with session.begin_nested():
@@ -404,17 +413,13 @@ async def update_task_log(
         existing = (await repo.ids_by_key([draft.key])).get(draft.key)
         raise Conflict(DUPLICATE_MESSAGE, "DUPLICATE_TASK_LOG", existingTaskLogId=existing) from exc
     after = await repo.get_view(log_id)
+    assert after is not None  # locked by this transaction
 
     result = WriteResult(created=[task_log_view(after)])
-    zones = {uid: e.timezone for uid, e in ctx.employees.items()}
-    await _apply_effects(
-        session, settings, result,
-        spans=[before, draft],
-        zones=zones, written={log_id},
-        # The log may have moved: its old task and project lose the old time.
-        time=_time_of(added=[(log_id, draft)], removed=[before]),
-    )
-    await HistoryRepository(session).record([
+    await _report_days(session, settings, result, spans=[before, draft], zones=_zones(ctx), written={log_id})
+    # The log may have moved: its old task and project lose the old time.
+    result.allocation = await record_time_changes(session, _time_of(ctx, added=[(log_id, draft)], removed=[before]))
+    await history_repository(session).record([
         Change(log_id, after.company_id, "update", after.version, task_log_view(before), result.created[0])
     ], actor.label)
     return result
@@ -424,19 +429,14 @@ async def delete_task_log(
     session: AsyncSession, settings: Settings, log_id: int, *, actor: Principal, expected_version: int | None = None
 ) -> WriteResult:
     """Delete a log. It stays restorable from its history for TASKLOGS_RESTORE_DAYS."""
-    repo = TaskLogRepository(session)
+    repo = task_log_repository(session)
     before = await _writable_log(repo, actor, log_id, expected_version)
     await repo.delete(log_id)
-    ctx = await _load_context(session, actor, set(), {before.user_id})
+    ctx = await _load_context(session, actor, {before.task_id}, {before.user_id})
     result = WriteResult()
-    await _apply_effects(
-        session, settings, result,
-        spans=[before],
-        zones={uid: e.timezone for uid, e in ctx.employees.items()},
-        written=set(),
-        time=_time_of(removed=[before]),
-    )
-    await HistoryRepository(session).record([
+    await _report_days(session, settings, result, spans=[before], zones=_zones(ctx), written=set())
+    result.allocation = await record_time_changes(session, _time_of(ctx, removed=[before]))
+    await history_repository(session).record([
         Change(log_id, before.company_id, "delete", before.version + 1, task_log_view(before), None)
     ], actor.label)
     return result
@@ -445,8 +445,8 @@ async def delete_task_log(
 async def restore_task_log(session: AsyncSession, settings: Settings, log_id: int, *, actor: Principal) -> WriteResult:
     """Bring a deleted log back from its history, unless a new log has taken
     its (task, employee, start) meanwhile. Admins and keys only."""
-    repo = TaskLogRepository(session)
-    deleted = await HistoryRepository(session).last_delete(
+    repo = task_log_repository(session)
+    deleted = await history_repository(session).last_delete(
         log_id, utcnow() - timedelta(days=settings.restore_days))
     if deleted is None or deleted.before is None or not actor.sees(deleted.company_id):
         raise NotFound("Deleted task log", log_id, "TASK_LOG_NOT_FOUND")
@@ -471,16 +471,13 @@ async def restore_task_log(session: AsyncSession, settings: Settings, log_id: in
         existing = (await repo.ids_by_key([draft.key])).get(draft.key)
         raise Conflict("A new log has taken this log's task, employee and start time.", "DUPLICATE_TASK_LOG",
                        existingTaskLogId=existing) from exc
-    after = task_log_view(await repo.get_view(log_id))
+    restored = await repo.get_view(log_id)
+    assert restored is not None  # inserted by this transaction
+    after = task_log_view(restored)
     result = WriteResult(created=[after])
-    await _apply_effects(
-        session, settings, result,
-        spans=[draft],
-        zones={uid: e.timezone for uid, e in ctx.employees.items()},
-        written={log_id},
-        time=_time_of(added=[(log_id, draft)]),
-    )
-    await HistoryRepository(session).record(
+    await _report_days(session, settings, result, spans=[draft], zones=_zones(ctx), written={log_id})
+    result.allocation = await record_time_changes(session, _time_of(ctx, added=[(log_id, draft)]))
+    await history_repository(session).record(
         [Change(log_id, deleted.company_id, "restore", after["version"], None, after)], actor.label)
     return result
 
@@ -488,23 +485,32 @@ async def restore_task_log(session: AsyncSession, settings: Settings, log_id: in
 # ---------------------------------------------------------------- effects
 
 
+def _zones(ctx: _Context) -> dict[int, str]:
+    return {uid: e.timezone for uid, e in ctx.employees.items()}
+
+
 def _time_of(
-    *, added: Sequence[tuple[int, Draft]] = (), removed: Sequence[Any] = (), reported: Sequence[Draft] = ()
+    ctx: _Context, *, added: Sequence[tuple[int, Draft]] = (), removed: Sequence[TaskLogRow] = (),
+    reported: Sequence[Draft] = (),
 ) -> TimeChanges:
-    """Seconds per (project, task) that a write adds and removes; `reported`
-    budgets change by nothing but are answered on (a re-sent batch still
-    learns where its project stands)."""
+    """Seconds a write adds and removes on the budgets (projects and tasks
+    with an allocation) of the tasks in `ctx`; `reported` budgets change by
+    nothing but are answered on (a re-sent batch still learns where its
+    project stands)."""
     time = TimeChanges()
-    for project_id, task_id in {(d.project_id, d.task_id) for d in reported}:
-        time.touch(project_id, task_id)
+    for task_id in {d.task_id for d in reported}:
+        time.add(ctx.tasks[task_id], 0)
     for log_id, draft in added:
-        time.add(draft.project_id, draft.task_id, int((draft.end_time - draft.start_time).total_seconds()), log_id)
+        time.add(ctx.tasks[draft.task_id], draft.seconds, log_id)
     for row in removed:
-        time.add(row.project_id, row.task_id, -int((row.end_time - row.start_time).total_seconds()))
+        # A task this caller can no longer see (moved to another company)
+        # keeps no total of this company's: nothing to move.
+        if row.task_id in ctx.tasks:
+            time.add(ctx.tasks[row.task_id], -int((row.end_time - row.start_time).total_seconds()))
     return time
 
 
-async def _apply_effects(
+async def _report_days(
     session: AsyncSession,
     settings: Settings,
     result: WriteResult,
@@ -512,13 +518,11 @@ async def _apply_effects(
     spans: Sequence[Span],
     zones: dict[int, str],
     written: set[int],
-    time: TimeChanges,
 ) -> None:
-    """Daily totals of every local day the write touched, warnings, and the
-    allocation checks (with alerts); the same for every kind of write.
-    `written` are the ids of the logs created or edited (checked for
-    overlaps); `time` is what the write did to logged time per project and
-    task."""
+    """Daily totals of every local day the write touched, and its warnings
+    (overlaps, long days), into `result`; the same for every kind of write.
+    Reads only. `written` are the ids of the logs created or edited (checked
+    for overlaps)."""
     if not spans:
         return
     windows: dict[tuple[int, date], LocalDay] = {}
@@ -543,13 +547,12 @@ async def _apply_effects(
     for (user_id, _), bounds in windows.items():
         lo, hi = ranges.get(user_id, (bounds.start, bounds.end))
         ranges[user_id] = (min(lo, bounds.start), max(hi, bounds.end))
-    nearby = _LogsByUser(await TaskLogRepository(session).logs_starting_between(
+    nearby = LogsByEmployee(await task_log_repository(session).logs_starting_between(
         [(user_id, lo - longest_log, hi) for user_id, (lo, hi) in ranges.items()]), longest_log)
     totals = {key: nearby.seconds_in(key[0], _epoch(bounds.start), _epoch(bounds.end))
               for key, bounds in windows.items()}
     # The written logs are among the nearby ones: they lie in the touched days.
-    overlaps = sorted(nearby.overlaps_of(written))
-    for log_id, other_id in overlaps:
+    for log_id, other_id in sorted(nearby.overlaps_of(written)):
         result.warnings.append({"code": "OVERLAPPING_LOG", "taskLogId": log_id, "overlapsTaskLogId": other_id})
     for user_id, day in sorted(windows):
         seconds = totals.get((user_id, day), 0)
@@ -563,62 +566,64 @@ async def _apply_effects(
                 "totalHours": hours(seconds), "limitHours": settings.max_daily_hours,
             })
 
-    result.allocation = await apply_time_changes(session, time)
-
 
 def _epoch(instant: datetime) -> int:
     return int(instant.timestamp())
 
 
-class _LogsByUser:
-    """Stored logs (id, user_id, start, end; instants in whole seconds since
-    1970, as times are kept) near a write, by employee and start, answering
-    what the day totals and the overlap check ask. Same rules as the
-    reports' SQL: intervals are half-open, and a log counts in a day only
-    for its part inside it."""
+class LogsByEmployee:
+    """Stored logs near a write (instants in whole seconds since 1970, as
+    times are kept), by employee and start, answering what the day totals
+    and the overlap check ask. Same rules as the reports' SQL: intervals are
+    half-open, and a log counts in a day only for its part inside it."""
 
-    def __init__(self, rows: Sequence[Any], longest_log: timedelta) -> None:
+    def __init__(self, logs: Sequence[NearbyLog], longest_log: timedelta) -> None:
         self.longest_log = int(longest_log.total_seconds())
-        self.logs: dict[int, list[tuple[int, int, int]]] = {}
-        for log_id, user_id, start, end in rows:  # sorted by user and start
-            self.logs.setdefault(user_id, []).append((log_id, start, end))
-        self.starts = {user_id: [start for _, start, _ in logs] for user_id, logs in self.logs.items()}
+        self.logs: dict[int, list[NearbyLog]] = {}
+        for log in logs:  # sorted by employee and start
+            self.logs.setdefault(log.user_id, []).append(log)
+        self.starts = {user_id: [log.start for log in logs] for user_id, logs in self.logs.items()}
 
     def seconds_in(self, user_id: int, day_start: int, day_end: int) -> int:
+        """Seconds of the employee's logs inside [day_start, day_end)."""
         logs, starts = self.logs.get(user_id, []), self.starts.get(user_id, [])
         seconds = 0
         for i in range(bisect_left(starts, day_start - self.longest_log), len(logs)):
-            _, start, end = logs[i]
-            if start >= day_end:
+            log = logs[i]
+            if log.start >= day_end:
                 break
-            if end > day_start:
-                seconds += min(end, day_end) - max(start, day_start)
+            if log.end > day_start:
+                seconds += min(log.end, day_end) - max(log.start, day_start)
         return seconds
 
     def overlaps_of(self, log_ids: set[int]) -> list[tuple[int, int]]:
         """(log, other log) for each of these logs, which are among the
-        stored ones, and each other log of its employee that overlaps it."""
+        stored ones, and each other log of its employee that overlaps it
+        (touching end to start is no overlap)."""
         pairs = []
         for user_id, logs in self.logs.items():
             starts = self.starts[user_id]
-            for log_id, start, end in logs:
-                if log_id not in log_ids:
+            for log in logs:
+                if log.id not in log_ids:
                     continue
-                for i in range(bisect_left(starts, start - self.longest_log), len(logs)):
-                    other_id, other_start, other_end = logs[i]
-                    if other_start >= end:
+                for i in range(bisect_left(starts, log.start - self.longest_log), len(logs)):
+                    other = logs[i]
+                    if other.start >= log.end:
                         break
-                    if other_end > start and other_id != log_id:
-                        pairs.append((log_id, other_id))
+                    if other.end > log.start and other.id != log.id:
+                        pairs.append((log.id, other.id))
         return pairs
 
 
-def _created_view(draft: Draft, inserted: Any, ctx: _Context, author: str) -> dict[str, Any]:
+def _created_view(draft: Draft, inserted: InsertedLog, ctx: _Context, author: str) -> dict[str, Any]:
     """task_log_view of a log just inserted, from what the write already knows (no re-read)."""
-    return task_log_view((
-        inserted.id, draft.task_id, draft.project_id, draft.user_id, ctx.employees[draft.user_id].name,
-        draft.start_time, draft.end_time, draft.description, draft.manual_add, inserted.created_at,
-        inserted.updated_at, author, author, 1,
+    employee = ctx.employees[draft.user_id]
+    return task_log_view(TaskLogRow(
+        id=inserted.id, task_id=draft.task_id, project_id=draft.project_id, user_id=draft.user_id,
+        user_name=employee.name, start_time=draft.start_time, end_time=draft.end_time,
+        description=draft.description, manual_add=draft.manual_add, created_at=inserted.created_at,
+        updated_at=inserted.updated_at, created_by=author, updated_by=author, version=1,
+        company_id=employee.company_id,
     ))
 
 
@@ -626,7 +631,7 @@ def _created_view(draft: Draft, inserted: Any, ctx: _Context, author: str) -> di
 
 
 async def get_task_log(session: AsyncSession, log_id: int, *, actor: Principal) -> dict[str, Any]:
-    row = await TaskLogRepository(session).get_view(log_id)
+    row = await task_log_repository(session).get_view(log_id)
     if row is None or not actor.sees(row.company_id):
         raise NotFound("Task log", log_id, "TASK_LOG_NOT_FOUND")
     if not actor.reads_company_logs and not actor.is_self(row.user_id):
@@ -649,11 +654,11 @@ async def list_task_logs(
     """A task's logs, oldest first, with a summary over all of them. Paged
     only when the client asks for a page or a page size. Employees see only
     their own logs (and a summary of those); leaders and admins see all."""
-    task = (await _load_context(session, actor, {task_id}, set())).tasks.get(task_id)
-    if task is None:
+    task = (await ReferenceRepository(session).task_contexts({task_id})).get(task_id)
+    if task is None or not actor.sees(task.company_id):
         raise NotFound("Task", task_id, "TASK_NOT_FOUND")
     only_user = None if actor.reads_company_logs else actor.employee_id
-    repo = TaskLogRepository(session)
+    repo = task_log_repository(session)
     if page is not None or page_size is not None:
         page, page_size = page or 1, page_size or 50
         rows = await repo.list_for_task(task_id, (page - 1) * page_size, page_size, user_id=only_user)
@@ -667,7 +672,7 @@ async def list_task_logs(
 async def task_log_history(session: AsyncSession, log_id: int, *, actor: Principal) -> list[dict[str, Any]]:
     """Every change of a log, oldest first (also after it was deleted).
     For the log's owner, and for admins and keys of its company."""
-    changes = await HistoryRepository(session).of_log(log_id)
+    changes = await history_repository(session).of_log(log_id)
     if not changes or not actor.sees(changes[-1].company_id):
         raise NotFound("Task log", log_id, "TASK_LOG_NOT_FOUND")
     owner = (changes[-1].after or changes[-1].before or {}).get("userId")
@@ -684,12 +689,7 @@ async def change_feed(
     is new). For services and admins; a company's callers see its changes."""
     if not actor.acts_for_others:
         raise Forbidden("The change feed is for admins and services.")
-    try:
-        after_seq = int(cursor) if cursor else 0
-        if after_seq < 0:
-            raise ValueError(cursor)
-    except ValueError as exc:
-        raise InputRejected([FieldError("since", "Not a cursor this feed gave out.", "INVALID_CURSOR")]) from exc
+    after = FeedCursor.parse(cursor)
     company = None if actor.is_platform else actor.company_id
-    changes = await HistoryRepository(session).feed(after_seq, limit, company)
-    return [change_view(c) for c in changes], (str(changes[-1].seq) if changes else str(after_seq))
+    changes = await history_repository(session).feed(after, limit, company)
+    return [change_view(c) for c in changes], str(FeedCursor.of(changes[-1]) if changes else after)
