@@ -429,10 +429,10 @@ class Bench:
                                f"{result.socket_errors} socket errors; first answer: {result.first_error}")
         return result
 
-    def wrk_pair(self, ours: Server, floor: Server | None, layout: str) -> dict[str, list[wrk.Result]]:
+    def wrk_pair(self, ours: Server, floor: Server, layout: str) -> dict[str, list[wrk.Result]]:
         """A warm-up run, then `repeats` runs of each side, interleaved and alternating which goes first."""
         runs: dict[str, list[wrk.Result]] = {"ours": [], "floor": []}
-        sides = [("ours", ours)] + ([("floor", floor)] if floor else [])
+        sides = [("ours", ours), ("floor", floor)]
         for rep in range(self.warmup + self.repeats):
             for name, server in sides if rep % 2 == 0 else sides[::-1]:
                 result = self.wrk_run(server, layout, WRK_WARMUP_SECONDS if rep < self.warmup else self.duration)
@@ -479,11 +479,10 @@ class Bench:
         then 2 workers, service and floor alike), then the service on an SQLite file. A row whose runs fail
         (a non-2xx answer, a socket error) is reported as failed and the others still run."""
         self.extra["wrk_runs"] = {}
-        self._guarded("single_shared", "Single create, 32 conn., 1 project, 1 worker", lambda: self.one_worker(
-            "single_shared", "Single create, 32 conn., 1 project, 1 worker", "shared"))
+        self._guarded("single_shared", "Single create, 32 conn., 1 project, 1 worker",
+                      lambda key, title: self.one_worker(key, title, "shared"))
         one_worker = self._guarded("single_spread", "Single create, 32 conn., 32 projects, 1 worker",
-                                   lambda: self.one_worker("single_spread",
-                                                           "Single create, 32 conn., 32 projects, 1 worker", "spread"))
+                                   lambda key, title: self.one_worker(key, title, "spread"))
         self.load_workloads["single"] = lambda seconds: self.wrk_run(self.ours, "spread", seconds).requests
         self.workloads["single_one"] = self.single_one
         if one_worker is None:
@@ -491,9 +490,9 @@ class Bench:
         for row in self.rows[-2:]:
             row["profile"] = "single"  # py-spy while wrk loads this row (--profile single)
         self._guarded("single_spread_2w", "Single create, 32 conn., 32 projects, 2 workers",
-                      lambda: self.two_workers(env, one_worker["ours"]))
+                      lambda key, title: self.two_workers(key, title, env, one_worker["ours"]))
         self._guarded("single_sqlite", "Single create, 32 conn., 32 projects, SQLite",
-                      lambda: self.sqlite_row(env, one_worker["ours"]))
+                      lambda key, title: self.sqlite_row(key, title, env, one_worker["ours"]))
 
     def one_worker(self, key: str, title: str, layout: str) -> dict:
         """A row of the 1-worker service against the 1-worker floor, interleaved; answers its rps row."""
@@ -505,20 +504,22 @@ class Bench:
         """Every measured wrk run's figures, for the JSON."""
         self.extra["wrk_runs"][name] = {side: [r._asdict() for r in results] for side, results in runs.items()}
 
-    def _guarded(self, key: str, title: str, rows: Callable[[], dict | None]) -> dict | None:
+    def _guarded(self, key: str, title: str, rows: Callable[[str, str], dict | None]) -> dict | None:
+        """rows(key, title), or a FAILED row when its runs fail."""
         try:
-            return rows()
+            return rows(key, title)
         except RuntimeError as exc:
             print(f"  {title} failed: {exc}", flush=True)
             self._add({"key": f"{key}_rps", "title": f"{title}: requests/s", "unit": "req/s", "ours": None,
                        "floor": None, "ratio": None, "met": False, "note": f"FAILED: {str(exc)[:300]}"})
             return None
 
-    def two_workers(self, env: dict[str, str], one_worker_rps: float) -> None:
+    def two_workers(self, key: str, title: str, env: dict[str, str], one_worker_rps: float) -> None:
         """The 32-project row on a service and a floor of 2 workers each, started for it. One server at a
         time (not interleaved): two 2-worker servers with full pools next to the 1-worker ones would take
         10 + 20 + 40 + 40 connections of PostgreSQL's 100, which the machine shares with other test runs."""
         runs: dict[str, list[wrk.Result]] = {}
+        shares: list[float] = []
         for side, start in (("ours", self._serve_ours), ("floor", self._serve_floor)):
             server = start(env, f"{'service' if side == 'ours' else 'floor'} 2 workers", 2,
                            RESULTS / f"{'service' if side == 'ours' else 'floor'}-2w.log")
@@ -530,8 +531,7 @@ class Bench:
                 # Both workers must have had load: each one's CPU time over the measured runs (from /proc).
                 shares = self._worker_shares(server.name)
         self._keep_runs("spread_2w", runs)
-        rps = self._load_row("single_spread_2w_rps", "Single create, 32 conn., 32 projects, 2 workers: requests/s",
-                             "rps", runs)
+        rps = self._load_row(f"{key}_rps", f"{title}: requests/s", "rps", runs)
         scaling = rps["ours"] / one_worker_rps
         judged(rps, f">= 1.2x ours 1 worker ({scaling:.2f}x)", scaling, 1.2, at_least=True)
         rps["ours_2w_over_1w"] = scaling
@@ -540,8 +540,7 @@ class Bench:
         if len(shares) < 2 or min(shares) < 0.25:
             rps["note"] += " (UNEVEN: one worker had most of the load)"
         self._add(rps)
-        p99 = self._load_row("single_spread_2w_p99", "Single create, 32 conn., 32 projects, 2 workers: p99",
-                             "p99_ms", runs)
+        p99 = self._load_row(f"{key}_p99", f"{title}: p99", "p99_ms", runs)
         p99["target"] = ""
         self._add(p99)
 
@@ -555,18 +554,18 @@ class Bench:
         whole = sum(totals.values())
         return sorted((t / whole for t in totals.values()), reverse=True) if whole else []
 
-    def sqlite_row(self, env: dict[str, str], postgres_rps: float) -> None:
+    def sqlite_row(self, key: str, title: str, env: dict[str, str], postgres_rps: float) -> None:
         """The 32-project row on a service over an SQLite file (1 worker; no floor): p99 against its own p50,
         requests/s against the PostgreSQL 1-worker figure."""
         folder = Path(tempfile.mkdtemp(prefix="tasklogs-bench-sqlite-"))
         sqlite_env = {**env, "TASKLOGS_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'bench.db'}"}
         try:
             tasklogs(sqlite_env, "migrate")
-            key = tasklogs(sqlite_env, "apikey", "create", "--name", "bench").strip()
+            api_key = tasklogs(sqlite_env, "apikey", "create", "--name", "bench").strip()
             data.load_reference_sqlite(str(folder / "bench.db"))
             server = Server("service SQLite", [PY, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port",
                                                "{port}", "--workers", "1"], sqlite_env, "/readyz",
-                            RESULTS / "service-sqlite.log", api_key=key)
+                            RESULTS / "service-sqlite.log", api_key=api_key)
             try:
                 runs = {"ours": self.wrk_alone(server, "spread"), "floor": []}
             finally:
@@ -574,13 +573,12 @@ class Bench:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         self._keep_runs("sqlite_1w", runs)
-        rps = self._load_row("single_sqlite_rps", "Single create, 32 conn., 32 projects, SQLite: requests/s", "rps",
-                             runs)
+        rps = self._load_row(f"{key}_rps", f"{title}: requests/s", "rps", runs)
         share = rps["ours"] / postgres_rps
         judged(rps, f">= 0.6x PostgreSQL ({share:.2f}x)", share, 0.6, at_least=True)
         rps["ours_over_postgres"] = share
         self._add(rps)
-        p99 = self._load_row("single_sqlite_p99", "Single create, 32 conn., 32 projects, SQLite: p99", "p99_ms", runs)
+        p99 = self._load_row(f"{key}_p99", f"{title}: p99", "p99_ms", runs)
         p50 = median([r.p50_ms for r in runs["ours"]])
         judged(p99, f"<= 4x own p50 ({p99['ours'] / p50:.2f}x)", p99["ours"] / p50, 4.0, at_least=False)
         p99["p50"] = {"ours": p50}
