@@ -10,12 +10,20 @@ two years of working days with 9 or 10 logs a day per employee (exactly
 that crosses local midnight. Two extra tasks get exactly 1,000 and 10,000
 of those logs (row 3). Writers (ids from WRITER_BASE) are employees of the
 same company with no history; rows 1-2 give each measured batch or each
-concurrent client a fresh one, so every repeat does the same work."""
+concurrent connection a fresh one, so every repeat does the same work.
+
+The concurrency rows (single creates under wrk) log to projects of their
+own, none with an allocation (writers of a project without one must not
+queue behind each other): SHARED_PROJECT has one task per connection (32
+writers on one project), SPREAD_PROJECTS are 32 projects of one task each
+(every connection on its own project)."""
 
 import random
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -28,7 +36,12 @@ TASKS_PER_PROJECT = 5
 LOGS_PER_EMPLOYEE = 5000  # x 200 = 1,000,000
 TASK_1K, TASK_10K = 9001, 9002  # in project 10
 WRITER_BASE = 100_001
-WRITERS = 1500
+# Bulk rows take one writer per batch; every wrk run of the concurrency rows
+# takes 32 (about 40 runs in a full run, with the SQLite row and the profile).
+WRITERS = 4000
+CONNECTIONS = 32  # wrk connections of the concurrency rows
+SHARED_PROJECT = 20  # tasks 2001..2032, one per connection
+SPREAD_PROJECTS = range(21, 21 + CONNECTIONS)  # one task each: p * 100 + 1
 HISTORY_END = date(2026, 11, 27)  # the last day of history (a Friday)
 # The month row 4 reports on: October 2026, whose last Sunday is the end of
 # summer time in Berlin (a 25-hour local day).
@@ -54,23 +67,56 @@ class Dataset:
     rest: list[tuple]
 
 
-async def load_reference(conn: asyncpg.Connection) -> None:
-    await conn.execute("INSERT INTO companies (id, name, timezone) VALUES ($1, 'Bench Co', $2)", COMPANY_ID, TIMEZONE)
+def shared_project_task(connection: int) -> int:
+    """The task of connection `connection` (0-based) on the one shared project."""
+    return SHARED_PROJECT * 100 + 1 + connection
+
+
+def spread_project_task(connection: int) -> int:
+    """The only task of connection `connection`'s own project."""
+    return SPREAD_PROJECTS[connection] * 100 + 1
+
+
+class Table(NamedTuple):
+    name: str
+    columns: tuple[str, ...]
+    rows: list[tuple]
+
+
+def reference() -> list[Table]:
+    """The reference rows, in foreign-key order, for either database."""
     people = [(i, COMPANY_ID, f"Employee {i:03d}", f"e{i}@bench.example", i <= 2, i % 20 == 3, None)
               for i in range(1, EMPLOYEES + 1)]
     people += [(i, COMPANY_ID, f"Writer {i}", None, False, False, None)
                for i in range(WRITER_BASE, WRITER_BASE + WRITERS)]
-    await conn.executemany(
-        "INSERT INTO employees (id, company_id, name, email, is_admin, is_team_leader, timezone) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7)", people)
     projects = [(p, COMPANY_ID, f"Project {p}", 1_000_000 if p <= 6 else None) for p in range(1, PROJECTS + 1)]
-    await conn.executemany(
-        "INSERT INTO projects (id, company_id, name, allocated_hours) VALUES ($1, $2, $3, $4)", projects)
+    # The concurrency rows' projects: no allocation on the project or its tasks.
+    projects += [(p, COMPANY_ID, f"Concurrency project {p}", None) for p in (SHARED_PROJECT, *SPREAD_PROJECTS)]
     tasks = [(t, p, f"Task {t}", 100_000 if t % 100 <= 2 else None)
              for p in range(1, PROJECTS + 1) for t in task_ids(p)]
     tasks += [(TASK_1K, PROJECTS, "Task with 1,000 logs", None), (TASK_10K, PROJECTS, "Task with 10,000 logs", None)]
-    await conn.executemany(
-        "INSERT INTO tasks (id, project_id, name, allocated_hours) VALUES ($1, $2, $3, $4)", tasks)
+    tasks += [(shared_project_task(c), SHARED_PROJECT, f"Shared task {c}", None) for c in range(CONNECTIONS)]
+    tasks += [(spread_project_task(c), SPREAD_PROJECTS[c], f"Own task {c}", None) for c in range(CONNECTIONS)]
+    return [
+        Table("companies", ("id", "name", "timezone"), [(COMPANY_ID, "Bench Co", TIMEZONE)]),
+        Table("employees", ("id", "company_id", "name", "email", "is_admin", "is_team_leader", "timezone"), people),
+        Table("projects", ("id", "company_id", "name", "allocated_hours"), projects),
+        Table("tasks", ("id", "project_id", "name", "allocated_hours"), tasks),
+    ]
+
+
+async def load_reference(conn: asyncpg.Connection) -> None:
+    for table in reference():
+        marks = ", ".join(f"${i}" for i in range(1, len(table.columns) + 1))
+        await conn.executemany(f"INSERT INTO {table.name} ({', '.join(table.columns)}) VALUES ({marks})", table.rows)
+
+
+def load_reference_sqlite(path: str) -> None:
+    """The same rows into a migrated SQLite file (the SQLite concurrency row)."""
+    with sqlite3.connect(path) as conn:
+        for table in reference():
+            marks = ", ".join("?" * len(table.columns))
+            conn.executemany(f"INSERT INTO {table.name} ({', '.join(table.columns)}) VALUES ({marks})", table.rows)
 
 
 def _working_days(first: date, last: date) -> list[date]:

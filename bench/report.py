@@ -4,6 +4,7 @@
 """
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -15,6 +16,8 @@ def verdict(row: dict) -> str:
 
 
 def target(row: dict) -> str:
+    if "target" in row:  # runs since the wrk rows: the run writes the target's text
+        return re.sub(r"(\d)x\b", "\\1×", row["target"].replace(">=", "≥").replace("<=", "≤"))
     t = row.get("target_ratio")
     if row["key"] == "memory_rss":
         return "< 250 MB"
@@ -34,8 +37,10 @@ def render(result: dict) -> str:
             out.append(f"| {row['title']} | – | – | – | | {row['note']} |")
             continue
         unit = row["unit"]
-        out.append(f"| {row['title']} | {row['ours']:,.1f} {unit} | {row['floor']:,.1f} {unit} | "
-                   f"{row['ratio']:.2f}× | {target(row)} | {verdict(row)} |")
+        floor = f"{row['floor']:,.1f} {unit}" if row.get("floor") is not None else "–"
+        ratio = f"{row['ratio']:.2f}×" if row.get("ratio") is not None else "–"
+        out.append(f"| {row['title']} | {row['ours']:,.1f} {unit} | {floor} | {ratio} | {target(row)} | "
+                   f"{verdict(row)} |")
     fit = result.get("bulk_fit")
     if fit:
         out += ["", "Bulk cost, least squares over single-request batches of "
@@ -51,7 +56,11 @@ def render(result: dict) -> str:
         out += ["", f"Memory (VmRSS summed over the process tree): service {rss['ours'] / 1024:.0f} MB after the "
                 f"run (peak VmHWM {peak['ours'] / 1024:.0f} MB, {result['rss_start_kb']['ours'] / 1024:.0f} MB at "
                 f"start); floor {rss['floor'] / 1024:.0f} MB."]
-    cpu = result.get("load_client_cpu_share")
+    two = next((r for r in result["rows"] if r["key"] == "single_spread_2w_rps" and r.get("worker_cpu_share")), None)
+    if two:
+        out.append("Load of the 2 service workers (CPU time of each over the measured wrk runs, from /proc): "
+                   + " / ".join(f"{s:.0%}" for s in two["worker_cpu_share"]) + ".")
+    cpu = result.get("load_client_cpu_share")  # runs before the wrk rows: the httpx load client
     if isinstance(cpu, dict):
         out.append(f"The load client process used {cpu['ours']:.0%} of a core against ours and "
                    f"{cpu['floor']:.0%} against the floor (median over runs; near 100 % the client set the pace).")

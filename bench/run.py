@@ -1,13 +1,16 @@
-"""The part-7 benchmark: the service against a hand-written floor, side by side.
+"""The benchmark: the service against a hand-written floor, side by side.
 
-    /tmp/venv/bin/python -m bench.run            # full run (about 7-9 minutes on 2 cores)
-    /tmp/venv/bin/python -m bench.run --quick    # 3 repeats, 5 s load runs (about 4 minutes)
+    .venv/bin/python -m bench.run                          # full run
+    .venv/bin/python -m bench.run --quick                  # 3 repeats, 5 s load runs
+    .venv/bin/python -m bench.run --only single --quick    # the concurrency rows only
 
 It creates its own PostgreSQL database (dropped at the end), migrates it with
 `tasklogs migrate`, creates a platform key with `tasklogs apikey create`,
 loads the reference data and the logs with COPY, serves the service with
 `tasklogs serve` (1 worker) and the floor (bench/floor.py) with uvicorn (1
 worker), both on 127.0.0.1, and measures every row on both, interleaved.
+The concurrency rows are loaded by wrk (bench/wrk.py, bench/create.lua),
+also with 2 workers each and on an SQLite file.
 Prints a table and writes bench/results/latest.json."""
 
 import argparse
@@ -22,6 +25,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -32,7 +36,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import data
+from bench import data, wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -83,11 +87,20 @@ def memory_kb(pid: int, field: str = "VmRSS") -> int:
     return total
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (from /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], ready_path: str, log: Path) -> None:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], ready_path: str, log: Path, *,
+                 create_path: str = "/tasklog/create/", api_key: str | None = None) -> None:
         self.name, self.port = name, free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
+        # What wrk posts single creates to, and the X-API-Key it sends (None: no header).
+        self.create_path, self.api_key = create_path, api_key
         argv = [a.replace("{port}", str(self.port)) for a in argv]
         self.proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -105,6 +118,15 @@ class Server:
     def pid(self) -> int:
         return self.proc.pid
 
+    def worker_pids(self) -> list[int]:
+        """The processes that serve requests: uvicorn's spawned workers, or the process itself with 1 worker."""
+        workers = []
+        for pid in process_tree(self.pid):
+            with suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    workers.append(pid)
+        return workers or [self.pid]
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -120,6 +142,20 @@ class Server:
 
 # Requests per repeat for rows of a few milliseconds (the employee month).
 SHORT_REQUEST_BURST = 20
+# Seconds of the warm-up wrk run before a concurrency row's measured runs.
+WRK_WARMUP_SECONDS = 3.0
+
+
+def judged(row: dict, target: str, ratio: float | None, limit: float, *, at_least: bool) -> dict:
+    """Sets the row's target text and verdict: `ratio` against `limit` (at least or at most); `use` is the
+    share of the target used (above 1: not met), which picks the row to profile."""
+    row["target"] = target
+    if ratio is None:
+        row["met"] = None
+        return row
+    row["met"] = ratio >= limit if at_least else ratio <= limit
+    row["use"] = limit / ratio if at_least else ratio / limit
+    return row
 
 
 def median(values: list[float]) -> float:
@@ -135,11 +171,15 @@ class Bench:
         self.rows: list[dict[str, Any]] = []
         self.extra: dict[str, Any] = {}
         self.workloads: dict[str, Callable[[], Any]] = {}
+        # Loads that run for a given number of seconds and answer how many requests they made (wrk).
+        self.load_workloads: dict[str, Callable[[float], int]] = {}
         self.next_writer = data.WRITER_BASE
         self.ours: Server
         self.floor: Server
         self.http = httpx.Client(timeout=120)
         self.key = ""
+        # Per server name, per wrk run: CPU seconds each worker process spent (servers of 2 workers).
+        self.worker_cpu: dict[str, list[dict[int, float]]] = {}
 
     def writer(self, count: int = 1) -> int:
         first = self.next_writer
@@ -160,7 +200,8 @@ class Bench:
         return elapsed, answer
 
     def pair(self, key: str, title: str, ours: Callable[[], float], floor: Callable[[], float], *,
-             target: float | None = None, note: str = "", check: Callable[[], None] | None = None) -> dict:
+             target: float | None = None, note: str = "", check: Callable[[], None] | None = None,
+             judge: Callable[[dict], None] | None = None) -> dict:
         """Median of `repeats` runs of each (after `warmup`), interleaved and alternating in order."""
         times: dict[str, list[float]] = {"ours": [], "floor": []}
         for rep in range(self.warmup + self.repeats):
@@ -173,9 +214,15 @@ class Bench:
             check()
         row = {"key": key, "title": title, "unit": "ms", "ours": median(times["ours"]) * 1000,
                "floor": median(times["floor"]) * 1000, "ours_all_ms": [t * 1000 for t in times["ours"]],
-               "floor_all_ms": [t * 1000 for t in times["floor"]], "target_ratio": target, "note": note}
+               "floor_all_ms": [t * 1000 for t in times["floor"]], "target_ratio": target, "note": note,
+               "profile": key}
         row["ratio"] = row["ours"] / row["floor"]
-        row["met"] = None if target is None else row["ratio"] <= target
+        if target is None:
+            row["met"] = None
+        else:
+            judged(row, f"<= {target:g}x floor", row["ratio"], target, at_least=False)
+        if judge:
+            judge(row)
         self.workloads[key] = ours
         self._add(row)
         return row
@@ -225,6 +272,7 @@ class Bench:
         self.pair(f"timesheet_employee_month_{size}", f"Timesheet month, 1 employee, {size} logs", ours, floor,
                   target=2.0, check=same, note="also < 50 ms")
         self.rows[-1]["met"] = self.rows[-1]["met"] and self.rows[-1]["ours"] < 50
+        self.rows[-1]["target"] += ", < 50 ms"
         company_ours = f"/api/company/{data.COMPANY_ID}/working-hours/?start_date={first}&end_date={last}"
         company_floor = f"/floor/company/{data.COMPANY_ID}?start={first}&end={last}&tz={data.TIMEZONE}"
 
@@ -271,9 +319,12 @@ class Bench:
         for size in [100, 1000, 10_000, *fit_sizes]:
             self._bulk_size(size, dup=size in (100, 1000, 10_000))
         self.fit()
+        self._bulk_size(10_000, dup=False, one_request=True)
 
-    def _bulk_size(self, size: int, *, dup: bool) -> None:
-        chunks, per = max(1, size // 1000), min(size, 1000)
+    def _bulk_size(self, size: int, *, dup: bool, one_request: bool = False) -> None:
+        # The service takes up to TASKLOGS_BULK_MAX_ITEMS (10,000 in the bench, 1,000 by default) per request;
+        # the chunked rows send 1,000 at a time, as a client under the default limit would.
+        chunks, per = (1, size) if one_request else (max(1, size // 1000), min(size, 1000))
         batches: dict[str, list[tuple[int, list[dict]]]] = {"ours": [], "floor": []}
 
         def send(server: str, employee: int, items: list[dict], *, dup: bool) -> float:
@@ -306,6 +357,19 @@ class Bench:
             employee, items = batches[server].pop(0)
             return send(server, employee, items, dup=True)
 
+        if one_request:
+            # Target against ours' own 1,000-item request: the cost stays linear up to the largest request.
+            def against_thousand(row: dict) -> None:
+                thousand = next((r for r in self.rows if r["key"] == "bulk_1000"), None)
+                own = row["ours"] / thousand["ours"] if thousand else None
+                judged(row, f"<= 10.5x ours 1,000 ({own:.2f}x)" if own else "<= 10.5x ours 1,000", own, 10.5,
+                       at_least=False)
+                row["ours_over_1000"] = own
+                row["profile"] = None  # the target is not against the floor
+
+            self.pair(f"bulk_{size}_one", f"Bulk create {size:,} new logs in one request", lambda: fresh("ours"),
+                      lambda: fresh("floor"), judge=against_thousand)
+            return
         label = f"{size:,}" if chunks == 1 else f"{size:,} in chunks of 1,000"
         target = 2.5 if size == 1000 else None
         self.pair(f"bulk_{size}", f"Bulk create {label} new logs", lambda: fresh("ours"), lambda: fresh("floor"),
@@ -325,7 +389,7 @@ class Bench:
         fits = {}
         for side in ("ours", "floor"):
             points = [(int(r["key"].split("_")[1]), r[side]) for r in self.rows
-                      if r["key"].startswith("bulk_") and not r["key"].endswith("dup") and r["key"] != "bulk_10000"]
+                      if r["key"].startswith("bulk_") and r["key"].count("_") == 1 and r["key"] != "bulk_10000"]
             n = [p[0] for p in points]
             t = [p[1] for p in points]
             mean_n, mean_t = statistics.fmean(n), statistics.fmean(t)
@@ -346,79 +410,209 @@ class Bench:
                   f"(R^2 {f['r2']:.3f}, sizes {f['sizes']}); 10,000 in chunks / (10 x 1,000) = "
                   f"{f['chunked_10000_over_10x1000']:.2f}", flush=True)
 
-    # ------------------------------------------------------------ row 2
+    # ------------------------------------------------------------ row 2: single creates under wrk
 
-    def load_run(self, server: Server, duration: float) -> dict:
-        first = self.writer(32)
-        url = f"{server.base}/tasklog/create/" if server is self.ours else f"{server.base}/floor/create"
-        argv = [PY, "-m", "bench.load", "--url", url, "--concurrency", "32", "--duration", str(duration),
-                "--first-employee", str(first)]
-        env = {**os.environ, "BENCH_API_KEY": self.key if server is self.ours else ""}
-        done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=duration + 120,
-                              check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"load generator failed: {done.stderr[-2000:]}")
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-        if result["errors"]:
-            raise RuntimeError(f"load run on {server.name} had errors: {result}")
+    def wrk_run(self, server: Server, layout: str, seconds: float) -> wrk.Result:
+        """One wrk run of 32 connections, each with a fresh writer: on the shared project (one task per
+        connection) or on its own project ("spread"). Any non-2xx answer or socket error fails the run."""
+        first = self.writer(data.CONNECTIONS)
+        task_of = data.shared_project_task if layout == "shared" else data.spread_project_task
+        writers = [(first + c, task_of(c)) for c in range(data.CONNECTIONS)]
+        workers = server.worker_pids()
+        cpu_before = {pid: cpu_seconds(pid) for pid in workers}
+        result = wrk.run(server.base, server.create_path, server.api_key, writers, seconds)
+        if len(workers) > 1:
+            self.worker_cpu.setdefault(server.name, []).append(
+                {pid: cpu_seconds(pid) - cpu_before[pid] for pid in workers})
+        if result.non2xx or result.socket_errors:
+            raise RuntimeError(f"wrk on {server.name}: {result.non2xx} non-2xx answers {result.non2xx_by_status}, "
+                               f"{result.socket_errors} socket errors; first answer: {result.first_error}")
         return result
 
+    def wrk_pair(self, ours: Server, floor: Server, layout: str) -> dict[str, list[wrk.Result]]:
+        """A warm-up run, then `repeats` runs of each side, interleaved and alternating which goes first."""
+        runs: dict[str, list[wrk.Result]] = {"ours": [], "floor": []}
+        sides = [("ours", ours), ("floor", floor)]
+        for rep in range(self.warmup + self.repeats):
+            for name, server in sides if rep % 2 == 0 else sides[::-1]:
+                result = self.wrk_run(server, layout, WRK_WARMUP_SECONDS if rep < self.warmup else self.duration)
+                if rep >= self.warmup:
+                    runs[name].append(result)
+        return runs
+
+    def wrk_alone(self, server: Server, layout: str) -> list[wrk.Result]:
+        """A warm-up run, then `repeats` runs of one server on its own."""
+        runs = [self.wrk_run(server, layout, WRK_WARMUP_SECONDS if rep < self.warmup else self.duration)
+                for rep in range(self.warmup + self.repeats)]
+        return runs[self.warmup:]
+
     def single_one(self) -> float:
-        """One single create at a time (for the SQL breakdown of row 2)."""
+        """One single create at a time (for the SQL breakdown of the profile step)."""
         employee = self.writer()
         item = {**data.writer_logs(employee, 1)[0], "userId": employee}
         return self.request("POST", f"{self.ours.base}/tasklog/create/", ours=True, json=item)[0]
 
-    def single(self) -> None:
-        runs: dict[str, list[dict]] = {"ours": [], "floor": []}
-        for rep in range(self.warmup + self.repeats):
-            order = [self.ours, self.floor] if rep % 2 == 0 else [self.floor, self.ours]
-            for server in order:
-                result = self.load_run(server, 3.0 if rep < self.warmup else self.duration)
-                if rep >= self.warmup:
-                    runs["ours" if server is self.ours else "floor"].append(result)
-        self.workloads["single_rps"] = lambda: self.load_run(self.ours, 6.0 if self.args.quick else 12.0)
-        self.workloads["single_one"] = self.single_one
-        self.extra["single_runs"] = runs
-        for metric, title, unit, target in (("rps", "Single create, concurrency 32: requests/s", "req/s", 0.5),
-                                            ("p50_ms", "Single create, concurrency 32: p50", "ms", None),
-                                            ("p99_ms", "Single create, concurrency 32: p99", "ms", 3.0)):
-            ours = median([r[metric] for r in runs["ours"]])
-            floor = median([r[metric] for r in runs["floor"]])
-            row = {"key": f"single_{metric.split('_')[0]}", "title": title, "unit": unit, "ours": ours,
-                   "floor": floor, "ratio": ours / floor, "target_ratio": target,
-                   "ours_all": [r[metric] for r in runs["ours"]], "floor_all": [r[metric] for r in runs["floor"]],
-                   "note": f"{self.duration:g} s runs"}
-            if target is None:
-                row["met"] = None
-            elif metric == "rps":
-                row["met"] = row["ratio"] >= target
-            else:
-                row["met"] = row["ratio"] <= target
+    def _load_row(self, key: str, title: str, metric: str, runs: dict[str, list[wrk.Result]]) -> dict:
+        """A row of one wrk metric (rps, p50_ms, p99_ms): the median over the measured runs of each side."""
+        ours_all = [getattr(r, metric) for r in runs["ours"]]
+        floor_all = [getattr(r, metric) for r in runs["floor"]]
+        ours, floor = median(ours_all), (median(floor_all) if floor_all else None)
+        return {"key": key, "title": title, "unit": "req/s" if metric == "rps" else "ms", "ours": ours,
+                "floor": floor, "ratio": ours / floor if floor else None, "ours_all": ours_all, "floor_all": floor_all,
+                "met": None, "note": f"{self.duration:g} s runs"}
+
+    def _floor_rows(self, key: str, title: str, runs: dict[str, list[wrk.Result]]) -> dict:
+        """requests/s (>= 0.2x the floor's) and p99 (<= 5x the floor's), p50 in the note; answers the rps row."""
+        rps = self._load_row(f"{key}_rps", f"{title}: requests/s", "rps", runs)
+        judged(rps, ">= 0.2x floor", rps["ratio"], 0.2, at_least=True)
+        p99 = self._load_row(f"{key}_p99", f"{title}: p99", "p99_ms", runs)
+        judged(p99, "<= 5x floor", p99["ratio"], 5.0, at_least=False)
+        p50 = self._load_row(f"{key}_p50", "", "p50_ms", runs)
+        p99["note"] += f"; p50 {p50['ours']:.1f} ms, floor {p50['floor']:.1f} ms"
+        p99["p50"] = {"ours": p50["ours"], "floor": p50["floor"]}
+        for row in (rps, p99):
             self._add(row)
-        client_cpu = {side: median([r["client_cpu_s"] / r["elapsed_s"] for r in runs[side]]) for side in runs}
-        self.extra["load_client_cpu_share"] = client_cpu
-        # Near 100 %: the client, not the server, set the pace (the floor's figure is then a lower bound).
-        print(f"  load client used {client_cpu['ours']:.0%} of a core against ours, {client_cpu['floor']:.0%} "
-              "against the floor (median over runs)", flush=True)
+        return rps
+
+    def concurrency(self, env: dict[str, str]) -> None:
+        """Single creates at 32 connections under wrk: 32 writers on one project, then on 32 projects (1 worker,
+        then 2 workers, service and floor alike), then the service on an SQLite file. A row whose runs fail
+        (a non-2xx answer, a socket error) is reported as failed and the others still run."""
+        self.extra["wrk_runs"] = {}
+        self._guarded("single_shared", "Single create, 32 conn., 1 project, 1 worker",
+                      lambda key, title: self.one_worker(key, title, "shared"))
+        one_worker = self._guarded("single_spread", "Single create, 32 conn., 32 projects, 1 worker",
+                                   lambda key, title: self.one_worker(key, title, "spread"))
+        self.load_workloads["single"] = lambda seconds: self.wrk_run(self.ours, "spread", seconds).requests
+        self.workloads["single_one"] = self.single_one
+        if one_worker is None:
+            return  # the next rows are judged against this one's figure
+        for row in self.rows[-2:]:
+            row["profile"] = "single"  # py-spy while wrk loads this row (--profile single)
+        self._guarded("single_spread_2w", "Single create, 32 conn., 32 projects, 2 workers",
+                      lambda key, title: self.two_workers(key, title, env, one_worker["ours"]))
+        self._guarded("single_sqlite", "Single create, 32 conn., 32 projects, SQLite",
+                      lambda key, title: self.sqlite_row(key, title, env, one_worker["ours"]))
+
+    def one_worker(self, key: str, title: str, layout: str) -> dict:
+        """A row of the 1-worker service against the 1-worker floor, interleaved; answers its rps row."""
+        runs = self.wrk_pair(self.ours, self.floor, layout)
+        self._keep_runs(f"{layout}_1w", runs)
+        return self._floor_rows(key, title, runs)
+
+    def _keep_runs(self, name: str, runs: dict[str, list[wrk.Result]]) -> None:
+        """Every measured wrk run's figures, for the JSON."""
+        self.extra["wrk_runs"][name] = {side: [r._asdict() for r in results] for side, results in runs.items()}
+
+    def _guarded(self, key: str, title: str, rows: Callable[[str, str], dict | None]) -> dict | None:
+        """rows(key, title), or a FAILED row when its runs fail."""
+        try:
+            return rows(key, title)
+        except RuntimeError as exc:
+            print(f"  {title} failed: {exc}", flush=True)
+            self._add({"key": f"{key}_rps", "title": f"{title}: requests/s", "unit": "req/s", "ours": None,
+                       "floor": None, "ratio": None, "met": False, "note": f"FAILED: {str(exc)[:300]}"})
+            return None
+
+    def two_workers(self, key: str, title: str, env: dict[str, str], one_worker_rps: float) -> None:
+        """The 32-project row on a service and a floor of 2 workers each, started for it. One server at a
+        time (not interleaved): two 2-worker servers with full pools next to the 1-worker ones would take
+        10 + 20 + 40 + 40 connections of PostgreSQL's 100, which the machine shares with other test runs."""
+        runs: dict[str, list[wrk.Result]] = {}
+        shares: list[float] = []
+        for side, start in (("ours", self._serve_ours), ("floor", self._serve_floor)):
+            server = start(env, f"{'service' if side == 'ours' else 'floor'} 2 workers", 2,
+                           RESULTS / f"{'service' if side == 'ours' else 'floor'}-2w.log")
+            try:
+                runs[side] = self.wrk_alone(server, "spread")
+            finally:
+                server.stop()
+            if side == "ours":
+                # Both workers must have had load: each one's CPU time over the measured runs (from /proc).
+                shares = self._worker_shares(server.name)
+        self._keep_runs("spread_2w", runs)
+        rps = self._load_row(f"{key}_rps", f"{title}: requests/s", "rps", runs)
+        scaling = rps["ours"] / one_worker_rps
+        judged(rps, f">= 1.2x ours 1 worker ({scaling:.2f}x)", scaling, 1.2, at_least=True)
+        rps["ours_2w_over_1w"] = scaling
+        rps["worker_cpu_share"] = shares
+        rps["note"] += "; worker CPU split " + " / ".join(f"{s:.0%}" for s in shares)
+        if len(shares) < 2 or min(shares) < 0.25:
+            rps["note"] += " (UNEVEN: one worker had most of the load)"
+        self._add(rps)
+        p99 = self._load_row(f"{key}_p99", f"{title}: p99", "p99_ms", runs)
+        p99["target"] = ""
+        self._add(p99)
+
+    def _worker_shares(self, name: str) -> list[float]:
+        """Each worker's share of the CPU time the workers spent during the measured runs (warm-up left out)."""
+        measured = self.worker_cpu.get(name, [])[self.warmup:]
+        totals: dict[int, float] = {}
+        for run in measured:
+            for pid, seconds in run.items():
+                totals[pid] = totals.get(pid, 0.0) + seconds
+        whole = sum(totals.values())
+        return sorted((t / whole for t in totals.values()), reverse=True) if whole else []
+
+    def sqlite_row(self, key: str, title: str, env: dict[str, str], postgres_rps: float) -> None:
+        """The 32-project row on a service over an SQLite file (1 worker; no floor): p99 against its own p50,
+        requests/s against the PostgreSQL 1-worker figure."""
+        folder = Path(tempfile.mkdtemp(prefix="tasklogs-bench-sqlite-"))
+        sqlite_env = {**env, "TASKLOGS_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'bench.db'}"}
+        try:
+            tasklogs(sqlite_env, "migrate")
+            api_key = tasklogs(sqlite_env, "apikey", "create", "--name", "bench").strip()
+            data.load_reference_sqlite(str(folder / "bench.db"))
+            server = Server("service SQLite", [PY, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port",
+                                               "{port}", "--workers", "1"], sqlite_env, "/readyz",
+                            RESULTS / "service-sqlite.log", api_key=api_key)
+            try:
+                runs = {"ours": self.wrk_alone(server, "spread"), "floor": []}
+            finally:
+                server.stop()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        self._keep_runs("sqlite_1w", runs)
+        rps = self._load_row(f"{key}_rps", f"{title}: requests/s", "rps", runs)
+        share = rps["ours"] / postgres_rps
+        judged(rps, f">= 0.6x PostgreSQL ({share:.2f}x)", share, 0.6, at_least=True)
+        rps["ours_over_postgres"] = share
+        self._add(rps)
+        p99 = self._load_row(f"{key}_p99", f"{title}: p99", "p99_ms", runs)
+        p50 = median([r.p50_ms for r in runs["ours"]])
+        judged(p99, f"<= 4x own p50 ({p99['ours'] / p50:.2f}x)", p99["ours"] / p50, 4.0, at_least=False)
+        p99["p50"] = {"ours": p50}
+        p99["note"] += f"; p50 {p50:.1f} ms"
+        self._add(p99)
+
+    def _serve_ours(self, env: dict[str, str], name: str, workers: int, log: Path) -> Server:
+        return Server(name, [PY, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", "{port}", "--workers",
+                             str(workers)], env, "/readyz", log, api_key=self.key)
+
+    def _serve_floor(self, env: dict[str, str], name: str, workers: int, log: Path) -> Server:
+        return Server(name, [PY, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1", "--port", "{port}",
+                             "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+                      env, "/floor/task/1", log, create_path="/floor/create")
+
+
+def format_verdict(row: dict) -> str:
+    if row.get("met") is None:
+        return row.get("target") or ""
+    return f"{row['target']} {'MET' if row['met'] else 'NOT MET'}"
 
 
 def format_row(row: dict) -> str:
     if row["ours"] is None:
         return f"{row['title']:<58} {'-':>10} {'-':>10} {'-':>7}  {row['note']}"
-    target = row.get("target_ratio")
-    if target is None:
-        verdict = ""
-    else:
-        sign = ">=" if row["key"] == "single_rps" else "<="
-        verdict = f"{sign} {target:g}x {'MET' if row['met'] else 'NOT MET'}"
-    unit = row["unit"]
-    return (f"{row['title']:<58} {row['ours']:>9.1f}{'' if unit == 'ms' else ' '} {row['floor']:>9.1f} "
-            f"{row['ratio']:>6.2f}x  {verdict:<16} {unit}{'  ' + row['note'] if row.get('note') else ''}")
+    floor = f"{row['floor']:>10.1f}" if row.get("floor") is not None else f"{'-':>10}"
+    ratio = f"{row['ratio']:>6.2f}x" if row.get("ratio") is not None else f"{'-':>7}"
+    note = f"  {row['note']}" if row.get("note") else ""
+    return (f"{row['title']:<58} {row['ours']:>10.1f} {floor} {ratio}  {format_verdict(row):<38} "
+            f"{row['unit']}{note}")
 
 
 def header() -> str:
-    return f"{'row':<58} {'ours':>10} {'floor':>10} {'ratio':>7}  {'target':<16} unit"
+    return f"{'row':<58} {'ours':>10} {'floor':>10} {'ratio':>7}  {'target (ratio: ours / floor)':<38} unit"
 
 
 # ---------------------------------------------------------------- profile
@@ -429,17 +623,21 @@ def profile(bench: Bench, key: str, env: dict[str, str], seconds: float) -> dict
     the same workload on a service with every SQL statement timed."""
     out: dict[str, Any] = {"row": key}
     spy = shutil.which("py-spy") or str(Path(PY).parent / "py-spy")
-    workload = bench.workloads[key]
     if Path(spy).exists():
         raw = RESULTS / f"profile-{key}.txt"
+        # The service runs 1 worker: uvicorn serves in the process it was started as (no child to find).
         with subprocess.Popen([spy, "record", "--pid", str(bench.ours.pid), "--rate", "250", "--nonblocking",
                                "--format", "raw", "--output", str(raw), "--duration", str(int(seconds) + 2)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as spy_proc:
             time.sleep(1.0)
-            deadline, done = time.monotonic() + seconds, 0
-            while time.monotonic() < deadline:
-                workload()
-                done += 1
+            if key in bench.load_workloads:
+                # A wrk run as long as the sampling: the operations are its requests.
+                done = bench.load_workloads[key](seconds)
+            else:
+                deadline, done = time.monotonic() + seconds, 0
+                while time.monotonic() < deadline:
+                    bench.workloads[key]()
+                    done += 1
             spy_proc.wait(timeout=60)
         if raw.exists():
             out["pyspy"] = summarize_stacks(raw)
@@ -453,7 +651,7 @@ def profile(bench: Bench, key: str, env: dict[str, str], seconds: float) -> dict
     return out
 
 
-def summarize_stacks(raw: Path, top: int = 30) -> dict:
+def summarize_stacks(raw: Path, top: int = 20) -> dict:
     """Self and inclusive sample shares per function from py-spy's collapsed stacks."""
     self_count: dict[str, int] = {}
     incl: dict[str, int] = {}
@@ -476,7 +674,7 @@ def summarize_stacks(raw: Path, top: int = 30) -> dict:
     rank = [kv for kv in sorted(incl.items(), key=lambda kv: -kv[1]) if not kv[0].startswith(roots)][:top]
     rank_self = sorted(self_count.items(), key=lambda kv: -kv[1])[:top]
     ours = [kv for kv in sorted(incl.items(), key=lambda kv: -kv[1]) if "(app/" in kv[0] and
-            not kv[0].startswith("main (app/cli.py)")][:top]
+            not kv[0].startswith(("main (app/cli.py)", "<module> (app/cli.py)"))][:top]
     return {"samples": total, "inclusive": [(n, c / total) for n, c in rank],
             "self": [(n, c / total) for n, c in rank_self], "app": [(n, c / total) for n, c in ours]}
 
@@ -567,14 +765,22 @@ def main() -> int:
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgresql://root@127.0.0.1:5432/postgres"),
                         help="PostgreSQL to create the benchmark database on (default: local, user root)")
     parser.add_argument("--profile", default="auto",
-                        help="row keys (comma-separated) to profile with py-spy and timed SQL, 'auto' (the row "
-                        "with the largest ratio against its target's floor) or 'none'")
-    parser.add_argument("--only", default="", help="comma-separated rows to run: timesheets,task,bulk,single")
+                        help="row keys (comma-separated) to profile with py-spy and timed SQL, 'single' (the "
+                        "32-project single-create row under wrk), 'auto' (the row closest to its target against "
+                        "the floor) or 'none'")
+    parser.add_argument("--only", default="", help="comma-separated rows to run: timesheets,task,bulk,single "
+                        "(single, or its alias concurrency: the wrk rows)")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
     parser.add_argument("--output", default=str(RESULTS / "latest.json"))
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
-    only = set(filter(None, args.only.split(","))) or {"timesheets", "task", "bulk", "single"}
+    only = {"single" if name == "concurrency" else name for name in args.only.split(",") if name}
+    only = only or {"timesheets", "task", "bulk", "single"}
+    if only - {"timesheets", "task", "bulk", "single"}:
+        sys.exit(f"--only: unknown rows {sorted(only - {'timesheets', 'task', 'bulk', 'single'})}")
+    # Only the read rows read the generated history; without them the run skips generating and loading it
+    # (the write rows then insert into a small table: use a full run for figures to compare).
+    with_history = bool(only & {"timesheets", "task"})
     started = time.monotonic()
     bench = Bench(args)
     servers: list[Server] = []
@@ -587,38 +793,45 @@ def main() -> int:
             # The service's defaults, whatever the caller's shell says; only the database is ours.
             env = {k: v for k, v in os.environ.items() if not k.startswith("TASKLOGS_")}
             env |= {"TASKLOGS_DATABASE_URL": dsn.replace("postgresql://", "postgresql+asyncpg://", 1),
-                    "BENCH_FLOOR_DSN": dsn}
+                    "BENCH_FLOOR_DSN": dsn,
+                    # Only raises the per-request ceiling, for the 10,000-in-one-request bulk row.
+                    "TASKLOGS_BULK_MAX_ITEMS": "10000"}
             print(f"database {name}; {os.cpu_count()} cores; {platform.python_version()}", flush=True)
+            if "single" in only:
+                wrk.ensure_installed()
             tasklogs(env, "migrate")
             bench.key = tasklogs(env, "apikey", "create", "--name", "bench").strip()
-            print("generating 1,000,000 logs ...", flush=True)
-            t0 = time.perf_counter()
-            dataset = data.generate()
-            # The client holds a million generated rows until they are loaded:
-            # kept out of its garbage collector, whose full passes would otherwise
-            # land inside timed requests (more often in the side with larger answers).
-            gc.freeze()
-            bench.extra["generate_s"] = time.perf_counter() - t0
-            bench.extra["load_first_s"] = asyncio.run(load(dsn, dataset.first, reference=True))
-            print(f"  generated in {bench.extra['generate_s']:.1f} s; loaded 100,000 in "
-                  f"{bench.extra['load_first_s']:.1f} s", flush=True)
-            bench.ours = Server("service", [PY, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", "{port}",
-                                            "--workers", "1"], env, "/readyz", RESULTS / "service.log")
+            if with_history:
+                print("generating 1,000,000 logs ...", flush=True)
+                t0 = time.perf_counter()
+                dataset = data.generate()
+                # The client holds a million generated rows until they are loaded:
+                # kept out of its garbage collector, whose full passes would otherwise
+                # land inside timed requests (more often in the side with larger answers).
+                gc.freeze()
+                bench.extra["generate_s"] = time.perf_counter() - t0
+                first, rest = dataset.first, dataset.rest
+                del dataset
+            else:
+                print("no read rows: reference data only, no generated history", flush=True)
+                first, rest = [], []
+            bench.extra["load_first_s"] = asyncio.run(load(dsn, first, reference=True))
+            print(f"  loaded the reference data and {len(first):,} logs in {bench.extra['load_first_s']:.1f} s",
+                  flush=True)
+            del first
+            bench.ours = bench._serve_ours(env, "service", 1, RESULTS / "service.log")
             servers.append(bench.ours)
-            bench.floor = Server("floor", [PY, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1", "--port",
-                                           "{port}", "--workers", "1", "--log-level", "warning", "--no-access-log"],
-                                 env, "/floor/task/1", RESULTS / "floor.log")
+            bench.floor = bench._serve_floor(env, "floor", 1, RESULTS / "floor.log")
             servers.append(bench.floor)
             bench.extra["rss_start_kb"] = {"ours": memory_kb(bench.ours.pid), "floor": memory_kb(bench.floor.pid)}
             print()
             print(header(), flush=True)
             if "timesheets" in only:
                 bench.timesheets("100k")
-            rest = dataset.rest
-            del dataset
-            bench.extra["load_rest_s"] = asyncio.run(load(dsn, rest))
+            if rest:
+                bench.extra["load_rest_s"] = asyncio.run(load(dsn, rest))
+                print(f"  loaded the other {len(rest):,} in {bench.extra['load_rest_s']:.1f} s", flush=True)
             del rest
-            print(f"  loaded the other 900,000 in {bench.extra['load_rest_s']:.1f} s", flush=True)
             if "timesheets" in only:
                 bench.timesheets("1M")
             if "task" in only:
@@ -626,31 +839,31 @@ def main() -> int:
             if "bulk" in only:
                 bench.bulk()
             if "single" in only:
-                bench.single()
+                bench.concurrency(env)
             rss = {"ours": memory_kb(bench.ours.pid), "floor": memory_kb(bench.floor.pid)}
             hwm = {"ours": memory_kb(bench.ours.pid, "VmHWM"), "floor": memory_kb(bench.floor.pid, "VmHWM")}
             bench.extra["rss_end_kb"], bench.extra["rss_peak_kb"] = rss, hwm
             bench._add({"key": "memory_rss", "title": "Service RSS after the run (VmRSS, all processes)",
                         "unit": "MB", "ours": rss["ours"] / 1024, "floor": rss["floor"] / 1024,
-                        "ratio": rss["ours"] / rss["floor"], "target_ratio": None,
-                        "met": rss["ours"] / 1024 < 250, "note": f"target < 250 MB: "
-                        f"{'MET' if rss['ours'] / 1024 < 250 else 'NOT MET'}; peak {hwm['ours'] / 1024:.0f} MB"})
+                        "ratio": rss["ours"] / rss["floor"], "target_ratio": None, "target": "< 250 MB",
+                        "met": rss["ours"] / 1024 < 250, "note": f"peak {hwm['ours'] / 1024:.0f} MB"})
             keys = [k for k in args.profile.split(",") if k and k != "none"]
             if keys == ["auto"]:
-                ratios = [(r["ratio"] if r["key"] != "single_rps" else 1 / r["ratio"], r["key"]) for r in bench.rows
-                          if r.get("ratio") and r["key"] in bench.workloads and r.get("target_ratio")]
-                keys = [max(ratios)[1]] if ratios else []
+                # The row that uses the most of its target against the floor.
+                candidates = [(r["use"], r["profile"]) for r in bench.rows if r.get("use") and r.get("profile")]
+                keys = [max(candidates)[1]] if candidates else []
             bench.extra["profiles"] = {}
             for key in keys:
-                if key not in bench.workloads:
+                if key not in bench.workloads and key not in bench.load_workloads:
                     print(f"\ncannot profile {key}: not measured in this run", flush=True)
                     continue
                 print(f"\nprofiling {key} ...", flush=True)
                 seconds = 6.0 if args.quick else 12.0
                 try:
                     found = bench.extra["profiles"][key] = profile(bench, key, env, seconds)
-                    # The SQL of row 2, one create at a time.
-                    sql_key = "single_one" if key == "single_rps" else key
+                    # The SQL of a single create, one at a time (under wrk the statements would be timed
+                    # with the waits of 32 concurrent requests in them).
+                    sql_key = "single_one" if key == "single" else key
                     found["sql"] = sql_breakdown(bench, sql_key, env, seconds, RESULTS / "traced-service.log")
                     print_profile(found)
                 except Exception as exc:  # the measured rows are kept whatever the profile does
