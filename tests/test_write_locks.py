@@ -1,0 +1,94 @@
+"""Nothing global is locked by a write (PostgreSQL, where writers run side by
+side): while one write transaction is held open, another employee's write on
+another project commits, and so does one on the same project when it has no
+allocation; with an allocation, the second writer of that project waits for
+the first, which the exactly-once alert needs. The change feed, meanwhile,
+holds back what committed after the open transaction began writing, and
+shows both, in order, once it commits."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+from app.auth.principal import SYSTEM
+from app.core.database import make_sessionmaker
+from app.tasklogs.schemas import TaskLogCreate
+from app.tasklogs.service import create_task_logs
+from tests.factories import log, seed
+
+pytestmark = pytest.mark.usefixtures("postgres_only")
+
+# Generous: a request that is not blocked answers in milliseconds; one that
+# is blocked never answers while the first transaction is open.
+NOT_BLOCKED_WITHIN_SECONDS = 20
+
+
+@asynccontextmanager
+async def write_held_open(backend, item: dict) -> AsyncIterator[None]:
+    """A create through the service's own write path, its transaction left
+    open for the body of the `async with`, then committed."""
+    sessionmaker = make_sessionmaker(backend.engine)
+    async with sessionmaker() as session, session.begin():
+        fields = TaskLogCreate.model_validate(item).model_dump(by_alias=False)
+        result = await create_task_logs(session, backend.settings(), [fields], batch=False, actor=SYSTEM)
+        assert len(result.created) == 1
+        yield
+
+
+async def waiting_on_a_lock(backend) -> int:
+    """How many of this database's backends wait on a lock now."""
+    return await backend.scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+
+
+async def test_another_employee_on_another_project_commits_while_a_write_is_open(client, backend):
+    await seed(client)
+    async with write_held_open(backend, log(250, 10)):  # project 7
+        response = await asyncio.wait_for(client.post("/tasklog/create/", json=log(260, 11)),  # project 8
+                                          NOT_BLOCKED_WITHIN_SECONDS)
+        assert response.status_code == 200, response.text
+        assert await backend.scalar("SELECT count(*) FROM task_logs WHERE user_id = 11") == 1
+    assert await backend.scalar("SELECT count(*) FROM task_logs") == 2
+
+
+async def test_the_same_project_without_allocation_does_not_queue(client, backend):
+    await seed(client, project_hours=None)
+    async with write_held_open(backend, log(250, 10)):
+        response = await asyncio.wait_for(client.post("/tasklog/create/", json=log(251, 11)),
+                                          NOT_BLOCKED_WITHIN_SECONDS)
+        assert response.status_code == 200, response.text
+    assert await backend.scalar("SELECT count(*) FROM task_logs") == 2
+    project = (await client.get("/projects/7/")).json()["data"]
+    assert project["loggedSeconds"] == 2 * 5400
+
+
+async def test_the_same_project_with_an_allocation_waits_for_the_first_writer(client, backend):
+    await seed(client, project_hours=2)  # 1:30 + 1:30 goes over: the second write crosses
+    async with write_held_open(backend, log(250, 10)):
+        second = asyncio.create_task(client.post("/tasklog/create/", json=log(251, 11)))
+        for _ in range(200):
+            if await waiting_on_a_lock(backend):
+                break
+            await asyncio.sleep(0.05)
+        assert await waiting_on_a_lock(backend) == 1
+        assert not second.done()
+    response = await asyncio.wait_for(second, NOT_BLOCKED_WITHIN_SECONDS)
+    assert response.status_code == 200, response.text
+    project = next(a for a in response.json()["allocation"] if "taskId" not in a)
+    assert project["loggedHours"] == 3.0 and project["exceeded"] is True
+    assert project["notifiedAdminIds"] == [1, 2]  # the second writer crossed, once
+
+
+async def test_the_feed_holds_back_a_later_commit_until_the_open_write_commits(client, backend):
+    await seed(client)
+    before = (await client.get("/tasklogs/changes/")).json()["nextCursor"]
+    async with write_held_open(backend, log(250, 10)):
+        response = await client.post("/tasklog/create/", json=log(260, 11))
+        assert response.status_code == 200
+        # Committed, but after a transaction that may still commit below it.
+        held = (await client.get("/tasklogs/changes/", params={"since": before})).json()
+        assert held["data"] == [] and held["nextCursor"] == before
+    page = (await client.get("/tasklogs/changes/", params={"since": before})).json()
+    assert [c["after"]["userId"] for c in page["data"]] == [10, 11]  # transaction order, none skipped
