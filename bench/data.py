@@ -105,18 +105,47 @@ def reference() -> list[Table]:
     ]
 
 
+# Written around the API, so the running totals that projects and tasks with
+# an allocation keep (the schema requires one) are set here: 0 before the
+# logs, the logs' sum after them.
+RECOUNT_TOTALS = [
+    "UPDATE tasks SET logged_seconds = (SELECT COALESCE(SUM(CAST(EXTRACT(EPOCH FROM l.end_time - l.start_time) "
+    "AS BIGINT)), 0) FROM task_logs l WHERE l.task_id = tasks.id) WHERE allocated_hours IS NOT NULL",
+    "UPDATE projects SET logged_seconds = (SELECT COALESCE(SUM(CAST(EXTRACT(EPOCH FROM l.end_time - l.start_time) "
+    "AS BIGINT)), 0) FROM task_logs l JOIN tasks t ON t.id = l.task_id WHERE t.project_id = projects.id) "
+    "WHERE allocated_hours IS NOT NULL",
+]
+
+
 async def load_reference(conn: asyncpg.Connection) -> None:
     for table in reference():
         marks = ", ".join(f"${i}" for i in range(1, len(table.columns) + 1))
-        await conn.executemany(f"INSERT INTO {table.name} ({', '.join(table.columns)}) VALUES ({marks})", table.rows)
+        rows = [_with_total(table, row) for row in table.rows]
+        await conn.executemany(f"INSERT INTO {table.name} ({', '.join(_columns(table))}) VALUES ({marks}"
+                               f"{', $' + str(len(table.columns) + 1) if _keeps_total(table) else ''})", rows)
+
+
+def _keeps_total(table: "Table") -> bool:
+    return table.name in ("projects", "tasks")
+
+
+def _columns(table: "Table") -> tuple[str, ...]:
+    return (*table.columns, "logged_seconds") if _keeps_total(table) else table.columns
+
+
+def _with_total(table: "Table", row: tuple) -> tuple:
+    """A project or task row with its starting total: 0 with an allocation (the last column), else none."""
+    return (*row, 0 if row[-1] is not None else None) if _keeps_total(table) else row
 
 
 def load_reference_sqlite(path: str) -> None:
     """The same rows into a migrated SQLite file (the SQLite concurrency row)."""
     with sqlite3.connect(path) as conn:
         for table in reference():
-            marks = ", ".join("?" * len(table.columns))
-            conn.executemany(f"INSERT INTO {table.name} ({', '.join(table.columns)}) VALUES ({marks})", table.rows)
+            columns = _columns(table)
+            marks = ", ".join("?" * len(columns))
+            conn.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})",
+                             [_with_total(table, row) for row in table.rows])
 
 
 def _working_days(first: date, last: date) -> list[date]:
@@ -178,6 +207,8 @@ COLUMNS = ["task_id", "user_id", "start_time", "end_time", "description", "manua
 async def copy_logs(conn: asyncpg.Connection, rows: list[tuple]) -> None:
     for chunk in _chunks(rows, 200_000):
         await conn.copy_records_to_table("task_logs", records=chunk, columns=COLUMNS)
+    for statement in RECOUNT_TOTALS:
+        await conn.execute(statement)
     await conn.execute("ANALYZE task_logs")
 
 

@@ -39,6 +39,10 @@ NAMING_CONVENTION = {
 }
 
 
+# A project or task with an allocation always has its running total.
+TOTAL_KEPT_WITH_ALLOCATION = "allocated_hours IS NULL OR logged_seconds IS NOT NULL"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -86,7 +90,10 @@ class Project(Timestamps, Base):
     # its row. Read it through the allocation repository, which sums the logs
     # when it is NULL.
     logged_seconds: Mapped[int | None] = mapped_column(BigInteger)
-    __table_args__ = (CheckConstraint("allocated_hours >= 0", name="allocated_hours_non_negative"),)
+    __table_args__ = (
+        CheckConstraint("allocated_hours >= 0", name="allocated_hours_non_negative"),
+        CheckConstraint(TOTAL_KEPT_WITH_ALLOCATION, name="total_kept_with_allocation"),
+    )
 
 
 class Task(Timestamps, Base):
@@ -97,7 +104,10 @@ class Task(Timestamps, Base):
     allocated_hours: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     allocation_exceeded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     logged_seconds: Mapped[int | None] = mapped_column(BigInteger)  # as on Project
-    __table_args__ = (CheckConstraint("allocated_hours >= 0", name="allocated_hours_non_negative"),)
+    __table_args__ = (
+        CheckConstraint("allocated_hours >= 0", name="allocated_hours_non_negative"),
+        CheckConstraint(TOTAL_KEPT_WITH_ALLOCATION, name="total_kept_with_allocation"),
+    )
 
 
 class TaskLog(Timestamps, Base):

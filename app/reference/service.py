@@ -112,11 +112,15 @@ async def get_employee(session: AsyncSession, employee_id: int, *, actor: Princi
 
 
 def _with_alert_state(values: dict[str, Any]) -> dict[str, Any]:
-    """Without an allocation nothing is exceeded: clear the alert state, so a
-    new allocation below the logged time is a fresh crossing. (With one, the
-    allocation check that follows the upsert decides.)"""
+    """Without an allocation nothing is exceeded and no total is kept: clear
+    the alert state, so a new allocation below the logged time is a fresh
+    crossing. With one, a total is kept (the database checks it): the recount
+    that follows the upsert, under the row's lock, sets it from the logs and
+    decides the alert."""
     if values["allocated_hours"] is None:
-        values["allocation_exceeded"] = False
+        values.update(allocation_exceeded=False, logged_seconds=None)
+    else:
+        values["logged_seconds"] = 0
     return values
 
 

@@ -32,6 +32,8 @@ down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# A project or task with an allocation always has its running total.
+TOTAL_KEPT_WITH_ALLOCATION = "allocated_hours IS NULL OR logged_seconds IS NOT NULL"
 PG_CURRENT_XID = "CAST(CAST(pg_current_xact_id() AS text) AS bigint)"
 
 
@@ -73,9 +75,14 @@ def upgrade() -> None:
         with op.batch_alter_table(table) as batch:
             batch.alter_column("logged_seconds", existing_type=sa.BigInteger(), nullable=True, server_default=None)
         op.execute(f"UPDATE {table} SET logged_seconds = NULL WHERE allocated_hours IS NULL")
+        with op.batch_alter_table(table) as batch:
+            batch.create_check_constraint("total_kept_with_allocation", TOTAL_KEPT_WITH_ALLOCATION)
 
 
 def downgrade() -> None:
+    for table in ("tasks", "projects"):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_constraint("total_kept_with_allocation", type_="check")
     _recount("logged_seconds IS NULL")
     for table in ("tasks", "projects"):
         with op.batch_alter_table(table) as batch:
