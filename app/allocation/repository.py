@@ -18,7 +18,7 @@ from typing import Any, Literal
 from sqlalchemy import BigInteger, and_, bindparam, case, func, literal, literal_column, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.sql import RowsTable, for_dialect, seconds_between
+from app.core.sql import RowsTable, among, for_dialect, ids_param, seconds_between
 from app.models import Employee, Project, Task, TaskLog
 
 BudgetKind = Literal["project", "task"]
@@ -183,12 +183,12 @@ def _budget_rows(kind: BudgetKind, ids: str) -> Any:
         return select(literal_column("'project'").label("kind"), Project.id, Project.id.label("project_id"),
                       Project.company_id, Project.name, Project.allocated_hours,
                       Project.allocation_exceeded.label("exceeded"), Project.logged_seconds).where(
-            Project.id.in_(bindparam(ids, expanding=True)))
+            among(Project.id, ids_param(ids)))
     return (
         select(literal_column("'task'").label("kind"), Task.id, Task.project_id, Project.company_id, Task.name,
                Task.allocated_hours, Task.allocation_exceeded.label("exceeded"), Task.logged_seconds)
         .join(Project, Project.id == Task.project_id)
-        .where(Task.id.in_(bindparam(ids, expanding=True)))
+        .where(among(Task.id, ids_param(ids)))
     )
 
 

@@ -2,11 +2,12 @@
 
 Repositories use these instead of branching on the dialect themselves."""
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, DateTime, Integer, bindparam, column, func, select, values
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, bindparam, column, func, select, values
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -105,6 +106,50 @@ def _seconds_pg(element: seconds_between, compiler: Any, **kw: Any) -> str:
 def _seconds_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
     a, b = (compiler.process(c, **kw) for c in element.clauses)
     return f"(CAST(strftime('%s', {b}) AS INTEGER) - CAST(strftime('%s', {a}) AS INTEGER))"
+
+
+class IdList(TypeDecorator[list[int]]):
+    """A list of ids as one parameter: a bigint[] on PostgreSQL, JSON text
+    on SQLite (read back with json_each). One parameter whatever the count,
+    so the statement's SQL is the same for every call: an expanding IN
+    renders its SQL anew on each execution."""
+
+    impl = String()
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String())
+        return dialect.type_descriptor(ARRAY(BigInteger()))
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        ids = [int(i) for i in value]
+        return json.dumps(ids) if dialect.name == "sqlite" else ids
+
+
+class among(FunctionElement[bool]):
+    """`among(column, bindparam(name, type_=IdList()))`: the column's value
+    is one of the ids of the list parameter."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(among)
+def _among_pg(element: among, compiler: Any, **kw: Any) -> str:
+    value, ids = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{value} = ANY({ids})"
+
+
+@compiles(among, "sqlite")
+def _among_sqlite(element: among, compiler: Any, **kw: Any) -> str:
+    value, ids = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{value} IN (SELECT value FROM json_each({ids}))"
+
+
+def ids_param(name: str) -> Any:
+    """The bound parameter of a list of ids (see `among`)."""
+    return bindparam(name, type_=IdList())
 
 
 def dialect_insert(session: Any) -> Any:

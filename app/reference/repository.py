@@ -4,10 +4,10 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, String, bindparam, func, literal_column, null, select, union_all
+from sqlalchemy import Boolean, String, func, literal_column, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.sql import dialect_insert
+from app.core.sql import among, dialect_insert, ids_param
 from app.models import Base, Company, Employee, Project, Task
 
 
@@ -49,7 +49,7 @@ def _employee_rows(ids: str, *leading: Any) -> Any:
         select(*leading, Employee.id, Employee.company_id, Employee.name, Employee.is_active, Employee.is_admin,
                Employee.is_team_leader, func.coalesce(Employee.timezone, Company.timezone))
         .join(Company, Company.id == Employee.company_id)
-        .where(Employee.id.in_(bindparam(ids, expanding=True)))
+        .where(among(Employee.id, ids_param(ids)))
     )
 
 
@@ -58,7 +58,7 @@ def _task_rows(ids: str) -> Any:
     return (
         select(Task.id, Task.project_id, Project.company_id)
         .join(Project, Project.id == Task.project_id)
-        .where(Task.id.in_(bindparam(ids, expanding=True)))
+        .where(among(Task.id, ids_param(ids)))
     )
 
 
@@ -80,7 +80,7 @@ def _write_contexts() -> Any:
                Task.allocated_hours.is_not(None).label("task_allocated"),
                Project.allocated_hours.is_not(None).label("project_allocated"))
         .join(Project, Project.id == Task.project_id)
-        .where(Task.id.in_(bindparam("task_ids", expanding=True)))
+        .where(among(Task.id, ids_param("task_ids")))
         .with_for_update(read=True, key_share=True, of=[Task, Project])
         .cte("write_tasks")
     )
@@ -90,7 +90,7 @@ def _write_contexts() -> Any:
         null().label("project_id"), no_flag.label("task_allocated"), no_flag.label("project_allocated"),
         Employee.name, Employee.is_active, Employee.is_admin, Employee.is_team_leader,
         func.coalesce(Employee.timezone, Company.timezone).label("timezone"),
-    ).join(Company, Company.id == Employee.company_id).where(Employee.id.in_(bindparam("employee_ids", expanding=True)))
+    ).join(Company, Company.id == Employee.company_id).where(among(Employee.id, ids_param("employee_ids")))
     return union_all(
         employees,
         select(literal_column("'task'"), tasks.c.id, tasks.c.company_id, tasks.c.project_id,
