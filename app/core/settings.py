@@ -50,10 +50,6 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: float = Field(
         24, gt=0, description="How long a write's answer is kept for retries with the same Idempotency-Key."
     )
-    idempotency_stale_seconds: int = Field(
-        30, ge=1, description="A first attempt still 'in progress' after this long is taken as dead; "
-        "a retry may then run."
-    )
     max_page_size: int = Field(500, ge=1, description="Largest page_size a list endpoint accepts.")
 
     jwt_secret: SecretStr | None = Field(
