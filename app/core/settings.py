@@ -33,7 +33,8 @@ class Settings(BaseSettings):
         15_000, ge=0, description="PostgreSQL statement_timeout for every query (0: none); a slower query is a 503."
     )
     sqlite_busy_timeout_ms: int = Field(
-        30_000, ge=0, description="How long an SQLite writer waits for the write lock before failing."
+        30_000, ge=0, description="How long an SQLite writer waits for a write lock held by another process "
+        "before failing (the writers of one process queue first come, first served, without polling)."
     )
 
     max_log_hours: float = Field(24.0, gt=0, description="Longest allowed single task log, in hours.")
