@@ -12,7 +12,7 @@ from app import __version__
 from app.auth.key_cache import KeyCache
 from app.auth.repository import ApiKeyRepository
 from app.auth.tokens import verification_key
-from app.core.database import create_engine, make_read_sessionmaker, make_sessionmaker
+from app.core.database import WriterQueue, create_engine, make_read_sessionmaker, make_sessionmaker
 from app.core.errors import install_error_handlers
 from app.core.observability import RequestContextMiddleware, configure_logging
 from app.core.responses import EnvelopeResponse
@@ -81,6 +81,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.read_sessionmaker = make_read_sessionmaker(engine, app.state.settings)
+    app.state.writer_queue = WriterQueue(app.state.settings)  # one per engine: SQLite's writers queue FIFO
     try:
         await _check_authentication(app)
         _tune_garbage_collector()

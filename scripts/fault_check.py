@@ -57,8 +57,7 @@ async def load(base: str, key: str, acknowledged: set[str], statuses: collection
                         await asyncio.sleep(0.5)
                         continue
                     statuses[r.status_code] += 1
-                    in_use = r.status_code == 409 and r.json()["error_code"] == "IDEMPOTENCY_KEY_IN_USE"
-                    if r.status_code == 503 or in_use:  # not done yet: retry the same write, same key
+                    if r.status_code == 503:  # not done yet: retry the same write, same key
                         await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
                         continue
                     if r.status_code in (200, 409):

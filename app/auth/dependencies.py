@@ -39,7 +39,18 @@ async def current_principal(
     _bearer: Annotated[object, Security(bearer_scheme)] = None,
     _api_key: Annotated[object, Security(api_key_scheme)] = None,
 ) -> Principal:
+    return await authenticate_once(request, session)
+
+
+async def authenticate_once(request: Request, session: AsyncSession) -> Principal:
+    """`authenticate`, remembered for the rest of the request: a write sent
+    with an Idempotency-Key is authenticated by its route before the handler
+    runs (keys are kept per caller), and the handler's `Actor` reuses it."""
+    known = getattr(request.state, "actor", None)
+    if isinstance(known, Principal):
+        return known
     principal = await authenticate(request, session)
+    request.state.actor = principal
     request.state.principal = principal.label  # for the access log line
     return principal
 

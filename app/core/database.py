@@ -1,12 +1,18 @@
 """Engine and the per-request transaction.
 
-One request = one transaction: `get_session` opens it, services and
-repositories only `flush()`, and the commit happens before the response is
-sent (the dependency runs with `scope="function"`), so a failed commit becomes
-an error answer instead of a silent loss."""
+One write request = one transaction, owned by its route (`write_transaction`,
+entered by `ApiRoute`): services and repositories only `flush()`, the handler's
+`Session` is that transaction's session, and the commit happens before the
+response is sent, so a failed commit becomes an error answer instead of a
+silent loss. The route owns it rather than a dependency because the route adds
+the Idempotency-Key's record as the transaction's last statement and decides
+what a failure answers (`app/core/idempotency.py`). Reads get a read session
+from the `Session` dependency."""
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -22,6 +28,12 @@ from sqlalchemy.ext.asyncio import (
 from app.core.observability import publish_committed
 from app.core.responses import dumps_text
 from app.core.settings import Settings
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# Execution option of the engine behind read sessions on SQLite: their
+# transactions begin with a plain (deferred) BEGIN, see _configure_sqlite.
+READS_ONLY = "tasklogs_reads_only"
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -82,9 +94,13 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
 def _configure_sqlite(engine: AsyncEngine, settings: Settings) -> None:
     """SQLite needs three things to behave like a real database here:
     foreign keys switched on, WAL so readers never wait for the writer, and
-    `BEGIN IMMEDIATE` so two writers queue for the lock instead of one of them
-    failing with 'database is locked' when it upgrades a read lock mid-way.
-    Driver-level autocommit lets us issue that BEGIN ourselves."""
+    `BEGIN IMMEDIATE` for writers so two of them queue for the lock instead of
+    one failing with 'database is locked' when it upgrades a read lock mid-way
+    (within a process they queue earlier, in `WriterQueue`; BEGIN IMMEDIATE
+    still orders the writers of several processes). Read sessions, marked by
+    the READS_ONLY execution option, begin with a plain BEGIN: they take no
+    lock, so a read never waits for a writer. Driver-level autocommit lets us
+    issue those BEGINs ourselves."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -98,7 +114,30 @@ def _configure_sqlite(engine: AsyncEngine, settings: Settings) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READS_ONLY) else "BEGIN IMMEDIATE")
+
+
+class WriterQueue:
+    """The write transactions of one process, one at a time on SQLite, in the
+    order they arrived.
+
+    SQLite has a single writer. Left to its busy timeout, waiting writers poll
+    for the lock and whoever polls at the right moment goes next: under 32
+    concurrent creates the slowest waited twenty times the median. An
+    asyncio.Lock wakes its waiters first come, first served, so a process's
+    writers queue fairly and never poll. PostgreSQL locks rows, not the
+    database: its writers do not queue here."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._single_writer = asyncio.Lock() if settings.is_sqlite else None
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        if self._single_writer is None:
+            yield
+            return
+        async with self._single_writer:
+            yield
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -106,28 +145,52 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def make_read_sessionmaker(engine: AsyncEngine, settings: Settings) -> async_sessionmaker[AsyncSession]:
-    """Sessions for GET requests. On PostgreSQL they run without BEGIN and
-    COMMIT: under READ COMMITTED each statement takes its own snapshot
-    anyway, so a transaction around reads adds two round trips and nothing
-    else. SQLite keeps its transactions (its connections are set up for our
-    own BEGIN IMMEDIATE, see _configure_sqlite)."""
+    """Sessions for reads (GET requests, and look-ups made outside a write's
+    transaction). On PostgreSQL they run without BEGIN and COMMIT: under READ
+    COMMITTED each statement takes its own snapshot anyway, so a transaction
+    around reads adds two round trips and nothing else. SQLite keeps its
+    transactions, begun without taking the write lock (READS_ONLY)."""
     if settings.is_sqlite:
-        return make_sessionmaker(engine)
+        return make_sessionmaker(engine.execution_options(**{READS_ONLY: True}))
     return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    if request.method == "GET":
-        async with request.app.state.read_sessionmaker() as reader:
-            yield reader
-        return
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
-        async with session.begin():
+@asynccontextmanager
+async def write_transaction(request: Request) -> AsyncIterator[AsyncSession]:
+    """The write request's one transaction; the handler's `Session` is its
+    session. Commits when the block ends without an error, before the
+    response is sent: a failed commit raises, and is answered as an error (503
+    when the database is down). An error in the block rolls everything back.
+    Metrics counted with `count_on_commit` are published once committed."""
+    state = request.app.state
+    queue: WriterQueue = state.writer_queue
+    sessionmaker: async_sessionmaker[AsyncSession] = state.sessionmaker
+    async with queue.turn(), sessionmaker() as session:
+        request.state.write_session = session
+        try:
             yield session
-        publish_committed(session)
+            await session.commit()
+        finally:
+            request.state.write_session = None
+    publish_committed(session)
 
 
-# scope="function": commit (or roll back) before the response leaves.
+def _write_session(request: Request) -> AsyncSession | None:
+    session = getattr(request.state, "write_session", None)
+    return session if isinstance(session, AsyncSession) else None
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    write = _write_session(request)
+    if write is not None:
+        yield write  # committed by the route (write_transaction)
+        return
+    if request.method in WRITE_METHODS:
+        raise RuntimeError("a write route must be an ApiRoute, which opens its transaction")
+    async with request.app.state.read_sessionmaker() as reader:
+        yield reader
+
+
+# scope="function": a read session goes back to the pool before the response is sent.
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 

@@ -1,25 +1,38 @@
 """Safe retries: a write sent with `Idempotency-Key` is done once; a retry
 with the same key and body gets the first answer back.
 
-The key is claimed in a short transaction of its own before the write runs,
-so a retry that arrives while the first attempt is still running sees the
-claim (409 IDEMPOTENCY_KEY_IN_USE) in any worker process. The answer is
-stored once the write has committed; an answer that wrote nothing (an error)
-releases the key, so the retry simply runs again. If a process dies in between, the claim
-goes stale after TASKLOGS_IDEMPOTENCY_STALE_SECONDS and a retry runs the write
-again, which our writes tolerate (a create finds its duplicate, a bulk
-upload skips what is stored)."""
+Every write runs in one transaction owned by its route (`write_transaction`).
+With a key, the key's record and the answer (status, body, replayed headers)
+are written in that same transaction, as its last statement before COMMIT:
+a committed write always has its answer, and a write that failed left nothing
+behind, so its retry simply runs again (no claim to release or to go stale).
+Last rather than first because a transaction's first write decides its place
+in the change feed; that must be the task log's row lock, not the key's.
+
+- Before the handler, a plain read looks for a stored answer: the same request
+  gets it replayed (`Idempotent-Replayed: true`, nothing written), another
+  request with the key is 422 IDEMPOTENCY_KEY_REUSED.
+- Two attempts running at once both do the work; the later one's record
+  meets the earlier one's (on PostgreSQL its INSERT waits for the earlier
+  transaction to end), so it rolls back and answers the earlier answer.
+- If the later attempt fails instead (a create finds its duplicate, a delete
+  finds the log gone), the stored answer of the attempt that won is replayed
+  in place of the error. Otherwise an error is answered and not kept."""
 
 import hashlib
+import logging
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.database import WRITE_METHODS, write_transaction
 from app.core.errors import AppError, error_body
 from app.core.responses import EnvelopeResponse
 from app.core.schemas import error_responses
@@ -27,7 +40,8 @@ from app.core.sql import dialect_insert
 from app.core.timeutil import utcnow
 from app.models import IdempotencyKey
 
-WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+log = logging.getLogger("tasklogs")
+
 REPLAYED_HEADERS = ("content-type", "etag", "location")
 
 
@@ -40,8 +54,13 @@ IDEMPOTENCY_HEADER_DOC = {
     "(with `Idempotent-Replayed: true`) and writes nothing. Kept 24 h per caller.",
 }
 
+RouteHandler = Callable[[Request], Coroutine[Any, Any, Response]]
+
 
 class IdempotentRoute(APIRoute):
+    """A route whose writes run in one transaction of their own, committed
+    before the answer leaves, and honour `Idempotency-Key`."""
+
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         if self.methods and self.methods & WRITE_METHODS:
@@ -50,109 +69,165 @@ class IdempotentRoute(APIRoute):
             self.openapi_extra = extra
             self.responses = {**error_responses(409, 422), **self.responses}
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    def get_route_handler(self) -> RouteHandler:
         handle = super().get_route_handler()
 
-        async def handle_once(request: Request) -> Response:
-            key = request.headers.get("idempotency-key")
-            if key is None or request.method not in WRITE_METHODS:
+        async def handle_write(request: Request) -> Response:
+            if request.method not in WRITE_METHODS:
                 return await handle(request)
+            key = request.headers.get("idempotency-key")
+            if key is None:
+                async with write_transaction(request):
+                    return await handle(request)
             if not 1 <= len(key) <= 255:
                 return _error(AppError("Idempotency-Key must be 1 to 255 characters.", "VALIDATION_ERROR", 422))
-            principal = await _principal_label(request)
+            return await _handle_keyed(request, handle, key)
+
+        return handle_write
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """The committed answer kept under a caller's key."""
+
+    request_hash: str
+    status_code: int
+    body: bytes
+    headers: dict[str, str]
+
+    def replay(self) -> Response:
+        return Response(self.body, status_code=self.status_code,
+                        headers={**self.headers, "Idempotent-Replayed": "true"})
+
+    def answer_to(self, fingerprint: str) -> Response:
+        """The replay for the same request; 422 for another one under the same key."""
+        if self.request_hash != fingerprint:
+            return _error(AppError("This Idempotency-Key was used for a different request.",
+                                   "IDEMPOTENCY_KEY_REUSED", 422))
+        return self.replay()
+
+
+@dataclass(frozen=True)
+class KeyedWrite:
+    """One write request sent with an Idempotency-Key by one caller."""
+
+    principal: str
+    key: str
+    fingerprint: str
+    kept_for: timedelta
+
+    def _this_key(self) -> Any:
+        return (IdempotencyKey.principal == self.principal) & (IdempotencyKey.key == self.key)
+
+    async def stored_answer(self, session: AsyncSession, *, expired_too: bool = False) -> StoredAnswer | None:
+        """The answer kept under this key, by a plain read (no lock)."""
+        query = select(IdempotencyKey.request_hash, IdempotencyKey.status_code, IdempotencyKey.response_body,
+                       IdempotencyKey.response_headers).where(self._this_key())
+        if not expired_too:
+            query = query.where(IdempotencyKey.expires_at > utcnow())
+        row = (await session.execute(query)).first()
+        if row is None:
+            return None
+        return StoredAnswer(request_hash=row.request_hash, status_code=row.status_code or 200,
+                            body=row.response_body or b"", headers=row.response_headers or {})
+
+    async def record(self, session: AsyncSession, response: Response) -> bool:
+        """Keep the answer under the key, in the write's transaction (the
+        last statement before COMMIT). False: the key holds a live answer
+        already, committed by a concurrent attempt (on PostgreSQL this INSERT
+        waited for that attempt's transaction to end); an expired one is
+        replaced."""
+        now = utcnow()
+        answer = {
+            "request_hash": self.fingerprint,
+            # `state` and `created_at` are no longer read: written only because the schema requires them.
+            "state": "done",
+            "status_code": response.status_code,
+            "response_body": bytes(response.body),
+            "response_headers": {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS},
+            "created_at": now,
+            "expires_at": now + self.kept_for,
+        }
+        insert = dialect_insert(session)(IdempotencyKey).values(principal=self.principal, key=self.key, **answer)
+        statement = insert.on_conflict_do_update(
+            index_elements=[IdempotencyKey.principal, IdempotencyKey.key],
+            set_=answer,
+            where=IdempotencyKey.expires_at <= now,
+        ).returning(IdempotencyKey.key)
+        return (await session.execute(statement)).first() is not None
+
+
+class _AnsweredMeanwhile(Exception):
+    """Raised inside the write's transaction to roll it back: an attempt with
+    the same key committed its answer first."""
+
+
+async def _handle_keyed(request: Request, handle: RouteHandler, key: str) -> Response:
+    fingerprint = hashlib.sha256(
+        request.method.encode() + b" " + request.url.path.encode() + b"\n" + await request.body()
+    ).hexdigest()
+    keyed: KeyedWrite | None = None
+    try:
+        async with write_transaction(request) as session:
+            principal = await _caller(request, session)
             if principal is None:
                 return await handle(request)  # not authenticated: the handler answers 401
-            fingerprint = hashlib.sha256(
-                request.method.encode() + b" " + request.url.path.encode() + b"\n" + await request.body()
-            ).hexdigest()
-            store = _Store(request.app.state.sessionmaker, request.app.state.settings, principal, key)
-            try:
-                replay = await store.claim(fingerprint)
-            except AppError as exc:
-                return _error(exc)
-            if replay is not None:
-                return replay
-            answered: list[Response] = []
-
-            async def after_commit(exc_type: Any, exc: Any, tb: Any) -> bool:
-                # Runs after the request's transaction has committed (or not):
-                # only a committed write's answer may be replayed.
-                if exc_type is None and answered and answered[0].status_code < 500:
-                    await store.save(answered[0])
-                else:
-                    await store.release()  # nothing was written: a retry runs the write
-                return False
-
-            # The stack unwinds last-in first-out: pushed before the handler
-            # opens the database session, this runs after that session commits.
-            request.scope["fastapi_function_astack"].push_async_exit(after_commit)
+            keyed = KeyedWrite(principal, key, fingerprint,
+                               timedelta(hours=request.app.state.settings.idempotency_ttl_hours))
+            stored = await keyed.stored_answer(session)
+            if stored is not None:
+                return stored.answer_to(fingerprint)  # nothing written
             response = await handle(request)
-            answered.append(response)
+            if not await keyed.record(session, response):
+                raise _AnsweredMeanwhile
             return response
+    except _AnsweredMeanwhile:
+        assert keyed is not None
+        # The conflicting answer was live when our INSERT met it: read it even if it expired since.
+        async with _read_sessionmaker(request)() as reader:
+            stored = await keyed.stored_answer(reader, expired_too=True)
+        if stored is None:
+            raise RuntimeError("an Idempotency-Key's answer vanished while a retry met it") from None
+        return stored.answer_to(fingerprint)
+    except Exception:
+        if keyed is not None and (won := await _answer_of_the_attempt_that_won(request, keyed)) is not None:
+            return won
+        raise
 
-        return handle_once
 
-
-async def _principal_label(request: Request) -> str | None:
-    from app.auth.dependencies import authenticate  # auth depends on core, not the reverse
+async def _caller(request: Request, session: AsyncSession) -> str | None:
+    """The caller's label, which keys are kept under, or None if the
+    credentials are refused. The handler's `Actor` reuses this result."""
+    from app.auth.dependencies import authenticate_once  # auth depends on core, not the reverse
 
     try:
-        async with request.app.state.sessionmaker() as session:
-            return (await authenticate(request, session)).label
+        return (await authenticate_once(request, session)).label
     except AppError:
         return None
+
+
+async def _answer_of_the_attempt_that_won(request: Request, keyed: KeyedWrite) -> Response | None:
+    """After a failed attempt: the answer of a concurrent attempt of the same
+    request that committed (this one then found the log it created, or the log
+    it deleted gone), or of this very attempt if its COMMIT succeeded but the
+    acknowledgement was lost."""
+    try:
+        async with _read_sessionmaker(request)() as reader:
+            stored = await keyed.stored_answer(reader)
+    except (SQLAlchemyError, OSError) as exc:
+        # The database is still unwell: the original error (a 503) is the answer.
+        log.info("no Idempotency-Key look-up after a failed write: %s", type(exc).__name__)
+        return None
+    if stored is None or stored.request_hash != keyed.fingerprint:
+        return None
+    return stored.replay()
+
+
+def _read_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
+    return sessionmaker
 
 
 def _error(exc: AppError) -> EnvelopeResponse:
     return EnvelopeResponse(error_body(exc.message, exc.error_code), status_code=exc.status_code,
                             headers=exc.headers)
-
-
-class _Store:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: Any, principal: str,
-                 key: str) -> None:
-        self.sessionmaker = sessionmaker
-        self.settings = settings
-        self.principal = principal
-        self.key = key
-
-    def _this(self) -> Any:
-        return (IdempotencyKey.principal == self.principal) & (IdempotencyKey.key == self.key)
-
-    async def claim(self, fingerprint: str) -> Response | None:
-        """Claim the key (None: go ahead), or the stored answer to replay."""
-        now = utcnow()
-        fresh = {"request_hash": fingerprint, "state": "in_progress", "status_code": None, "response_body": None,
-                 "response_headers": None, "created_at": now,
-                 "expires_at": now + timedelta(hours=self.settings.idempotency_ttl_hours)}
-        async with self.sessionmaker() as session, session.begin():
-            insert = dialect_insert(session)(IdempotencyKey).values(principal=self.principal, key=self.key, **fresh)
-            claimed = await session.execute(insert.on_conflict_do_nothing().returning(IdempotencyKey.key))
-            if claimed.first() is not None:
-                return None
-            row = (await session.scalars(select(IdempotencyKey).where(self._this()).with_for_update())).one()
-            stale = now - timedelta(seconds=self.settings.idempotency_stale_seconds)
-            if row.expires_at <= now or (row.state == "in_progress" and row.created_at <= stale):
-                await session.execute(update(IdempotencyKey).where(self._this()).values(**fresh))
-                return None
-            if row.state == "in_progress":
-                raise AppError("A request with this Idempotency-Key is still being processed; retry shortly.",
-                               "IDEMPOTENCY_KEY_IN_USE", 409, headers={"Retry-After": "1"})
-            if row.request_hash != fingerprint:
-                raise AppError("This Idempotency-Key was used for a different request.", "IDEMPOTENCY_KEY_REUSED",
-                               422)
-            headers = {**(row.response_headers or {}), "Idempotent-Replayed": "true"}
-            return Response(row.response_body, status_code=row.status_code or 200, headers=headers)
-
-    async def save(self, response: Response) -> None:
-        headers = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(IdempotencyKey).where(self._this())
-                .values(state="done", status_code=response.status_code, response_body=bytes(response.body),
-                        response_headers=headers)
-            )
-
-    async def release(self) -> None:
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(delete(IdempotencyKey).where(self._this()))

@@ -89,8 +89,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         403: "FORBIDDEN: the caller's role does not allow this.",
         503: "SERVICE_UNAVAILABLE: the database cannot answer now; retry after `Retry-After` seconds.",
         404: "Not found.",
-        409: "Conflict: a duplicate task log (DUPLICATE_TASK_LOG), or a retry while the first attempt with the "
-        "same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_USE).",
+        409: "Conflict: e.g. a duplicate task log (DUPLICATE_TASK_LOG).",
         412: "VERSION_CONFLICT: If-Match names an older version; `data` holds the current log.",
         413: "Too many items in one request.",
         422: "The input breaks a rule; `errors` lists each field.",

@@ -33,7 +33,8 @@ class Settings(BaseSettings):
         15_000, ge=0, description="PostgreSQL statement_timeout for every query (0: none); a slower query is a 503."
     )
     sqlite_busy_timeout_ms: int = Field(
-        30_000, ge=0, description="How long an SQLite writer waits for the write lock before failing."
+        30_000, ge=0, description="How long an SQLite writer waits for a write lock held by another process "
+        "before failing (the writers of one process queue first come, first served, without polling)."
     )
 
     max_log_hours: float = Field(24.0, gt=0, description="Longest allowed single task log, in hours.")
@@ -49,10 +50,6 @@ class Settings(BaseSettings):
     restore_days: int = Field(30, ge=0, description="How long a deleted task log can be restored.")
     idempotency_ttl_hours: float = Field(
         24, gt=0, description="How long a write's answer is kept for retries with the same Idempotency-Key."
-    )
-    idempotency_stale_seconds: int = Field(
-        30, ge=1, description="A first attempt still 'in progress' after this long is taken as dead; "
-        "a retry may then run."
     )
     max_page_size: int = Field(500, ge=1, description="Largest page_size a list endpoint accepts.")
 

@@ -1,0 +1,84 @@
+"""SQLite, the embedded default: a process's writers queue first come, first
+served for the single write lock, and reads never wait for a writer."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import NamedTuple
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from app.core.database import WriterQueue
+from app.core.settings import Settings
+from app.main import create_app
+from tests.conftest import Backend
+from tests.factories import log, seed
+
+
+class Served(NamedTuple):
+    app: FastAPI
+    client: httpx.AsyncClient
+
+
+async def _serve(backend: Backend, *, busy_timeout_ms: int) -> AsyncIterator[Served]:
+    await backend.clean()
+    app = create_app(backend.settings(sqlite_busy_timeout_ms=busy_timeout_ms))
+    key = await backend.api_key("platform")
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+                          headers={"X-API-Key": key}) as client,
+    ):
+        yield Served(app, client)
+
+
+@pytest.fixture
+async def impatient(sqlite_backend: Backend) -> AsyncIterator[Served]:
+    """The app on SQLite with no busy timeout at all: a transaction that
+    found the write lock taken would fail at once instead of polling."""
+    async for served in _serve(sqlite_backend, busy_timeout_ms=0):
+        yield served
+
+
+async def test_concurrent_creates_queue_for_the_write_lock_and_all_succeed(impatient, sqlite_backend):
+    await seed(impatient.client)
+    bodies = [log(start=f"2024-10-{day:02d}T09:00:00Z", end=f"2024-10-{day:02d}T10:00:00Z") for day in range(1, 31)]
+    answers = await asyncio.gather(*(impatient.client.post("/tasklog/create/", json=body) for body in bodies))
+    assert [a.status_code for a in answers] == [200] * 30, [a.text for a in answers if a.status_code != 200]
+    assert len({a.json()["data"]["taskLogId"] for a in answers}) == 30
+    assert await sqlite_backend.scalar("SELECT count(*) FROM task_logs") == 30
+
+
+async def test_writers_take_their_turns_in_the_order_they_came():
+    queue = WriterQueue(Settings(database_url="sqlite+aiosqlite:///:memory:"))
+    order: list[int] = []
+
+    async def writer(n: int) -> None:
+        async with queue.turn():
+            # Later writers would finish sooner if they did not wait their turn.
+            for _ in range(20 - n):
+                await asyncio.sleep(0)
+            order.append(n)
+
+    first = asyncio.create_task(writer(0))
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(writer(n)) for n in range(1, 20)]
+    await asyncio.gather(first, *waiting)
+    assert order == list(range(20))
+
+
+async def test_a_read_answers_while_a_writer_holds_the_write_lock(impatient, sqlite_backend):
+    await seed(impatient.client)
+    created = await impatient.client.post("/tasklog/create/", json=log())
+    log_id = created.json()["data"]["taskLogId"]
+    # Another process's writer holds SQLite's write lock (BEGIN IMMEDIATE and a write, not committed),
+    # and this process has a write transaction of its own under way.
+    async with sqlite_backend.engine.connect() as other_writer, impatient.app.state.writer_queue.turn():
+        await other_writer.execute(text("UPDATE task_logs SET description = 'being edited' WHERE id = :id"),
+                                   {"id": log_id})
+        read = await asyncio.wait_for(impatient.client.get(f"/tasklogs/{log_id}/"), timeout=10)
+        await other_writer.rollback()
+    assert read.status_code == 200, read.text
+    assert read.json()["data"]["description"] != "being edited"  # the committed state
