@@ -144,15 +144,19 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-def make_read_sessionmaker(engine: AsyncEngine, settings: Settings) -> async_sessionmaker[AsyncSession]:
-    """Sessions for reads (GET requests, and look-ups made outside a write's
-    transaction). On PostgreSQL they run without BEGIN and COMMIT: under READ
-    COMMITTED each statement takes its own snapshot anyway, so a transaction
-    around reads adds two round trips and nothing else. SQLite keeps its
-    transactions, begun without taking the write lock (READS_ONLY)."""
+def read_engine(engine: AsyncEngine, settings: Settings) -> AsyncEngine:
+    """The engine for reads (GET requests, readiness, look-ups made outside a
+    write's transaction). On PostgreSQL they run without BEGIN and COMMIT:
+    under READ COMMITTED each statement takes its own snapshot anyway, so a
+    transaction around reads adds two round trips and nothing else. SQLite
+    keeps its transactions, begun without taking the write lock (READS_ONLY)."""
     if settings.is_sqlite:
-        return make_sessionmaker(engine.execution_options(**{READS_ONLY: True}))
-    return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+        return engine.execution_options(**{READS_ONLY: True})
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def make_read_sessionmaker(engine: AsyncEngine, settings: Settings) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(read_engine(engine, settings))
 
 
 @asynccontextmanager

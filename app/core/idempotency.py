@@ -140,8 +140,6 @@ class KeyedWrite:
         now = utcnow()
         answer = {
             "request_hash": self.fingerprint,
-            # `state` and `created_at` are no longer read: written only because the schema requires them.
-            "state": "done",
             "status_code": response.status_code,
             "response_body": bytes(response.body),
             "response_headers": {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS},

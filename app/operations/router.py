@@ -4,6 +4,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from app.core.database import read_engine
 from app.core.errors import AppError
 from app.core.observability import metrics_payload
 from app.core.responses import EnvelopeResponse, ok
@@ -34,7 +35,8 @@ async def readyz(request: Request) -> EnvelopeResponse:
     """Ready for traffic: the database answers within the readiness timeout and its schema is at the
     newest migration of this build. 503 `SERVICE_UNAVAILABLE` otherwise; recovers by itself."""
     settings = request.app.state.settings
-    revision = await service.schema_revision(request.app.state.engine, settings.readiness_timeout_seconds)
+    revision = await service.schema_revision(read_engine(request.app.state.engine, settings),
+                                             settings.readiness_timeout_seconds)
     return ok("ready", {"database": "ok", "schemaRevision": revision})
 
 

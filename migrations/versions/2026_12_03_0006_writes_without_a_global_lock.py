@@ -1,5 +1,6 @@
 """writes without a global lock: the change feed ordered by transaction id,
-running totals kept only where an allocation needs them
+running totals kept only where an allocation needs them; idempotency keys
+without an 'in progress' state
 
 Change feed. Writers used to take their `seq` numbers by bumping the single
 change_clock row, which every writer in the deployment locked until its
@@ -70,6 +71,11 @@ def upgrade() -> None:
     op.create_index("ix_task_log_changes_company_id_xid_seq", "task_log_changes", ["company_id", "xid", "seq"])
     op.drop_table("change_clock")
 
+    # ---- idempotency keys are recorded with their answer, in the write's own
+    # transaction: there is no 'in progress' state any more.
+    with op.batch_alter_table("idempotency_keys") as batch:
+        batch.drop_column("state")
+
     # ---- running totals only where an allocation is set
     for table in ("projects", "tasks"):
         with op.batch_alter_table(table) as batch:
@@ -80,6 +86,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("idempotency_keys") as batch:
+        batch.add_column(sa.Column("state", sa.String(16), server_default="done", nullable=False))
     for table in ("tasks", "projects"):
         with op.batch_alter_table(table) as batch:
             batch.drop_constraint("total_kept_with_allocation", type_="check")
