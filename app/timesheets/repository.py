@@ -177,21 +177,17 @@ class TimesheetRepository(ABC):
         if not windows:
             return []
         result = await self._execute(ReportShape.of(scope, dimensions), scope, windows, max_log)
+        # Each shape has its own columns, named as TimeSum's fields. Read by
+        # the result's own keys: asking a row for a column its shape lacks
+        # costs an exception inside SQLAlchemy, per row and column.
+        columns = tuple(result.keys())
         sums = []
-        for row in result.mappings():
+        for record in result:
+            row = dict(zip(columns, record, strict=True))
             # PostgreSQL sums bigints as numeric.
-            seconds = int(row["seconds"] or 0)
+            seconds = int(row.pop("seconds") or 0)
             if seconds > 0:
-                sums.append(TimeSum(
-                    seconds=seconds,
-                    day=row.get("day"),
-                    task_id=row.get("task_id"),
-                    task_name=row.get("task_name"),
-                    project_id=row.get("project_id"),
-                    project_name=row.get("project_name"),
-                    employee_id=row.get("employee_id"),
-                    employee_name=row.get("employee_name"),
-                ))
+                sums.append(TimeSum(seconds=seconds, **row))
         return sums
 
     async def log_shares(self, scope: Scope, windows: Sequence[Window], max_log: timedelta) -> list[LogShare]:
@@ -200,7 +196,9 @@ class TimesheetRepository(ABC):
         if not windows:
             return []
         result = await self._execute(ReportShape.of(scope, lines=True), scope, windows, max_log)
-        return [LogShare(**row) for row in result.mappings() if row["seconds"] > 0]
+        columns = tuple(result.keys())  # named as LogShare's fields
+        shares = [LogShare(**dict(zip(columns, record, strict=True))) for record in result]
+        return [share for share in shares if share.seconds > 0]
 
     async def _execute(self, shape: ReportShape, scope: Scope, windows: Sequence[Window],
                        max_log: timedelta) -> Any:
