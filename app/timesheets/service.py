@@ -16,7 +16,7 @@ project-wide or company-wide one, unless `timezone` says otherwise."""
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -260,31 +260,39 @@ class _Group:
     children: dict[Any, "_Group"] = field(default_factory=dict)
 
 
-def _key(dimension: str, row: TimeSum, week_start: int) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
-    """(key, sort key, label) of a sum row (or an empty day's) in one dimension.
-    The row carries the keys of every dimension of its report."""
+class _GroupKey(NamedTuple):
+    """Which group a sum row falls in, where that group sorts, and its JSON keys."""
+
+    key: Any
+    sort: tuple[Any, ...]
+    label: dict[str, Any]
+
+
+def _key(dimension: str, row: TimeSum, week_start: int) -> _GroupKey:
+    """The group of a sum row (or an empty day's) in one dimension. The row
+    carries the keys of every dimension of its report."""
     if dimension in TIME_DIMENSIONS:
         day = row.day
         assert day is not None
         if dimension == "day":
-            return day, (day,), {"date": day.isoformat()}
+            return _GroupKey(day, (day,), {"date": day.isoformat()})
         if dimension == "week":
             first = day - timedelta(days=(day.weekday() - week_start) % 7)
-            return first, (first,), {"weekStart": first.isoformat()}
+            return _GroupKey(first, (first,), {"weekStart": first.isoformat()})
         first = day.replace(day=1)
-        return first, (first,), {"month": first.strftime("%Y-%m")}
+        return _GroupKey(first, (first,), {"month": first.strftime("%Y-%m")})
     if dimension == "task":
         assert row.task_name is not None
-        return row.task_id, (row.task_name.casefold(), row.task_id), {
+        return _GroupKey(row.task_id, (row.task_name.casefold(), row.task_id), {
             "taskId": row.task_id, "taskName": row.task_name,
-            "projectId": row.project_id, "projectName": row.project_name}
+            "projectId": row.project_id, "projectName": row.project_name})
     if dimension == "project":
         assert row.project_name is not None
-        return row.project_id, (row.project_name.casefold(), row.project_id), {
-            "projectId": row.project_id, "projectName": row.project_name}
+        return _GroupKey(row.project_id, (row.project_name.casefold(), row.project_id), {
+            "projectId": row.project_id, "projectName": row.project_name})
     assert row.employee_name is not None
-    return row.employee_id, (row.employee_name.casefold(), row.employee_id), {
-        "employeeId": row.employee_id, "employeeName": row.employee_name}
+    return _GroupKey(row.employee_id, (row.employee_name.casefold(), row.employee_id), {
+        "employeeId": row.employee_id, "employeeName": row.employee_name})
 
 
 def _identity(dimension: str, row: TimeSum) -> Any:
@@ -311,16 +319,16 @@ def _fold(sums: list[TimeSum], prepared: _Prepared) -> list[dict[str, Any]]:
         return [{"date": day.isoformat(), **totals(by_day.get(day, 0))} for day in prepared.days]
     # A company's year is tens of thousands of sum rows but only 366 days and
     # a few hundred entities: work out each key and label once.
-    memo: dict[tuple[str, Any], tuple[Any, tuple[Any, ...], dict[str, Any]]] = {}
+    memo: dict[tuple[str, Any], _GroupKey] = {}
 
     def group(groups: dict[Any, _Group], dimension: str, row: TimeSum) -> _Group:
         ident = (dimension, _identity(dimension, row))
         if ident not in memo:
             memo[ident] = _key(dimension, row, week_start)
-        key, sort, label = memo[ident]
-        if key not in groups:
-            groups[key] = _Group(sort, label)
-        return groups[key]
+        found = memo[ident]
+        if found.key not in groups:
+            groups[found.key] = _Group(found.sort, found.label)
+        return groups[found.key]
 
     top: dict[Any, _Group] = {}
     for row in sums:
@@ -336,7 +344,7 @@ def _fold(sums: list[TimeSum], prepared: _Prepared) -> list[dict[str, Any]]:
     if len(dims) == 2 and dims[1] in TIME_DIMENSIONS:
         for key, outer in top.items():
             for day in calendar:
-                if dims[0] not in TIME_DIMENSIONS or _key(dims[0], day, week_start)[0] == key:
+                if dims[0] not in TIME_DIMENSIONS or _key(dims[0], day, week_start).key == key:
                     group(outer.children, dims[1], day)
 
     def view(groups: dict[Any, _Group], nested: bool) -> list[dict[str, Any]]:
