@@ -178,8 +178,8 @@ async def test_the_employees_zone_wins_over_the_companys(client):
 
 
 async def test_an_employees_new_zone_applies_to_the_next_report(client):
-    """An employee's report is asked in the zone of their previous one, together with their row; when the
-    row says the zone has changed, the report is asked again in the new zone."""
+    """The zone is read from the employee's row before the sums on every report: nothing remembered from
+    the previous report decides the next one's days."""
     await seed(client)
     await add(client, log(250, 10, "2024-10-28T20:00:00Z", "2024-10-28T22:00:00Z"))  # Kolkata: 01:30-03:30 29th
     period = {"employeeId": 10, "startDate": "2024-10-28", "endDate": "2024-10-29"}

@@ -198,7 +198,7 @@ class RowsTable:
 
     PostgreSQL gets `unnest` of one array parameter per column: a fixed
     handful of parameters however many rows, so the statement is built,
-    compiled and prepared once and reused (see `prebuilt`). SQLite, which has
+    compiled and prepared once and reused (builders cached with functools.cache). SQLite, which has
     no arrays, gets a VALUES list that carries the rows themselves."""
 
     def __init__(self, name: str, columns: list[tuple[str, Any]]) -> None:
@@ -239,9 +239,6 @@ class RowsTable:
         }
 
 
-_PREBUILT: dict[tuple[str, str], Any] = {}
-
-
 def dialect_of(session: Any) -> str:
     return str(session.get_bind().dialect.name)
 
@@ -251,19 +248,3 @@ def for_dialect(session: Any, *, postgresql: Callable[[Any], T], sqlite: Callabl
     PostgreSQL and SQLite need different SQL, a repository has one class for
     each (the shared SQL in the base), and no function asks which it runs on."""
     return (sqlite if dialect_of(session) == "sqlite" else postgresql)(session)
-
-
-def prebuilt(session: Any, key: str, build: Callable[[str], Any], *, carries_rows: bool = False) -> Any:
-    """The statement `build(dialect)` makes, built once per process and
-    dialect. Hot paths run a handful of statements per request; building
-    one and working out its cache key cost more than executing it, and a
-    statement object reused keeps its key. Values go in as bound parameters.
-    On SQLite a statement with a RowsTable (`carries_rows`) holds its rows,
-    so it is built on every call."""
-    dialect = dialect_of(session)
-    if carries_rows and dialect == "sqlite":
-        return build(dialect)
-    stmt = _PREBUILT.get((key, dialect))
-    if stmt is None:
-        stmt = _PREBUILT[(key, dialect)] = build(dialect)
-    return stmt

@@ -2,9 +2,10 @@
 
 import functools
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, String, func, literal_column, null, select, union_all
+from sqlalchemy import Boolean, String, bindparam, func, literal_column, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.sql import among, dialect_insert, ids_param
@@ -42,6 +43,20 @@ class EmployeeContext:
     timezone: str  # effective zone: the employee's, else the company's
 
 
+@dataclass(frozen=True)
+class ProjectContext:
+    """A project as its reports need it: owner, allocation figures and the
+    zone of its company (a project has none of its own)."""
+
+    project_id: int
+    company_id: int
+    name: str
+    allocated_hours: Decimal | None
+    allocation_exceeded: bool
+    logged_seconds: int | None  # kept only with an allocation: see AllocationRepository.logged_seconds
+    timezone: str
+
+
 def _employee_rows(ids: str, *leading: Any) -> Any:
     """(leading..., id, company, name, is_active, is_admin, is_team_leader,
     effective zone) of the employees in :<ids>."""
@@ -64,6 +79,20 @@ def _task_rows(ids: str) -> Any:
 
 _EMPLOYEE_CONTEXTS = _employee_rows("ids")
 _TASK_CONTEXTS = _task_rows("ids")
+# One employee (a report's subject), by a plain equality: no expanding IN to render.
+_EMPLOYEE_CONTEXT = (
+    select(Employee.id.label("employee_id"), Employee.company_id, Employee.name, Employee.is_active,
+           Employee.is_admin, Employee.is_team_leader,
+           func.coalesce(Employee.timezone, Company.timezone).label("timezone"))
+    .join(Company, Company.id == Employee.company_id)
+    .where(Employee.id == bindparam("employee_id"))
+)
+_PROJECT_CONTEXT = (
+    select(Project.id.label("project_id"), Project.company_id, Project.name, Project.allocated_hours,
+           Project.allocation_exceeded, Project.logged_seconds, Company.timezone)
+    .join(Company, Company.id == Project.company_id)
+    .where(Project.id == bindparam("project_id"))
+)
 
 
 @functools.cache
@@ -151,3 +180,13 @@ class ReferenceRepository:
 
     async def company_timezone(self, company_id: int) -> str | None:
         return await self.session.scalar(select(Company.timezone).where(Company.id == company_id))
+
+    async def employee_context(self, employee_id: int) -> EmployeeContext | None:
+        """One employee with their effective zone, or None if unknown."""
+        row = (await self.session.execute(_EMPLOYEE_CONTEXT, {"employee_id": employee_id})).mappings().first()
+        return None if row is None else EmployeeContext(**row)
+
+    async def project_context(self, project_id: int) -> ProjectContext | None:
+        """One project with its allocation figures and its company's zone, or None if unknown."""
+        row = (await self.session.execute(_PROJECT_CONTEXT, {"project_id": project_id})).mappings().first()
+        return None if row is None else ProjectContext(**row)

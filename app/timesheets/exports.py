@@ -10,7 +10,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
@@ -41,27 +41,44 @@ class Table:
     rows: list[list[Any]]
 
 
-_DIMENSION_COLUMNS: dict[str, list[tuple[Column, str]]] = {
-    "day": [(Column("Date", "date"), "date")],
-    "week": [(Column("Week start", "date"), "weekStart")],
-    "month": [(Column("Month", "text", 9), "month")],
-    "task": [(Column("Project ID", "id", 10), "projectId"), (Column("Project", "text", 24), "projectName"),
-             (Column("Task ID", "id", 10), "taskId"), (Column("Task", "text", 30), "taskName")],
-    "project": [(Column("Project ID", "id", 10), "projectId"), (Column("Project", "text", 24), "projectName")],
-    "employee": [(Column("Employee ID", "id", 11), "employeeId"), (Column("Employee", "text", 24), "employeeName")],
+class GroupColumn(NamedTuple):
+    """A column of a grouped report and the row key it shows."""
+
+    column: Column
+    key: str
+
+
+_DIMENSION_COLUMNS: dict[str, list[GroupColumn]] = {
+    "day": [GroupColumn(Column("Date", "date"), "date")],
+    "week": [GroupColumn(Column("Week start", "date"), "weekStart")],
+    "month": [GroupColumn(Column("Month", "text", 9), "month")],
+    "task": [
+        GroupColumn(Column("Project ID", "id", 10), "projectId"),
+        GroupColumn(Column("Project", "text", 24), "projectName"),
+        GroupColumn(Column("Task ID", "id", 10), "taskId"),
+        GroupColumn(Column("Task", "text", 30), "taskName"),
+    ],
+    "project": [
+        GroupColumn(Column("Project ID", "id", 10), "projectId"),
+        GroupColumn(Column("Project", "text", 24), "projectName"),
+    ],
+    "employee": [
+        GroupColumn(Column("Employee ID", "id", 11), "employeeId"),
+        GroupColumn(Column("Employee", "text", 24), "employeeName"),
+    ],
 }
 _DURATION_COLUMNS = [Column("Hours", "hours", 9), Column("Time", "time", 9)]
 
 
 def _values(dimension: str, row: dict[str, Any]) -> list[Any]:
-    return [row[key] for _, key in _DIMENSION_COLUMNS[dimension]]
+    return [row[each.key] for each in _DIMENSION_COLUMNS[dimension]]
 
 
 def report_table(report: Report) -> Table:
     """One line per group; a two-level report has one line per inner group,
     carrying the keys of both levels."""
     dims = report.group_by
-    columns = [c for d in dims for c, _ in _DIMENSION_COLUMNS[d]] + _DURATION_COLUMNS
+    columns = [each.column for d in dims for each in _DIMENSION_COLUMNS[d]] + _DURATION_COLUMNS
 
     def lines() -> Iterator[list[Any]]:
         for row in report.rows:

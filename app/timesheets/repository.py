@@ -11,30 +11,41 @@ indexes: a log counts only if it starts in [range start - max_log_hours,
 range end), logs being at most `max_log_hours` long.
 
 A log is never compared with every window (logs x 366 comparisons for a
-year). On PostgreSQL the windows are sent as three sorted arrays and each
-log finds its own windows by binary search (`width_bucket` of its start and
-of its end in the windows' starts): one or two per log, with no join for
-the planner to get wrong. (A join of windows and logs was hashed or not
-depending on the planner's guess of the logs' count; its generic plan, the
-one a prepared statement settles on, once became a nested loop over every
-window for every log on a 100,000-log table.) Everything else is a
-parameter too, so a statement's text depends only on the report's shape
-(its groupings and which filters it has): each shape is built once per
-process, compiled once and prepared once per connection.
+year); how a log finds its windows is where the two databases differ, so
+`TimesheetRepository` holds what they share and `PostgresTimesheetRepository`
+and `SqliteTimesheetRepository` only the way to the windows
+(`timesheet_repository` picks one from the session's dialect, once).
 
-SQLite gets the windows as a VALUES list (it has no arrays), built per
-report, in an equi-join: each log gets a day bucket, whole days since an
-anchor computed from its start, and each window is listed under the few
-buckets a log overlapping it can have (its own bucket shifted by -2..+1
-days for 24 h logs and windows of at most 25 h); the exact overlap test
-runs only on those few candidates.
+PostgreSQL gets the windows as three sorted arrays and each log finds its
+own windows by binary search (`width_bucket` of its start and of its end in
+the windows' starts): one or two per log, with no join for the planner to
+get wrong. (A join of windows and logs was hashed or not depending on the
+planner's guess of the logs' count; its generic plan, the one a prepared
+statement settles on, once became a nested loop over every window for
+every log on a 100,000-log table.)
+
+SQLite has no arrays: it gets the windows as a VALUES list in an
+equi-join: each log gets a day bucket, whole days since an anchor computed
+from its start, and each window is listed under the few buckets a log
+overlapping it can have (its own bucket shifted by -2..+1 days for 24 h
+logs and windows of at most 25 h); the exact overlap test runs only on
+those few candidates.
+
+Statements are built by module-level functions cached on their own
+arguments (the report's shape: which filters, which groupings; on SQLite
+also how many candidate rows the VALUES list has). Every value, windows
+included, is a bound parameter, so one statement serves every report of its
+shape, whatever its dates, zone or ids, and PostgreSQL prepares it once per
+connection.
 """
 
+import functools
 import math
-from collections.abc import Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -49,17 +60,15 @@ from sqlalchemy import (
     column,
     func,
     literal_column,
-    null,
     select,
-    union_all,
     values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import Grouping
 
-from app.core.sql import UTCDateTime, dialect_of, epoch_seconds, greatest, least, prebuilt, seconds_between
-from app.models import Company, Employee, Project, Task, TaskLog
+from app.core.sql import UTCDateTime, epoch_seconds, greatest, least, seconds_between
+from app.models import Employee, Project, Task, TaskLog
 
 # The dimensions a report can group by. Time dimensions all group on the
 # window's day (and are folded into weeks or months by the service, a few
@@ -88,10 +97,47 @@ class Scope:
     company_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TimeSum:
+    """Seconds logged in one combination of a report's keys. Only the keys of
+    the report's dimensions are set: `day` for a time dimension, the task
+    (with its project) for `task`, the project for `project`, the employee
+    for `employee`."""
+
+    seconds: int
+    day: date | None = None
+    task_id: int | None = None
+    task_name: str | None = None
+    project_id: int | None = None
+    project_name: str | None = None
+    employee_id: int | None = None
+    employee_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogShare:
+    """One log's share (`seconds`) of one local day it touches."""
+
+    day: date
+    task_log_id: int
+    task_id: int
+    task_name: str
+    project_id: int
+    project_name: str
+    employee_id: int
+    employee_name: str
+    start_time: datetime
+    end_time: datetime
+    description: str
+    manual_add: bool
+    seconds: int
+
+
 @dataclass(frozen=True)
-class _Shape:
+class ReportShape:
     """What a report statement's text depends on: which filters it has, and
-    what it answers (`dimensions`' sums, or each log's share when `lines`)."""
+    what it answers (`dimensions`' sums, or each log's share when `lines`).
+    Hashable: it is the statement builders' cache key."""
 
     employee: bool
     project: bool
@@ -101,211 +147,125 @@ class _Shape:
     lines: bool = False
 
     @classmethod
-    def of(cls, scope: Scope, dimensions: Sequence[str] = (), *, lines: bool = False) -> "_Shape":
-        return cls(scope.employee_id is not None, scope.project_id is not None, scope.task_id is not None,
-                   scope.company_id is not None, tuple(dimensions), lines)
+    def of(cls, scope: Scope, dimensions: Sequence[str] = (), *, lines: bool = False) -> "ReportShape":
+        return cls(
+            employee=scope.employee_id is not None,
+            project=scope.project_id is not None,
+            task=scope.task_id is not None,
+            company=scope.company_id is not None,
+            dimensions=tuple(dimensions),
+            lines=lines,
+        )
 
 
-# Every employee report starts with this look-up: built once.
-_EMPLOYEE = (
-    select(Employee.company_id, Employee.name, func.coalesce(Employee.timezone, Company.timezone).label("timezone"))
-    .join(Company, Company.id == Employee.company_id)
-    .where(Employee.id == bindparam("employee_id"))
-)
-# The windows' columns, as the candidates table has them.
-_CANDIDATE_COLUMNS = (("bucket", BigInteger()), ("day", Date()), ("ds", UTCDateTime()), ("de", UTCDateTime()))
+# `ident IN (ids)`, spelled the way each database runs best.
+Membership = Callable[[Any, Select[Any]], ColumnElement[bool]]
 
 
-@dataclass(frozen=True)
-class _EmployeeRow:
-    company_id: int
-    name: str
-    timezone: str
+class TimesheetRepository(ABC):
+    """Report sums and log shares. Subclasses say only how a log finds the
+    report's windows; build one with `timesheet_repository(session)`."""
 
-
-def _with_employee_row(sums: Select[Any]) -> Any:
-    """The report's sum rows, then the employee's own row (company, name,
-    zone) with every sum column empty; a sum row has no company. An unknown
-    employee simply adds no row."""
-    report = sums.subquery("report")
-    return union_all(
-        select(*report.c, *[null().label(c.name) for c in _EMPLOYEE.selected_columns]),
-        _EMPLOYEE.with_only_columns(*[null().label(c.name) for c in report.c], *_EMPLOYEE.selected_columns),
-    )
-
-
-@dataclass(frozen=True)
-class _Buckets:
-    """Day buckets: whole days since `anchor` (Unix seconds). A log overlapping
-    a window starts in that window's bucket shifted by one of `shifts`."""
-
-    anchor: int
-    shifts: range
-
-    @classmethod
-    def of(cls, windows: Sequence[Window], max_log: timedelta) -> "_Buckets":
-        # An anchor before any log that can count, so the integer division
-        # is a floor on both databases.
-        anchor = int((min(x.start for x in windows) - max_log).timestamp()) - DAY_SECONDS
-        longest = max(x.end - x.start for x in windows)
-        # A window can overlap a log only if it starts after (log start -
-        # window length) and before (log start + max_log): those buckets.
-        return cls(anchor, range(-math.ceil(longest / timedelta(days=1)), math.ceil(max_log / timedelta(days=1)) + 1))
-
-    def rows(self, windows: Sequence[Window]) -> list[tuple[int, date, datetime, datetime]]:
-        """One row (bucket, day, start, end) per window and shift."""
-        return [((int(x.start.timestamp()) - self.anchor) // DAY_SECONDS - shift, x.day, x.start, x.end)
-                for x in windows for shift in self.shifts]
-
-
-class TimesheetRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.is_sqlite = dialect_of(session) == "sqlite"
-
-    async def _run(self, shape: _Shape, scope: Scope, windows: Sequence[Window], max_log: timedelta, *,
-                   with_employee: bool = False) -> list[dict[str, Any]]:
-        range_start, range_end = min(x.start for x in windows), max(x.end for x in windows)
-        params: dict[str, Any] = {
-            "earliest_start": range_start - max_log, "range_start": range_start, "range_end": range_end,
-            "employee_id": scope.employee_id, "project_id": scope.project_id, "task_id": scope.task_id,
-            "company_id": scope.company_id,
-        }
-        # Day buckets are SQLite's way to the windows only (PostgreSQL searches the arrays).
-        buckets = _Buckets.of(windows, max_log) if self.is_sqlite else None
-
-        def build(dialect: str) -> Any:
-            stmt = self._statement(shape, buckets.rows(windows) if buckets is not None else None)
-            return _with_employee_row(stmt) if with_employee else stmt
-
-        # One statement per shape (a few dozen at most), built once on PostgreSQL.
-        key = f"timesheets.{shape!r}" + (".with_employee" if with_employee else "")
-        stmt = prebuilt(self.session, key, build, carries_rows=True)
-        if buckets is not None:
-            params["anchor"] = buckets.anchor
-        else:
-            params.update(days=[x.day for x in windows], starts=[x.start for x in windows],
-                          ends=[x.end for x in windows])
-        # A shape without a filter has no place for its id: SQLAlchemy ignores that parameter.
-        result = await self.session.execute(stmt, params)
-        keys = list(result.keys())
-        rows = [dict(zip(keys, record, strict=True)) for record in result.all()]
-        for row in rows:
-            # PostgreSQL sums bigints as numeric.
-            row["seconds"] = int(row["seconds"] or 0)
-        # Rows without time (a log touching a window only at its edge) are dropped.
-        return rows if with_employee else [row for row in rows if row["seconds"] > 0]
-
-    def _member(self, ident: Any, ids: Select[Any]) -> ColumnElement[bool]:
-        """`ident IN (ids)`. PostgreSQL gets `= ANY(ARRAY(ids))`: the ids are
-        read first and the (user_id | task_id, start_time) index is probed
-        once per id, where a semi-join may scan the whole table; SQLite
-        probes the index per id for a plain IN already."""
-        if self.is_sqlite:
-            return ident.in_(ids)
-        return ident == any_(func.array(ids.scalar_subquery()))
-
-    def _statement(self, shape: _Shape, sqlite_candidates: list[tuple[Any, ...]] | None) -> Select[Any]:
-        """The report's statement; SQLite's carries its windows' candidate
-        rows (`_Buckets.rows`), PostgreSQL's takes the windows as arrays."""
-        candidates: FromClause
-        if sqlite_candidates is None:
-            candidates = _windows_of_each_log()
-            stmt = select().select_from(TaskLog).join(
-                candidates, (TaskLog.start_time < candidates.c.de) & (TaskLog.end_time > candidates.c.ds))
-        else:
-            # Listed in Python, so that the bucket is a plain column SQLite can index.
-            candidates = (
-                values(*[column(name, type_) for name, type_ in _CANDIDATE_COLUMNS], name="candidates")
-                .data(sqlite_candidates).cte("candidates")
-            )
-            bucket = (epoch_seconds(TaskLog.start_time) - bindparam("anchor", type_=BigInteger())) // DAY_SECONDS
-            stmt = select().select_from(candidates).join(
-                TaskLog, (candidates.c.bucket == bucket) & (TaskLog.start_time < candidates.c.de)
-                & (TaskLog.end_time > candidates.c.ds))
-        share = seconds_between(greatest(TaskLog.start_time, candidates.c.ds),
-                                least(TaskLog.end_time, candidates.c.de))
-        stmt = (
-            stmt
-            .where(
-                # Sargable on the (user_id | task_id, start_time) indexes.
-                TaskLog.start_time >= bindparam("earliest_start", type_=UTCDateTime()),
-                TaskLog.start_time < bindparam("range_end", type_=UTCDateTime()),
-                TaskLog.end_time > bindparam("range_start", type_=UTCDateTime()),
-            )
-        )
-        if shape.employee:
-            stmt = stmt.where(TaskLog.user_id == bindparam("employee_id"))
-        if shape.task:
-            stmt = stmt.where(TaskLog.task_id == bindparam("task_id"))
-        if shape.project:
-            stmt = stmt.where(self._member(TaskLog.task_id, select(Task.id).where(
-                Task.project_id == bindparam("project_id"))))
-        if shape.company:
-            stmt = stmt.where(self._member(TaskLog.user_id, select(Employee.id).where(
-                Employee.company_id == bindparam("company_id"))))
-        if shape.lines:
-            return (
-                stmt.join(Task, Task.id == TaskLog.task_id)
-                .join(Project, Project.id == Task.project_id)
-                .join(Employee, Employee.id == TaskLog.user_id)
-                .add_columns(
-                    candidates.c.day.label("day"), TaskLog.id, TaskLog.task_id, Task.name.label("task_name"),
-                    Task.project_id, Project.name.label("project_name"), TaskLog.user_id,
-                    Employee.name.label("employee_name"), TaskLog.start_time, TaskLog.end_time,
-                    TaskLog.description, TaskLog.manual_add, share.label("seconds"),
-                )
-                .order_by(candidates.c.day, TaskLog.start_time, TaskLog.id)
-            )
-        return _grouped(stmt, candidates, share, shape.dimensions)
 
     async def sums(
         self, scope: Scope, windows: Sequence[Window], dimensions: Sequence[str], max_log: timedelta
-    ) -> list[dict[str, Any]]:
-        """Seconds per combination of the dimensions' keys (only combinations
-        that have time). Rows carry `day` (a date) when a time dimension is
-        asked for, and the ids and names of the entity dimensions."""
+    ) -> list[TimeSum]:
+        """Seconds per combination of the dimensions' keys, only combinations
+        that have time (a log touching a window only at its edge has none)."""
         if not windows:
             return []
-        return await self._run(_Shape.of(scope, dimensions), scope, windows, max_log)
+        result = await self._execute(ReportShape.of(scope, dimensions), scope, windows, max_log)
+        # Each shape has its own columns, named as TimeSum's fields. Read by
+        # the result's own keys: asking a row for a column its shape lacks
+        # costs an exception inside SQLAlchemy, per row and column.
+        columns = tuple(result.keys())
+        sums = []
+        for record in result:
+            row = dict(zip(columns, record, strict=True))
+            # PostgreSQL sums bigints as numeric.
+            seconds = int(row.pop("seconds") or 0)
+            if seconds > 0:
+                sums.append(TimeSum(seconds=seconds, **row))
+        return sums
 
-    async def employee_and_sums(
-        self, scope: Scope, windows: Sequence[Window], dimensions: Sequence[str], max_log: timedelta
-    ) -> tuple[Any, list[dict[str, Any]]]:
-        """`employee(scope.employee_id)` and `sums(...)` in one round trip:
-        the sums' rows and, as one more row, the employee's."""
-        rows = await self._run(_Shape.of(scope, dimensions), scope, windows, max_log, with_employee=True)
-        employee = next((r for r in rows if r["company_id"] is not None), None)
-        sums = [r for r in rows if r["company_id"] is None and r["seconds"] > 0]
-        return (_EmployeeRow(employee["company_id"], employee["name"], employee["timezone"]) if employee
-                else None), sums
-
-    async def log_shares(
-        self, scope: Scope, windows: Sequence[Window], max_log: timedelta
-    ) -> list[dict[str, Any]]:
+    async def log_shares(self, scope: Scope, windows: Sequence[Window], max_log: timedelta) -> list[LogShare]:
         """Each log's share of each day it touches, in time order: the lines
         of a day view or an export (a log across midnight is two lines)."""
         if not windows:
             return []
-        return await self._run(_Shape.of(scope, lines=True), scope, windows, max_log)
+        result = await self._execute(ReportShape.of(scope, lines=True), scope, windows, max_log)
+        columns = tuple(result.keys())  # named as LogShare's fields
+        shares = [LogShare(**dict(zip(columns, record, strict=True))) for record in result]
+        return [share for share in shares if share.seconds > 0]
 
-    async def employee(self, employee_id: int) -> Any:
-        """(company_id, name, timezone: the employee's own, else their company's), or None."""
-        return (await self.session.execute(_EMPLOYEE, {"employee_id": employee_id})).one_or_none()
+    async def _execute(self, shape: ReportShape, scope: Scope, windows: Sequence[Window],
+                       max_log: timedelta) -> Any:
+        range_start, range_end = min(x.start for x in windows), max(x.end for x in windows)
+        # A shape without a filter has no place for its id: SQLAlchemy ignores that parameter.
+        params: dict[str, Any] = {
+            "earliest_start": range_start - max_log,
+            "range_start": range_start,
+            "range_end": range_end,
+            "employee_id": scope.employee_id,
+            "project_id": scope.project_id,
+            "task_id": scope.task_id,
+            "company_id": scope.company_id,
+        }
+        stmt, window_params = self._report(shape, windows, max_log)
+        return await self.session.execute(stmt, params | window_params)
 
-    async def project(self, project_id: int) -> Any:
-        """(id, company_id, name, allocated_hours, allocation_exceeded, logged_seconds, timezone of its company)."""
-        stmt = (
-            select(Project.id, Project.company_id, Project.name, Project.allocated_hours,
-                   Project.allocation_exceeded, Project.logged_seconds, Company.timezone)
-            .join(Company, Company.id == Project.company_id)
-            .where(Project.id == project_id)
-        )
-        return (await self.session.execute(stmt)).one_or_none()
+    @abstractmethod
+    def _report(self, shape: ReportShape, windows: Sequence[Window], max_log: timedelta
+                ) -> tuple[Select[Any], dict[str, Any]]:
+        """The shape's statement, and the parameters that carry the windows."""
 
-    async def company(self, company_id: int) -> Any:
-        stmt = select(Company.id, Company.name, Company.timezone).where(Company.id == company_id)
-        return (await self.session.execute(stmt)).one_or_none()
+
+class PostgresTimesheetRepository(TimesheetRepository):
+    def _report(self, shape: ReportShape, windows: Sequence[Window], max_log: timedelta
+                ) -> tuple[Select[Any], dict[str, Any]]:
+        return _postgres_report(shape), {
+            "days": [x.day for x in windows],
+            "starts": [x.start for x in windows],
+            "ends": [x.end for x in windows],
+        }
+
+
+class SqliteTimesheetRepository(TimesheetRepository):
+    def _report(self, shape: ReportShape, windows: Sequence[Window], max_log: timedelta
+                ) -> tuple[Select[Any], dict[str, Any]]:
+        buckets = _Buckets.of(windows, max_log)
+        candidates = buckets.candidates(windows)
+        params: dict[str, Any] = {"anchor": buckets.anchor}
+        for n, candidate in enumerate(candidates):
+            params |= candidate.params(n)
+        return _sqlite_report(shape, len(candidates)), params
+
+
+def timesheet_repository(session: AsyncSession) -> TimesheetRepository:
+    """The repository for the session's database, decided once here."""
+    if session.get_bind().dialect.name == "sqlite":
+        return SqliteTimesheetRepository(session)
+    return PostgresTimesheetRepository(session)
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+@functools.cache
+def _postgres_report(shape: ReportShape) -> Select[Any]:
+    candidates = _windows_of_each_log()
+    logs = select().select_from(TaskLog).join(
+        candidates, (TaskLog.start_time < candidates.c.de) & (TaskLog.end_time > candidates.c.ds))
+    return _report_statement(shape, logs, candidates, _read_ids_first)
+
+
+def _read_ids_first(ident: Any, ids: Select[Any]) -> ColumnElement[bool]:
+    """`ident = ANY(ARRAY(ids))`: the ids are read first and the
+    (user_id | task_id, start_time) index is probed once per id, where a
+    semi-join may scan the whole table."""
+    return ident == any_(func.array(ids.scalar_subquery()))
 
 
 def _windows_of_each_log() -> FromClause:
@@ -328,6 +288,121 @@ def _windows_of_each_log() -> FromClause:
         .select_from(index)
         .lateral("candidates")
     )
+
+
+# ---------------------------------------------------------------- SQLite
+
+
+class _Candidate(NamedTuple):
+    """A window listed under one day bucket a log overlapping it can have."""
+
+    bucket: int
+    day: date
+    start: datetime
+    end: datetime
+
+    def params(self, n: int) -> dict[str, Any]:
+        """The values of the VALUES list's row `n` (see `_sqlite_report`)."""
+        return {f"bucket_{n}": self.bucket, f"day_{n}": self.day, f"ds_{n}": self.start, f"de_{n}": self.end}
+
+
+@dataclass(frozen=True)
+class _Buckets:
+    """Day buckets: whole days since `anchor` (Unix seconds). A log overlapping
+    a window starts in that window's bucket shifted by one of `shifts`."""
+
+    anchor: int
+    shifts: range
+
+    @classmethod
+    def of(cls, windows: Sequence[Window], max_log: timedelta) -> "_Buckets":
+        # An anchor before any log that can count, so the integer division
+        # is a floor on both databases.
+        anchor = int((min(x.start for x in windows) - max_log).timestamp()) - DAY_SECONDS
+        longest = max(x.end - x.start for x in windows)
+        # A window can overlap a log only if it starts after (log start -
+        # window length) and before (log start + max_log): those buckets.
+        return cls(anchor, range(-math.ceil(longest / timedelta(days=1)), math.ceil(max_log / timedelta(days=1)) + 1))
+
+    def candidates(self, windows: Sequence[Window]) -> list[_Candidate]:
+        """Each window under each bucket a log overlapping it can start in."""
+        return [_Candidate((int(x.start.timestamp()) - self.anchor) // DAY_SECONDS - shift, x.day, x.start, x.end)
+                for x in windows for shift in self.shifts]
+
+
+# A report's candidate count varies with its length (and the longest log), so
+# SQLite's statements are kept for the most recent few hundred shapes.
+@functools.lru_cache(maxsize=512)
+def _sqlite_report(shape: ReportShape, candidate_rows: int) -> Select[Any]:
+    """The shape's statement with a VALUES list of `candidate_rows` rows of
+    bound parameters (`_Candidate.params`); the bucket is a plain column there,
+    which SQLite can index for the equi-join."""
+    rows = [
+        (bindparam(f"bucket_{n}", type_=BigInteger()), bindparam(f"day_{n}", type_=Date()),
+         bindparam(f"ds_{n}", type_=UTCDateTime()), bindparam(f"de_{n}", type_=UTCDateTime()))
+        for n in range(candidate_rows)
+    ]
+    candidates = (
+        values(column("bucket", BigInteger()), column("day", Date()), column("ds", UTCDateTime()),
+               column("de", UTCDateTime()), name="candidates")
+        .data(rows).cte("candidates")
+    )
+    bucket = (epoch_seconds(TaskLog.start_time) - bindparam("anchor", type_=BigInteger())) // DAY_SECONDS
+    logs = select().select_from(candidates).join(
+        TaskLog, (candidates.c.bucket == bucket) & (TaskLog.start_time < candidates.c.de)
+        & (TaskLog.end_time > candidates.c.ds))
+    # SQLite probes the index per id for a plain IN already.
+    return _report_statement(shape, logs, candidates, lambda ident, ids: ident.in_(ids))
+
+
+# ---------------------------------------------------------------- both
+
+
+def _report_statement(shape: ReportShape, logs: Select[Any], candidates: FromClause,
+                      member: Membership) -> Select[Any]:
+    """The report on `logs`, a select of task_logs already joined to the
+    `candidates` windows (columns day, ds, de) each log may have time in."""
+    share = seconds_between(greatest(TaskLog.start_time, candidates.c.ds),
+                            least(TaskLog.end_time, candidates.c.de))
+    stmt = logs.where(
+        # Sargable on the (user_id | task_id, start_time) indexes.
+        TaskLog.start_time >= bindparam("earliest_start", type_=UTCDateTime()),
+        TaskLog.start_time < bindparam("range_end", type_=UTCDateTime()),
+        TaskLog.end_time > bindparam("range_start", type_=UTCDateTime()),
+    )
+    if shape.employee:
+        stmt = stmt.where(TaskLog.user_id == bindparam("employee_id"))
+    if shape.task:
+        stmt = stmt.where(TaskLog.task_id == bindparam("task_id"))
+    if shape.project:
+        stmt = stmt.where(member(TaskLog.task_id, select(Task.id).where(Task.project_id == bindparam("project_id"))))
+    if shape.company:
+        stmt = stmt.where(member(TaskLog.user_id, select(Employee.id).where(
+            Employee.company_id == bindparam("company_id"))))
+    if shape.lines:
+        # Labelled as LogShare's fields.
+        return (
+            stmt.join(Task, Task.id == TaskLog.task_id)
+            .join(Project, Project.id == Task.project_id)
+            .join(Employee, Employee.id == TaskLog.user_id)
+            .add_columns(
+                candidates.c.day.label("day"),
+                TaskLog.id.label("task_log_id"),
+                TaskLog.task_id.label("task_id"),
+                Task.name.label("task_name"),
+                Task.project_id.label("project_id"),
+                Project.name.label("project_name"),
+                TaskLog.user_id.label("employee_id"),
+                Employee.name.label("employee_name"),
+                TaskLog.start_time.label("start_time"),
+                TaskLog.end_time.label("end_time"),
+                TaskLog.description.label("description"),
+                TaskLog.manual_add.label("manual_add"),
+                share.label("seconds"),
+            )
+            .order_by(candidates.c.day, TaskLog.start_time, TaskLog.id)
+        )
+    return _grouped(stmt, candidates, share, shape.dimensions)
 
 
 def _grouped(stmt: Select[Any], candidates: FromClause, share: Any, dimensions: Sequence[str]) -> Select[Any]:

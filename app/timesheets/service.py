@@ -5,8 +5,9 @@ Dyzo's working-hours paths, the exports), goes through the same two steps:
 `_prepare` checks the input and the caller's right to see the time, and
 picks the report's time zone and local days; then either `timesheet`
 (grouped sums, one GROUP BY) or `log_lines` (each log's share of each day)
-asks the database once. An employee's own timesheet, the commonest report,
-folds both steps into one round trip (see `timesheet`).
+asks the database once. The zone comes from the employee's (or project's,
+or company's) row, read first through the reference repository: the report's
+days cannot be known before it.
 
 Days are local days of ONE zone per report: the employee's (their own,
 else their company's) for an employee's report, the company's for a
@@ -15,17 +16,18 @@ project-wide or company-wide one, unless `timezone` says otherwise."""
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.allocation.repository import allocation_repository
 from app.allocation.service import figures
 from app.auth.principal import Principal
 from app.core.errors import FieldError, Forbidden, InputRejected, NotFound
 from app.core.settings import Settings
 from app.core.timeutil import hours, hours_minutes, is_known_zone, iso_utc, local_day, utcnow, zone
-from app.reference.repository import ReferenceRepository
-from app.timesheets.repository import TIME_DIMENSIONS, Scope, TimesheetRepository, Window
+from app.reference.repository import ProjectContext, ReferenceRepository
+from app.timesheets.repository import TIME_DIMENSIONS, Scope, TimeSum, Window, timesheet_repository
 
 GROUP_BY = ("day", "week", "month", "task", "project", "employee")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -82,7 +84,7 @@ class Subject:
     timezone: str
     label: str  # in file names: "10", "project-7", "company-1"
     employee_name: str | None = None
-    project: Any = None
+    project: ProjectContext | None = None
     # A plain employee asking for a project's report sees only their own time in it.
     own_time_only: bool = False
 
@@ -170,23 +172,15 @@ def _fill_period(period: Period, tz_name: str) -> tuple[date, date]:
     return period.start or first, period.end or last
 
 
-# `_subject`'s default: it looks the employee up itself.
-_LOOK_UP: Any = object()
-
-
-async def _subject(session: AsyncSession, query: TimesheetQuery, actor: Principal, *,
-                   employee: Any = _LOOK_UP) -> Subject:
+async def _subject(session: AsyncSession, query: TimesheetQuery, actor: Principal) -> Subject:
     """Whose time, in which zone, after the access rules: another company's
     employee, project, task or company is 404 (exactly like an unknown id);
-    an employee asking for a colleague's time is 403. `employee`: the
-    employee's row if the caller has read it already (None: unknown)."""
+    an employee asking for a colleague's time is 403."""
     reference = ReferenceRepository(session)
-    repo = TimesheetRepository(session)
     subject = Subject(Scope(task_id=query.task_id), "UTC", "")
     zones: list[str] = []
     if query.employee_id is not None:
-        if employee is _LOOK_UP:
-            employee = await repo.employee(query.employee_id)
+        employee = await reference.employee_context(query.employee_id)
         if employee is None or not actor.sees(employee.company_id):
             raise NotFound("Employee", query.employee_id, "USER_NOT_FOUND")
         if not actor.reads_company_logs and not actor.is_self(query.employee_id):
@@ -195,7 +189,7 @@ async def _subject(session: AsyncSession, query: TimesheetQuery, actor: Principa
         subject.label, subject.employee_name = str(query.employee_id), employee.name
         zones.append(employee.timezone)
     if query.project_id is not None:
-        project = await repo.project(query.project_id)
+        project = await reference.project_context(query.project_id)
         if project is None or not actor.sees(project.company_id):
             raise NotFound("Project", query.project_id, "PROJECT_NOT_FOUND")
         subject.project = project
@@ -207,15 +201,15 @@ async def _subject(session: AsyncSession, query: TimesheetQuery, actor: Principa
         if task is None or not actor.sees(task.company_id):
             raise NotFound("Task", query.task_id, "TASK_NOT_FOUND")
     if query.company_id is not None:
-        company = await repo.company(query.company_id)
-        if company is None or not actor.sees(company.id):
+        company_zone = await reference.company_timezone(query.company_id)
+        if company_zone is None or not actor.sees(query.company_id):
             raise NotFound("Company", query.company_id, "COMPANY_NOT_FOUND")
         if not actor.reads_company_logs:
             raise Forbidden("Only team leaders, admins and service keys see a company's working hours.")
         scope = subject.scope
         subject.scope = Scope(scope.employee_id, scope.project_id, scope.task_id, query.company_id)
         subject.label = subject.label or f"company-{query.company_id}"
-        zones.append(company.timezone)
+        zones.append(company_zone)
     if subject.scope.employee_id is None and not actor.reads_company_logs:
         # The same rule as a task's log list: a plain employee's view of a
         # project is their own share of it, not a refusal.
@@ -267,69 +261,91 @@ class _Group:
     children: dict[Any, "_Group"] = field(default_factory=dict)
 
 
-def _key(dimension: str, row: dict[str, Any], week_start: int) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
-    """(key, sort key, label) of a sum row (or a bare {"day": d}) in one dimension."""
+class _GroupKey(NamedTuple):
+    """Which group a sum row falls in, where that group sorts, and its JSON keys."""
+
+    key: Any
+    sort: tuple[Any, ...]
+    label: dict[str, Any]
+
+
+def _key(dimension: str, row: TimeSum, week_start: int) -> _GroupKey:
+    """The group of a sum row (or an empty day's) in one dimension. The row
+    carries the keys of every dimension of its report."""
     if dimension in TIME_DIMENSIONS:
-        day: date = row["day"]
+        day = row.day
+        assert day is not None
         if dimension == "day":
-            return day, (day,), {"date": day.isoformat()}
+            return _GroupKey(day, (day,), {"date": day.isoformat()})
         if dimension == "week":
             first = day - timedelta(days=(day.weekday() - week_start) % 7)
-            return first, (first,), {"weekStart": first.isoformat()}
+            return _GroupKey(first, (first,), {"weekStart": first.isoformat()})
         first = day.replace(day=1)
-        return first, (first,), {"month": first.strftime("%Y-%m")}
+        return _GroupKey(first, (first,), {"month": first.strftime("%Y-%m")})
     if dimension == "task":
-        return row["task_id"], (row["task_name"].casefold(), row["task_id"]), {
-            "taskId": row["task_id"], "taskName": row["task_name"],
-            "projectId": row["project_id"], "projectName": row["project_name"]}
+        assert row.task_name is not None
+        return _GroupKey(row.task_id, (row.task_name.casefold(), row.task_id), {
+            "taskId": row.task_id, "taskName": row.task_name,
+            "projectId": row.project_id, "projectName": row.project_name})
     if dimension == "project":
-        return row["project_id"], (row["project_name"].casefold(), row["project_id"]), {
-            "projectId": row["project_id"], "projectName": row["project_name"]}
-    return row["employee_id"], (row["employee_name"].casefold(), row["employee_id"]), {
-        "employeeId": row["employee_id"], "employeeName": row["employee_name"]}
+        assert row.project_name is not None
+        return _GroupKey(row.project_id, (row.project_name.casefold(), row.project_id), {
+            "projectId": row.project_id, "projectName": row.project_name})
+    assert row.employee_name is not None
+    return _GroupKey(row.employee_id, (row.employee_name.casefold(), row.employee_id), {
+        "employeeId": row.employee_id, "employeeName": row.employee_name})
 
 
-_ID_COLUMN = {"task": "task_id", "project": "project_id", "employee": "employee_id"}
+def _identity(dimension: str, row: TimeSum) -> Any:
+    """What tells a row's group in `dimension` apart, before its key is worked out."""
+    if dimension in TIME_DIMENSIONS:
+        return row.day
+    if dimension == "task":
+        return row.task_id
+    if dimension == "project":
+        return row.project_id
+    return row.employee_id
 
 
-def _fold(sums: list[dict[str, Any]], prepared: _Prepared) -> list[dict[str, Any]]:
+def _fold(sums: list[TimeSum], prepared: _Prepared) -> list[dict[str, Any]]:
     """Sum rows into the requested one- or two-level grouping. Periods (days,
     weeks, months) are listed even without time, with zero, at both levels:
     a week grouped by day has seven rows."""
     dims, week_start = prepared.group_by, prepared.week_start
     if dims == ("day",):
         # The commonest report (a timesheet's default) needs no grouping tree.
-        by_day: dict[date, int] = {}
+        by_day: dict[date | None, int] = {}
         for row in sums:
-            by_day[row["day"]] = by_day.get(row["day"], 0) + row["seconds"]
+            by_day[row.day] = by_day.get(row.day, 0) + row.seconds
         return [{"date": day.isoformat(), **totals(by_day.get(day, 0))} for day in prepared.days]
     # A company's year is tens of thousands of sum rows but only 366 days and
     # a few hundred entities: work out each key and label once.
-    memo: dict[tuple[str, Any], tuple[Any, tuple[Any, ...], dict[str, Any]]] = {}
+    memo: dict[tuple[str, Any], _GroupKey] = {}
 
-    def group(groups: dict[Any, _Group], dimension: str, row: dict[str, Any]) -> _Group:
-        ident = (dimension, row["day"] if dimension in TIME_DIMENSIONS else row[_ID_COLUMN[dimension]])
+    def group(groups: dict[Any, _Group], dimension: str, row: TimeSum) -> _Group:
+        ident = (dimension, _identity(dimension, row))
         if ident not in memo:
             memo[ident] = _key(dimension, row, week_start)
-        key, sort, label = memo[ident]
-        if key not in groups:
-            groups[key] = _Group(sort, label)
-        return groups[key]
+        found = memo[ident]
+        if found.key not in groups:
+            groups[found.key] = _Group(found.sort, found.label)
+        return groups[found.key]
 
     top: dict[Any, _Group] = {}
     for row in sums:
         outer = group(top, dims[0], row)
-        outer.seconds += row["seconds"]
+        outer.seconds += row.seconds
         if len(dims) == 2:
-            group(outer.children, dims[1], row).seconds += row["seconds"]
-    calendar = [{"day": d} for d in prepared.days]
+            group(outer.children, dims[1], row).seconds += row.seconds
+    # Periods without time are listed too: an empty sum per day puts them in.
+    calendar = [TimeSum(seconds=0, day=d) for d in prepared.days]
     if dims[0] in TIME_DIMENSIONS:
         for day in calendar:
             group(top, dims[0], day)
     if len(dims) == 2 and dims[1] in TIME_DIMENSIONS:
         for key, outer in top.items():
             for day in calendar:
-                if dims[0] not in TIME_DIMENSIONS or _key(dims[0], day, week_start)[0] == key:
+                if dims[0] not in TIME_DIMENSIONS or _key(dims[0], day, week_start).key == key:
                     group(outer.children, dims[1], day)
 
     def view(groups: dict[Any, _Group], nested: bool) -> list[dict[str, Any]]:
@@ -371,52 +387,15 @@ class Report:
         return f"timesheet-{p.subject.label}-{p.start.isoformat()}-{p.end.isoformat()}.{extension}"
 
 
-# The zone each employee's last report was in, per process. Only a guess
-# that lets the report's sums travel with the employee look-up (one round
-# trip instead of two); the employee's row decides, and a wrong guess costs
-# the sums being asked again.
-_LAST_ZONE: dict[int, str] = {}
-_LAST_ZONE_MAX = 100_000
-
-
 async def timesheet(session: AsyncSession, settings: Settings, query: TimesheetQuery, *,
                     actor: Principal) -> Report:
     """Working time grouped by one or two of day, week, month, task, project
-    and employee; one GROUP BY in the database."""
-    max_log = timedelta(hours=settings.max_log_hours)
-    repo = TimesheetRepository(session)
-    group_by, week_start = _checked_input(query)
-    employee: Any = _LOOK_UP
-    sums: list[dict[str, Any]] | None = None
-    guess = _zone_guess(query)
-    if guess is not None:
-        # One employee's time over given dates: the sums in the guessed zone
-        # come back with the employee's row, which the access rules then judge.
-        tz_name, start, end = guess
-        employee, sums = await repo.employee_and_sums(
-            Scope(employee_id=query.employee_id), _report_windows(start, end, tz_name, group_by), group_by, max_log)
-    subject = await _subject(session, query, actor, employee=employee)
-    prepared = _Prepared(subject, *_fill_period(query.period, subject.timezone), group_by, week_start)
-    if sums is None or guess is None or guess[0] != subject.timezone:
-        windows = _report_windows(prepared.start, prepared.end, subject.timezone, group_by)
-        sums = await repo.sums(subject.scope, windows, group_by, max_log)
-    if query.employee_id is not None:
-        if len(_LAST_ZONE) >= _LAST_ZONE_MAX:
-            _LAST_ZONE.clear()
-        _LAST_ZONE[query.employee_id] = subject.timezone
-    return Report(prepared, _fold(sums, prepared), sum(r["seconds"] for r in sums))
-
-
-def _zone_guess(query: TimesheetQuery) -> tuple[str, date, date] | None:
-    """(zone, first day, last day) to ask one employee's sums in before their
-    row is read, when the report is that simple: only an employee, both
-    dates given, and a zone to guess."""
-    period = query.period
-    if (query.employee_id is None or query.project_id is not None or query.task_id is not None
-            or query.company_id is not None or period.start is None or period.end is None):
-        return None
-    tz_name = query.timezone or _LAST_ZONE.get(query.employee_id)
-    return None if tz_name is None else (tz_name, period.start, period.end)
+    and employee; one GROUP BY in the database, after the subject's row."""
+    prepared = await _prepare(session, query, actor)
+    windows = _report_windows(prepared.start, prepared.end, prepared.subject.timezone, prepared.group_by)
+    sums = await timesheet_repository(session).sums(
+        prepared.subject.scope, windows, prepared.group_by, timedelta(hours=settings.max_log_hours))
+    return Report(prepared, _fold(sums, prepared), sum(row.seconds for row in sums))
 
 
 def _local_days(start: date, end: date, tz_name: str) -> list[Window]:
@@ -478,8 +457,11 @@ async def project_time_spent(session: AsyncSession, settings: Settings, project_
     query = TimesheetQuery(period, project_id=project_id, group_by=("employee",), timezone=timezone)
     report = await timesheet(session, settings, query, actor=actor)
     project = report.subject.project
-    allocation = figures(project.allocated_hours, project.logged_seconds, project.allocation_exceeded)
-    return report, {"projectId": project.id, "projectName": project.name, **allocation}
+    assert project is not None  # a project's report has its project
+    logged = await allocation_repository(session).logged_seconds("project", project.project_id,
+                                                                 project.logged_seconds)
+    allocation = figures(project.allocated_hours, logged, project.allocation_exceeded)
+    return report, {"projectId": project.project_id, "projectName": project.name, **allocation}
 
 
 # ---------------------------------------------------------------- log lines
@@ -507,23 +489,23 @@ async def log_lines(session: AsyncSession, settings: Settings, query: TimesheetQ
     windows = prepared.windows()
     by_day = {w.day: w for w in windows}
     tz = zone(prepared.subject.timezone)
-    rows = await TimesheetRepository(session).log_shares(
+    shares = await timesheet_repository(session).log_shares(
         prepared.subject.scope, windows, timedelta(hours=settings.max_log_hours))
     lines = []
-    for row in rows:
-        window = by_day[row["day"]]
-        start, end = row["start_time"], row["end_time"]
+    for share in shares:
+        window = by_day[share.day]
+        start, end = share.start_time, share.end_time
         part_start, part_end = max(start, window.start), min(end, window.end)
         lines.append({
-            "date": row["day"].isoformat(), "taskLogId": row["id"], "taskId": row["task_id"],
-            "taskName": row["task_name"], "projectId": row["project_id"], "projectName": row["project_name"],
-            "userId": row["user_id"], "userName": row["employee_name"],
+            "date": share.day.isoformat(), "taskLogId": share.task_log_id, "taskId": share.task_id,
+            "taskName": share.task_name, "projectId": share.project_id, "projectName": share.project_name,
+            "userId": share.employee_id, "userName": share.employee_name,
             "startTime": iso_utc(start), "endTime": iso_utc(end),
             # The part of the log inside this day, on the wall clock of the report's zone.
             "localStart": part_start.astimezone(tz).isoformat(), "localEnd": part_end.astimezone(tz).isoformat(),
             "durationSeconds": int((end - start).total_seconds()),
-            **totals(row["seconds"]),
-            "description": row["description"], "manualAdd": bool(row["manual_add"]),
+            **totals(share.seconds),
+            "description": share.description, "manualAdd": bool(share.manual_add),
         })
     return LogLines(prepared, lines)
 
@@ -559,9 +541,10 @@ async def employee_month_lines(session: AsyncSession, settings: Settings, compan
     """An employee's logs of one local month (for the CSV export); the
     employee must belong to the path's company."""
     first, last = _month(month)
-    if not actor.sees(company_id) or await TimesheetRepository(session).company(company_id) is None:
+    reference = ReferenceRepository(session)
+    if not actor.sees(company_id) or await reference.company_timezone(company_id) is None:
         raise NotFound("Company", company_id, "COMPANY_NOT_FOUND")
-    employee = (await ReferenceRepository(session).employee_contexts({user_id})).get(user_id)
+    employee = await reference.employee_context(user_id)
     if employee is None or employee.company_id != company_id:
         raise NotFound("Employee", user_id, "USER_NOT_FOUND")
     query = TimesheetQuery(Period(first, last, "month", "month"), employee_id=user_id)
