@@ -42,7 +42,8 @@ async def test_insert_or_find_inserts_new_rows(backend, client):
     for log in inserted.values():
         assert log.created_at is not None and log.updated_at is not None
     # Each position's id is its own row (PostgreSQL inserts in key order, so ids need not follow positions).
-    saved = await backend.rows("SELECT id, task_id, user_id, description, created_by, updated_by, version FROM task_logs")
+    saved = await backend.rows(
+        "SELECT id, task_id, user_id, description, created_by, updated_by, version FROM task_logs")
     by_id = {r[0]: tuple(r[1:]) for r in saved}
     assert by_id == {inserted[i].id: (row.task_id, row.user_id, "", "tester", "tester", 1)
                      for i, row in enumerate(rows)}
