@@ -141,3 +141,17 @@ def test_second_occurrence_needs_an_explicit_offset():
 def test_wall_time_at_the_calendar_edge_is_refused_not_crashed():
     with pytest.raises(ValueError, match="out of range"):
         to_utc(datetime(1, 1, 1, 0, 0), KOLKATA)
+
+
+def test_day_whose_midnight_is_skipped_starts_when_the_clocks_jump():
+    # America/Santiago went from 00:00 -04 straight to 01:00 -03 on 8 September 2024:
+    # the day begins at 01:00 local (04:00 UTC) and lasts 23 hours; the day before is whole.
+    santiago = zone("America/Santiago")
+    assert local_day(date(2024, 9, 8), santiago) == LocalDay(
+        date(2024, 9, 8), utc(2024, 9, 8, 4), utc(2024, 9, 9, 3))
+    assert local_day(date(2024, 9, 7), santiago).end == utc(2024, 9, 8, 4)
+    with pytest.raises(ValueError, match="does not exist"):
+        to_utc(datetime(2024, 9, 8, 0, 30), santiago)
+    # And back on 7 April 2024 at midnight: 6 April has 25 hours (23:00-24:00 twice).
+    day = local_day(date(2024, 4, 6), santiago)
+    assert (day.start, day.end) == (utc(2024, 4, 6, 3), utc(2024, 4, 7, 4))
