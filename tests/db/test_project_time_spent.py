@@ -2,16 +2,9 @@
 figures count all of its time, also for a project without an allocation,
 whose running total is not kept (logged_seconds NULL since migration 0006)."""
 
-import pytest
-
 from tests.factories import log, seed
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "project_time_spent passes projects.logged_seconds (NULL without an allocation) to figures(), "
-    "where hours(None) raises TypeError: GET /api/project/<id>/employees-time-spent/ answers 500 for "
-    "every project without an allocation; it should use allocation_repository(...).logged_seconds, "
-    "which sums the logs when no running total is kept"))
 async def test_figures_of_a_project_without_allocation_sum_its_logs(backend, client):
     await seed(client)
     response = await client.post("/tasklogs/bulk/create/10/", json=[log(task_id=260)])  # 1.5 h on project 8
