@@ -30,6 +30,8 @@ class Result(NamedTuple):
     non2xx_by_status: dict[str, int]
     first_error: str
     most_sent_per_connection: int
+    # CPU time (user + system) the server's processes spent per request, set by the caller from /proc.
+    cpu_ms_per_request: float = 0.0
 
 
 def ensure_installed() -> str:
