@@ -270,3 +270,18 @@ async def test_limit_and_input_checks(world):
     assert_error(await world.search(**{"from": "2024-10-02", "to": "2024-10-01"}), 422, "INVALID_RANGE")
     assert_error(await world.search(order="desc"), 422, "VALIDATION_ERROR")
     assert_error(await world.search(employeeId=0), 422, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize("params", [
+    {"from": "9999-12-31"}, {"from": "9999-12-31T23:59:59-05:00"},
+    {"updatedSince": "0001-01-01T00:00:00+05:00"},
+])
+async def test_times_at_the_calendars_edges_are_refused_not_crashed(world, params):
+    assert_error(await world.search(**params), 422, "INVALID_TIME")
+
+
+async def test_edge_instants_that_exist_are_fine_and_control_characters_are_refused(world):
+    assert ok_names(world, await world.search(**{"from": "0001-01-01T00:00:00Z"})) == ORDER
+    assert ok_names(world, await world.search(to="9999-12-31T00:00:00Z")) == ORDER
+    assert ok_names(world, await world.search(to="0001-01-02")) == []
+    assert_error(await world.search(q="a\x00b"), 422, "INVALID_TEXT")

@@ -72,19 +72,18 @@ class _Instants:
             return None
         if _DATE.fullmatch(value):
             try:
-                day = date.fromisoformat(value)
-            except ValueError as exc:
+                return local_day(date.fromisoformat(value), await self.zone()).start
+            except (ValueError, OverflowError) as exc:
                 raise InputRejected([FieldError(field, f"{value!r} is not a date.", "INVALID_TIME")]) from exc
-            return local_day(day, await self.zone()).start
         try:
             instant = datetime.fromisoformat(value)
-        except ValueError:
-            instant = None
-        if instant is None or instant.tzinfo is None:
-            raise InputRejected([FieldError(
-                field, "An ISO 8601 instant with an offset (2024-10-01T00:00:00Z) or a date (2024-10-01).",
-                "INVALID_TIME")])
-        return instant.astimezone(UTC)
+            if instant.tzinfo is not None:
+                return instant.astimezone(UTC)
+        except (ValueError, OverflowError):
+            pass
+        raise InputRejected([FieldError(
+            field, "An ISO 8601 instant with an offset (2024-10-01T00:00:00Z) or a date (2024-10-01).",
+            "INVALID_TIME")])
 
 
 async def resolve_search(
@@ -99,6 +98,8 @@ async def resolve_search(
     instants = _Instants(session, filters, actor)
     start = await instants.read("from", filters.start)
     end = await instants.read("to", filters.end)
+    if filters.text is not None and any(ord(c) < 32 for c in filters.text):
+        raise InputRejected([FieldError("q", "No control characters.", "INVALID_TEXT")])
     if start is not None and end is not None and end <= start:
         raise InputRejected([FieldError("to", "`to` must be after `from`.", "INVALID_RANGE")])
     employee_ids = _ids(filters.employee_ids)
@@ -117,7 +118,8 @@ async def resolve_search(
         company_id=company_id,
         start=start,
         end=end,
-        starts_after=None if start is None else start - longest,
+        starts_after=None if start is None or start - datetime.min.replace(tzinfo=UTC) <= longest
+        else start - longest,
         manual_add=filters.manual_add,
         text=filters.text,
         updated_since=await instants.read("updatedSince", filters.updated_since),
