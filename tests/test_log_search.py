@@ -285,3 +285,8 @@ async def test_edge_instants_that_exist_are_fine_and_control_characters_are_refu
     assert ok_names(world, await world.search(to="9999-12-31T00:00:00Z")) == ORDER
     assert ok_names(world, await world.search(to="0001-01-02")) == []
     assert_error(await world.search(q="a\x00b"), 422, "INVALID_TEXT")
+
+
+@pytest.mark.parametrize("path", ["/tasklogs/", "/tasklogs", "/tasklogs/export/?from=2024-10-01&to=2024-11-01"])
+async def test_the_search_and_export_need_credentials(world, path):
+    assert_error(await world.http.get(path), 401, "NO_ACCESS_TOKEN")
