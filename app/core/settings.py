@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         24, gt=0, description="How long a write's answer is kept for retries with the same Idempotency-Key."
     )
     max_page_size: int = Field(500, ge=1, description="Largest page_size a list endpoint accepts.")
+    unpaged_max: int = Field(
+        10_000, ge=1, description="Most logs `GET /taskLogs/task/{id}/` answers without `page`/`page_size`; a task "
+        "with more answers 422 TOO_MANY_RESULTS (page it, or use `GET /tasklogs/?taskId=`)."
+    )
+    export_max_days: int = Field(
+        366, ge=1, description="Longest window (`from` to `to`) one `GET /tasklogs/export/` may cover (422 above)."
+    )
 
     jwt_secret: SecretStr | None = Field(
         None, description="HS256 secret for people's bearer tokens. With SQLite and no key configured, a "

@@ -134,6 +134,10 @@ class TaskLog(Timestamps, Base):
         # A task's logs in time order; an employee's logs by time (daily totals, overlap).
         Index("ix_task_logs_task_id_start_time", "task_id", "start_time"),
         Index("ix_task_logs_user_id_start_time", "user_id", "start_time"),
+        # GET /tasklogs/ without employee or task: keyset order over everything;
+        # updatedSince: logs changed since an instant.
+        Index("ix_task_logs_start_time_id", "start_time", "id"),
+        Index("ix_task_logs_updated_at", "updated_at"),
         # Never hand a deleted log's id to a new one.
         {"sqlite_autoincrement": True},
     )

@@ -156,6 +156,23 @@ class HistoryRepository:
                 .order_by(TaskLogChange.xid, TaskLogChange.seq))
         return list((await self.session.scalars(stmt)).all())
 
+    async def latest_of_log(self, task_log_id: int) -> TaskLogChange | None:
+        """The log's last change (its owner and company as they are now)."""
+        stmt = (select(TaskLogChange).where(TaskLogChange.task_log_id == task_log_id)
+                .order_by(TaskLogChange.xid.desc(), TaskLogChange.seq.desc()).limit(1))
+        return (await self.session.scalars(stmt)).first()
+
+    async def page_of_log(self, task_log_id: int, after: FeedCursor, limit: int) -> list[TaskLogChange]:
+        """At most `limit` changes of the log after the position, oldest first
+        (a range of the (task_log_id, seq) index)."""
+        stmt = (
+            select(TaskLogChange)
+            .where(TaskLogChange.task_log_id == task_log_id,
+                   tuple_(TaskLogChange.xid, TaskLogChange.seq) > tuple_(bindparam("xid"), bindparam("seq")))
+            .order_by(TaskLogChange.xid, TaskLogChange.seq).limit(limit)
+        )
+        return list((await self.session.scalars(stmt, {"xid": after.xid, "seq": after.seq})).all())
+
     async def last_delete(self, task_log_id: int, since: datetime) -> TaskLogChange | None:
         """The log's deletion, if that is its last change and happened after `since`."""
         stmt = (

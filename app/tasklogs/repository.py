@@ -3,6 +3,7 @@ batch, one GROUP BY for a set of day windows), never a query per item."""
 
 import functools
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -16,20 +17,26 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     null,
     select,
     true,
+    tuple_,
     union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.core.sql import (
     RowsTable,
     UTCDateTime,
+    among,
     dialect_insert_for,
     epoch_seconds,
     for_dialect,
+    ids_param,
     seconds_between,
 )
 from app.models import Employee, Task, TaskLog
@@ -133,6 +140,115 @@ def _view_select() -> Any:
     )
 
 
+@dataclass(frozen=True)
+class LogSearch:
+    """The filters of a search of task logs, resolved by the service: access
+    rules already applied (`company_id`, the employees), instants in UTC.
+    A log is in the window when it overlaps [start, end)."""
+
+    employee_ids: tuple[int, ...] | None = None
+    project_ids: tuple[int, ...] | None = None
+    task_ids: tuple[int, ...] | None = None
+    company_id: int | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    # Logs are at most this long (the write rule), so a log overlapping the
+    # window starts after `start - longest`: the scan of the time index
+    # starts there instead of at the first log ever.
+    starts_after: datetime | None = None
+    manual_add: bool | None = None
+    text: str | None = None
+    updated_since: datetime | None = None
+    descending: bool = False
+
+
+class KeysetPosition(NamedTuple):
+    """The last row a page gave: the next page starts after it."""
+
+    start_time: datetime
+    id: int
+
+
+class _project_tasks(FunctionElement[bool]):
+    """`_project_tasks(task_id, ids)`: the log's task is one of the projects'
+    tasks. PostgreSQL gets `task_id = ANY(ARRAY(SELECT ...))`: the tasks are
+    read first and the logs by the (task_id, start_time) index, where an
+    `IN (SELECT ...)` may be planned as a join over a scan of every log."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+def _project_task_ids(ids: Any) -> Any:
+    return select(_TASKS.id).where(among(_TASKS.project_id, ids)).scalar_subquery()
+
+
+@compiles(_project_tasks)
+def _project_tasks_pg(element: _project_tasks, compiler: Any, **kw: Any) -> str:
+    task_id, ids = element.clauses
+    tasks = compiler.process(_project_task_ids(ids), **kw)
+    return f"{compiler.process(task_id, **kw)} = ANY(ARRAY{tasks})"
+
+
+@compiles(_project_tasks, "sqlite")
+def _project_tasks_sqlite(element: _project_tasks, compiler: Any, **kw: Any) -> str:
+    task_id, ids = element.clauses
+    return f"{compiler.process(task_id, **kw)} IN {compiler.process(_project_task_ids(ids), **kw)}"
+
+
+def _like_pattern(text: str) -> str:
+    """`%text%` with LIKE's own wildcards escaped (escape character `\\`)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _search_select(search: LogSearch, after: KeysetPosition | None, limit: int) -> Any:
+    """The logs matching `search` as shown, in (start_time, id) order (or
+    its reverse), after the position, at most `limit`. Keyset, never OFFSET:
+    a page costs the same wherever it is, and rows inserted before the
+    position do not move the rows after it. Each filter is a condition the
+    indexes serve: (user_id, start_time), (task_id, start_time) -- projects
+    through their tasks --, (start_time, id) and (updated_at)."""
+    log = _LOG_TABLE.c
+    stmt = _view_select()
+    if search.employee_ids is not None:
+        stmt = stmt.where(among(log.user_id, ids_param("employee_ids")))
+    if search.task_ids is not None:
+        stmt = stmt.where(among(log.task_id, ids_param("task_ids")))
+    if search.project_ids is not None:
+        stmt = stmt.where(_project_tasks(log.task_id, ids_param("project_ids")))
+    if search.company_id is not None:
+        stmt = stmt.where(_EMPLOYEES.company_id == bindparam("company_id"))
+    if search.end is not None:
+        stmt = stmt.where(log.start_time < bindparam("end", type_=UTCDateTime()))
+    if search.start is not None:
+        stmt = stmt.where(log.end_time > bindparam("start", type_=UTCDateTime()))
+    if search.starts_after is not None:
+        stmt = stmt.where(log.start_time > bindparam("starts_after", type_=UTCDateTime()))
+    if search.manual_add is not None:
+        stmt = stmt.where(log.manual_add == bindparam("manual_add", type_=Boolean()))
+    if search.text is not None:
+        stmt = stmt.where(log.description.ilike(bindparam("text", type_=Text()), escape="\\"))
+    if search.updated_since is not None:
+        stmt = stmt.where(log.updated_at >= bindparam("updated_since", type_=UTCDateTime()))
+    if after is not None:
+        here = tuple_(log.start_time, log.id)
+        there = tuple_(literal(after.start_time, UTCDateTime()), literal(after.id, BigInteger()))
+        stmt = stmt.where(here < there if search.descending else here > there)
+    order = (log.start_time.desc(), log.id.desc()) if search.descending else (log.start_time, log.id)
+    return stmt.order_by(*order).limit(limit)
+
+
+def _search_params(search: LogSearch) -> dict[str, Any]:
+    return {
+        "employee_ids": search.employee_ids, "task_ids": search.task_ids, "project_ids": search.project_ids,
+        "company_id": search.company_id, "start": search.start, "end": search.end,
+        "starts_after": search.starts_after, "manual_add": search.manual_add,
+        "text": None if search.text is None else _like_pattern(search.text),
+        "updated_since": search.updated_since,
+    }
+
+
 class TaskLogRepository:
     """Shared SQL; `task_log_repository(session)` picks the database's own
     implementation of what differs (the batch insert, the nearby logs)."""
@@ -183,6 +299,12 @@ class TaskLogRepository:
         stmt = _task_list(paged=limit is not None, mine=user_id is not None)
         params = {"task_id": task_id, "user_id": user_id, "offset": offset or 0, "limit": limit}
         return [TaskLogRow._make(row) for row in await self.session.execute(stmt, params)]
+
+    async def search(self, search: LogSearch, after: KeysetPosition | None, limit: int) -> list[TaskLogRow]:
+        """At most `limit` logs matching `search`, after the position."""
+        params = {k: v for k, v in _search_params(search).items() if v is not None}
+        rows = await self.session.execute(_search_select(search, after, limit), params)
+        return [TaskLogRow._make(row) for row in rows]
 
     async def task_summary(self, task_id: int, *, user_id: int | None = None) -> tuple[int, int]:
         """(count, total seconds) of a task's logs (of one employee's, when given)."""

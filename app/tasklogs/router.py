@@ -1,17 +1,23 @@
 """Task log endpoints, on the Dyzo paths (with and without trailing slash)."""
 
-from typing import Annotated, Any
+import csv
+import io
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
 
-from fastapi import Body, Header, Path, Query
+from fastapi import Body, Depends, Header, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import Field
 
 from app.auth.dependencies import Actor
 from app.core.database import Session
-from app.core.responses import EnvelopeResponse, ok
+from app.core.responses import EnvelopeResponse, dumps, ok
 from app.core.routing import Router
 from app.core.schemas import AUTH_ERRORS, MAX_ID, error_responses
 from app.core.settings import AppSettings
 from app.core.timeutil import hours_minutes
-from app.tasklogs import service
+from app.tasklogs import search, service
+from app.tasklogs.repository import TaskLogRow
 from app.tasklogs.schemas import (
     BulkAnswer,
     ChangeFeedAnswer,
@@ -19,10 +25,13 @@ from app.tasklogs.schemas import (
     TaskLogAnswer,
     TaskLogBulkItem,
     TaskLogCreate,
+    TaskLogHistoryAnswer,
     TaskLogsAnswer,
+    TaskLogSearchAnswer,
     TaskLogUpdate,
     TaskLogWriteAnswer,
 )
+from app.timesheets.exports import CSV_MEDIA_TYPE, neutralise
 
 router = Router(tags=["Task logs"], responses=AUTH_ERRORS)
 
@@ -134,10 +143,13 @@ async def get_task_logs(
     page_size: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> EnvelopeResponse:
     """All logs of a task, oldest first, with a `summary` over all of them. Give `page` and/or
-    `page_size` (default 50) to page; the answer then has a `pagination` object."""
+    `page_size` (default 50) to page; the answer then has a `pagination` object. Without them, a task
+    with more than `TASKLOGS_UNPAGED_MAX` (10,000) logs is a 422 `TOO_MANY_RESULTS`: page it, or use
+    `GET /tasklogs/?taskId=`."""
     if page_size is not None and page_size > settings.max_page_size:
         page_size = settings.max_page_size
-    result = await service.list_task_logs(session, task_id, page, page_size, actor=actor)
+    result = await service.list_task_logs(session, task_id, page, page_size, actor=actor,
+                                          unpaged_max=settings.unpaged_max)
     extra: dict[str, Any] = {
         "summary": {"count": result.count, "totalSeconds": result.total_seconds,
                     "totalTime": hours_minutes(result.total_seconds)}
@@ -164,6 +176,142 @@ async def list_task_log_changes(
     a company's callers see that company's changes."""
     changes, cursor = await service.change_feed(session, since, limit, actor=actor)
     return ok("Task log changes", changes, nextCursor=cursor)
+
+
+# ---------------------------------------------------------------- search and export
+
+FilterId = Annotated[int, Field(ge=1, le=MAX_ID)]
+IdsQuery = list[FilterId] | None
+TIME_DOC = ("An ISO 8601 instant with an offset, or a date `YYYY-MM-DD` meaning local midnight in `timezone` "
+            "(else the company's zone; UTC for a platform key).")
+
+
+def log_filters(
+    employee_id: Annotated[IdsQuery, Query(alias="employeeId", max_length=1000, description=(
+        "Only these employees' logs (repeat the parameter for several). Employees always get only their "
+        "own: asking for others gives an empty list."), examples=[[10]])] = None,
+    user_id_camel: Annotated[IdsQuery, Query(alias="userId", max_length=1000,
+                                             description="Same as `employeeId`.", examples=[[10]])] = None,
+    user_id_snake: Annotated[IdsQuery, Query(alias="user_id", max_length=1000,
+                                             description="Same as `employeeId`.", examples=[[10]])] = None,
+    project_id: Annotated[IdsQuery, Query(alias="projectId", max_length=1000, description=(
+        "Only logs of these projects' tasks (repeatable)."), examples=[[7]])] = None,
+    task_id: Annotated[IdsQuery, Query(alias="taskId", max_length=1000, description=(
+        "Only logs of these tasks (repeatable)."), examples=[[250]])] = None,
+    start: Annotated[str | None, Query(alias="from", max_length=40, description=(
+        "Window start: logs that overlap [from, to). " + TIME_DOC), examples=["2024-10-01"])] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=40, description=(
+        "Window end, exclusive (`to=2024-11-01` ends with October 31). " + TIME_DOC),
+        examples=["2024-11-01"])] = None,
+    timezone: Annotated[str | None, Query(max_length=64, description=(
+        "IANA zone in which the dates `from`/`to` are read (default: the company's; UTC for a platform key)."),
+        examples=["Europe/Berlin"])] = None,
+    manual_add: Annotated[bool | None, Query(alias="manualAdd", description=(
+        "Only logs typed in by hand (true) or timed (false)."), examples=[True])] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200, description=(
+        "Case-insensitive substring of the description (`%` and `_` are plain characters)."),
+        examples=["review"])] = None,
+    updated_since: Annotated[str | None, Query(alias="updatedSince", max_length=40, description=(
+        "Only logs created or edited at or after this instant."), examples=["2024-10-29T00:00:00Z"])] = None,
+    order: Annotated[Literal["startTime", "-startTime"], Query(description=(
+        "`startTime`: oldest first (default); `-startTime`: newest first. Ties by taskLogId."),
+        examples=["startTime"])] = "startTime",
+) -> search.LogFilters:
+    aliases = [ids for ids in (employee_id, user_id_camel, user_id_snake) if ids is not None]
+    return search.LogFilters(
+        employee_ids=[i for ids in aliases for i in ids] if aliases else None,
+        project_ids=project_id, task_ids=task_id, start=start, end=end, timezone=timezone,
+        manual_add=manual_add, text=q, updated_since=updated_since, descending=order == "-startTime",
+    )
+
+
+Filters = Annotated[search.LogFilters, Depends(log_filters)]
+
+
+@router.get(
+    "/tasklogs/", operation_id="search_task_logs", summary="Find task logs",
+    response_model=TaskLogSearchAnswer, responses=error_responses(422),
+)
+async def search_task_logs(
+    filters: Filters,
+    session: Session,
+    settings: AppSettings,
+    actor: Actor,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Logs per page (at most 1,000).", examples=[100])] = 100,
+    cursor: Annotated[str | None, Query(max_length=512, description=(
+        "The `nextCursor` of the previous page, with the same filters; omit for the first page."),
+        examples=["eyJxIjoiYWJjIiwicCI6WzE3MzAxOTI0MDAsNDFdfQ.c2lnbmF0dXJl"])] = None,
+) -> EnvelopeResponse:
+    """Task logs matching every filter given, in start order, a page at a time. Follow `nextCursor` (null on
+    the last page) with the same filters: pages never repeat a log and never skip one that existed when the
+    first page was read, even while logs are added. A cursor altered or used with other filters is a 422
+    `INVALID_CURSOR`. Employees see their own logs; team leaders, admins and company keys their company's;
+    platform keys all."""
+    page = await search.search_task_logs(session, settings, filters, limit, cursor, actor=actor)
+    return ok("Task logs", [service.task_log_view(r) for r in page.rows], nextCursor=page.next_cursor)
+
+
+NDJSON_MEDIA_TYPE = "application/x-ndjson"
+EXPORT_COLUMNS = ["taskLogId", "taskId", "projectId", "userId", "userName", "startTime", "endTime",
+                  "durationSeconds", "duration", "description", "manualAdd", "createdAt", "updatedAt",
+                  "createdBy", "updatedBy", "version"]
+_TEXT_COLUMNS = {"userName", "description", "createdBy", "updatedBy"}
+
+
+def _csv_lines(rows: list[TaskLogRow], header: bool) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    if header:
+        writer.writerow(EXPORT_COLUMNS)
+    for row in rows:
+        view = service.task_log_view(row)
+        writer.writerow([
+            "" if view[c] is None else neutralise(str(view[c])) if c in _TEXT_COLUMNS
+            else view[c].strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(view[c], "strftime")
+            else str(view[c]).lower() if isinstance(view[c], bool) else str(view[c])
+            for c in EXPORT_COLUMNS
+        ])
+    return buffer.getvalue().encode("utf-8")
+
+
+def _ndjson_lines(rows: list[TaskLogRow]) -> bytes:
+    return b"".join(dumps(service.task_log_view(row)) + b"\n" for row in rows)
+
+
+@router.get(
+    "/tasklogs/export/", operation_id="export_task_logs", summary="Export task logs (streamed)",
+    responses={200: {"description": "Every matching log, in order: one JSON object a line (`format=ndjson`) "
+                     "or CSV with a header row (`format=csv`).",
+                     "content": {NDJSON_MEDIA_TYPE: {"schema": {"type": "string"}},
+                                 "text/csv": {"schema": {"type": "string"}}}},
+               **error_responses(422)},
+)
+async def export_task_logs(
+    request: Request,
+    filters: Filters,
+    session: Session,
+    settings: AppSettings,
+    actor: Actor,
+    output: Annotated[Literal["ndjson", "csv"], Query(alias="format", description=(
+        "`ndjson`: one task-log view a line; `csv`: spreadsheet-safe CSV (cells that would start a formula "
+        "are prefixed with `'`)."), examples=["ndjson"])] = "ndjson",
+) -> StreamingResponse:
+    """Every log of the same filters as `GET /tasklogs/` (no `limit`, no `cursor`), streamed in order with
+    constant memory. `from` and `to` are required, at most `TASKLOGS_EXPORT_MAX_DAYS` (366) days apart."""
+    plan = await search.plan_export(session, settings, filters, actor=actor)
+    sessionmaker = request.app.state.read_sessionmaker
+
+    async def body() -> AsyncIterator[bytes]:
+        first = True
+        async for rows in search.export_rows(sessionmaker, plan):
+            yield _csv_lines(rows, first) if output == "csv" else _ndjson_lines(rows)
+            first = False
+        if first and output == "csv":
+            yield _csv_lines([], True)
+
+    media_type, suffix = (CSV_MEDIA_TYPE, "csv") if output == "csv" else (NDJSON_MEDIA_TYPE, "ndjson")
+    return StreamingResponse(body(), media_type=media_type,
+                             headers={"Content-Disposition": f'attachment; filename="tasklogs.{suffix}"'})
 
 
 @router.get(
@@ -230,9 +378,19 @@ async def restore_task_log(log_id: LogId, session: Session, settings: AppSetting
 
 @router.get(
     "/tasklogs/{taskLogId}/history/", operation_id="get_task_log_history", summary="History of a task log",
-    response_model=ChangeFeedAnswer, responses=error_responses(404, 422),
+    response_model=TaskLogHistoryAnswer, responses=error_responses(404, 422),
 )
-async def get_task_log_history(log_id: LogId, session: Session, actor: Actor) -> EnvelopeResponse:
-    """Every change of the log, oldest first: who (`actor`), when, in which request (`requestId`), and the
-    log `before` and `after`. For the log's owner and the company's admins and keys."""
-    return ok("Task log history", await service.task_log_history(session, log_id, actor=actor))
+async def get_task_log_history(
+    log_id: LogId,
+    session: Session,
+    actor: Actor,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Changes per page (at most 1,000).",
+                                examples=[100])] = 100,
+    cursor: Annotated[str | None, Query(max_length=64, description=(
+        "The `nextCursor` of the previous page; omit for the first."), examples=["0-17"])] = None,
+) -> EnvelopeResponse:
+    """The changes of the log, oldest first, a page of `limit` at a time (follow `nextCursor`, null on the
+    last page): who (`actor`), when, in which request (`requestId`), and the log `before` and `after`. For
+    the log's owner and the company's admins and keys."""
+    changes, next_cursor = await service.task_log_history(session, log_id, actor=actor, limit=limit, after=cursor)
+    return ok("Task log history", changes, nextCursor=next_cursor)

@@ -229,3 +229,16 @@ class TaskLogsAnswer(ApiModel):
     data: list[TaskLogOut]
     summary: TaskSummary
     pagination: Pagination | None = None
+
+
+class TaskLogSearchAnswer(Envelope[list[TaskLogOut]]):
+    next_cursor: str | None = Field(
+        None, alias="nextCursor",
+        description="Give it back as `cursor` (with the same filters) for the next page; null on the last page.",
+        examples=["eyJxIjoiYWJjIiwicCI6WzE3MzAxOTI0MDAsNDFdfQ.c2lnbmF0dXJl"])
+
+
+class TaskLogHistoryAnswer(Envelope[list[TaskLogChangeOut]]):
+    next_cursor: str | None = Field(
+        None, alias="nextCursor",
+        description="Give it back as `cursor` for the next page; null on the last page.")

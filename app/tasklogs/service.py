@@ -649,11 +649,14 @@ class TaskLogPage:
 
 
 async def list_task_logs(
-    session: AsyncSession, task_id: int, page: int | None, page_size: int | None, *, actor: Principal
+    session: AsyncSession, task_id: int, page: int | None, page_size: int | None, *, actor: Principal,
+    unpaged_max: int = 10_000,
 ) -> TaskLogPage:
     """A task's logs, oldest first, with a summary over all of them. Paged
     only when the client asks for a page or a page size. Employees see only
-    their own logs (and a summary of those); leaders and admins see all."""
+    their own logs (and a summary of those); leaders and admins see all.
+    Unpaged, at most `unpaged_max` logs: a task with more is a 422
+    TOO_MANY_RESULTS, never a silently cut list."""
     task = (await ReferenceRepository(session).task_contexts({task_id})).get(task_id)
     if task is None or not actor.sees(task.company_id):
         raise NotFound("Task", task_id, "TASK_NOT_FOUND")
@@ -664,21 +667,41 @@ async def list_task_logs(
         rows = await repo.list_for_task(task_id, (page - 1) * page_size, page_size, user_id=only_user)
         count, seconds = await repo.task_summary(task_id, user_id=only_user)
         return TaskLogPage([task_log_view(r) for r in rows], count, seconds, page, page_size)
-    logs = [task_log_view(r) for r in await repo.list_for_task(task_id, None, None, user_id=only_user)]
+    # One row more than allowed tells "too many" without counting them all.
+    rows = await repo.list_for_task(task_id, 0, unpaged_max + 1, user_id=only_user)
+    if len(rows) > unpaged_max:
+        raise InputRejected([FieldError(
+            "page", f"Task {task_id} has more than {unpaged_max} logs: ask for them with page and page_size, "
+            f"or page through GET /tasklogs/?taskId={task_id}.", "TOO_MANY_RESULTS")])
+    logs = [task_log_view(r) for r in rows]
     # The whole list is here: its summary needs no second query.
     return TaskLogPage(logs, len(logs), sum(log["durationSeconds"] for log in logs))
 
 
-async def task_log_history(session: AsyncSession, log_id: int, *, actor: Principal) -> list[dict[str, Any]]:
-    """Every change of a log, oldest first (also after it was deleted).
-    For the log's owner, and for admins and keys of its company."""
-    changes = await history_repository(session).of_log(log_id)
-    if not changes or not actor.sees(changes[-1].company_id):
+async def task_log_history(
+    session: AsyncSession, log_id: int, *, actor: Principal, limit: int | None = None, after: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The changes of a log, oldest first (also after it was deleted), at
+    most `limit` after the cursor `after`, and the cursor of the next page
+    (None on the last). For the log's owner, and for admins and keys of its
+    company."""
+    repo = history_repository(session)
+    latest = await repo.latest_of_log(log_id)
+    if latest is None or not actor.sees(latest.company_id):
         raise NotFound("Task log", log_id, "TASK_LOG_NOT_FOUND")
-    owner = (changes[-1].after or changes[-1].before or {}).get("userId")
+    owner = (latest.after or latest.before or {}).get("userId")
     if not actor.acts_for_others and not (owner is not None and actor.is_self(owner)):
         raise Forbidden("Only the log's owner and admins may read its history.")
-    return [change_view(c) for c in changes]
+    if limit is None:
+        return [change_view(c) for c in await repo.of_log(log_id)], None
+    try:
+        start = FeedCursor.parse(after)
+    except InputRejected as exc:
+        raise InputRejected([FieldError("cursor", "Not a cursor of this history.", "INVALID_CURSOR")]) from exc
+    changes = await repo.page_of_log(log_id, start, limit + 1)
+    more = len(changes) > limit
+    changes = changes[:limit]
+    return [change_view(c) for c in changes], str(FeedCursor.of(changes[-1])) if more else None
 
 
 async def change_feed(
