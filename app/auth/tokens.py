@@ -90,5 +90,21 @@ def decode_token(token: str, key: VerificationKey, settings: Settings) -> dict[s
         )
     except jwt.ExpiredSignatureError as exc:
         raise TokenError("TOKEN_EXPIRED", "The access token has expired.") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        # exc.claim is one of the names we required, not text from the token.
+        raise TokenError("INVALID_ACCESS_TOKEN", f"The access token has no '{exc.claim}' claim.") from exc
     except jwt.PyJWTError as exc:
-        raise TokenError("INVALID_ACCESS_TOKEN", f"The access token is invalid: {exc}.") from exc
+        # Our own words only: the library's messages may quote the token or
+        # internals ("Expected one of <generator object ... at 0x...>").
+        raise TokenError("INVALID_ACCESS_TOKEN", _REASONS.get(type(exc), "The access token is invalid.")) from exc
+
+
+_REASONS: dict[type[Exception], str] = {
+    jwt.InvalidSignatureError: "The access token's signature does not verify.",
+    jwt.DecodeError: "The access token is not a well-formed JWT.",
+    jwt.InvalidAlgorithmError: "The access token is signed with an algorithm this service does not accept.",
+    jwt.InvalidAudienceError: "The access token is for another audience.",
+    jwt.InvalidIssuerError: "The access token is from another issuer.",
+    jwt.ImmatureSignatureError: "The access token is not valid yet.",
+    jwt.InvalidIssuedAtError: "The access token's issue time is invalid.",
+}

@@ -141,10 +141,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> EnvelopeResponse:
         raw = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in raw):
+        invalid = [e for e in raw if e.get("type") == "json_invalid"]
+        if invalid:
+            # The standard library decoder's own words ("Expecting value", "a string holds a lone
+            # UTF-16 surrogate"): they describe the body, never the server.
+            reason = (invalid[0].get("ctx") or {}).get("error")
             return EnvelopeResponse(
                 error_body("The request body is not valid JSON.", "MALFORMED_JSON",
-                           [{"field": "body", "message": "Invalid JSON", "code": "MALFORMED_JSON"}]),
+                           [{"field": "body", "message": f"Invalid JSON: {reason}" if reason else "Invalid JSON",
+                             "code": "MALFORMED_JSON"}]),
                 status_code=400,
             )
         if any(e.get("type") == "too_long" and tuple(e.get("loc", ())) == ("body",) for e in raw):
