@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jwt
 
-from app.core.settings import Settings
+from app.core.settings import MIN_JWT_SECRET_BYTES, Settings
 
 log = logging.getLogger("tasklogs.auth")
 
@@ -49,7 +49,16 @@ def verification_key(settings: Settings, *, create_dev_secret: bool = True) -> V
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_urlsafe(48))
             log.info("generated a development JWT secret in %s", path)
-    return VerificationKey(path.read_text().strip(), ["HS256"], True)
+    if path.stat().st_mode & 0o077:
+        raise RuntimeError(
+            f"The development JWT secret {path} is readable by group or others: anyone who can read it can "
+            f"sign tokens. Make it private (`chmod 600 {path}`) or delete it to have a new one made."
+        )
+    secret = path.read_text().strip()
+    if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+        raise RuntimeError(f"The development JWT secret {path} is shorter than {MIN_JWT_SECRET_BYTES} bytes: "
+                           "delete it to have a new one made.")
+    return VerificationKey(secret, ["HS256"], True)
 
 
 def issue_token(settings: Settings, employee_id: int, company_id: int, *, hours: float = 1.0) -> str:

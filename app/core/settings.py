@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./tasklogs.db"
+MIN_JWT_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -54,8 +55,10 @@ class Settings(BaseSettings):
     max_page_size: int = Field(500, ge=1, description="Largest page_size a list endpoint accepts.")
 
     jwt_secret: SecretStr | None = Field(
-        None, description="HS256 secret for people's bearer tokens. With SQLite and no key configured, a "
-        "development secret is generated beside the database file."
+        None, description="HS256 secret for people's bearer tokens, at least 32 bytes (the service refuses "
+        "to start with a shorter one). With SQLite and no key configured, a development secret is generated "
+        "beside the database file (readable by its owner only: the service refuses a group- or "
+        "world-readable one)."
     )
     jwt_public_key: str | None = Field(
         None, description="PEM public key for RS256/ES256 bearer tokens (instead of a secret)."
@@ -99,6 +102,17 @@ class Settings(BaseSettings):
         None, description="When set, GET /metrics needs 'Authorization: Bearer <token>'."
     )
     readiness_timeout_seconds: float = Field(2.0, gt=0, description="How long /readyz waits for the database.")
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr | None) -> SecretStr | None:
+        # HS256 with a short secret can be brute-forced offline from any one token.
+        if secret is not None and len(secret.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(
+                f"TASKLOGS_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes "
+                "(for example `openssl rand -hex 32`)"
+            )
+        return secret
 
     @property
     def is_sqlite(self) -> bool:
