@@ -169,12 +169,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return EnvelopeResponse(error_body(message, "VALIDATION_ERROR", errors), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> EnvelopeResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> EnvelopeResponse:
         code = _HTTP_CODES.get(exc.status_code, "ERROR")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
         if exc.status_code == 404 and message == "Not Found":
             message = "No such endpoint."
-        return EnvelopeResponse(error_body(message, code), status_code=exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            from app.core.routing import allowed_methods  # routing builds on errors, not the reverse
+
+            # Starlette names only the methods of the one route it matched.
+            allow = allowed_methods(request.app, request.scope)
+            if allow:
+                headers = {**(headers or {}), "Allow": ", ".join(allow)}
+                message = f"{request.method} is not allowed here; allowed: {', '.join(allow)}."
+        return EnvelopeResponse(error_body(message, code), status_code=exc.status_code, headers=headers)
 
     async def _database_error(request: Request, exc: Exception) -> EnvelopeResponse:
         if not _is_database_outage(exc):
