@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: float = Field(
         24, gt=0, description="How long a write's answer is kept for retries with the same Idempotency-Key."
     )
+    idempotency_purge_minutes: float = Field(
+        15, ge=0, description="How often each worker deletes expired Idempotency-Key answers, in batches (0: never)."
+    )
+    idempotency_max_keys_per_caller: int = Field(
+        10_000, ge=0, description="Most live Idempotency-Keys one caller may hold; a keyed write above it is 429 "
+        "TOO_MANY_IDEMPOTENCY_KEYS (0: no limit)."
+    )
     max_page_size: int = Field(500, ge=1, description="Largest page_size a list endpoint accepts.")
 
     jwt_secret: SecretStr | None = Field(
