@@ -9,6 +9,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from pydantic import ValidationError
 
 import migrations
 from app.core.database import create_engine
@@ -43,7 +44,12 @@ async def migrate_to_head(database_url: str | None = None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tasklogs", description="Task Logs service")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            print(f"tasklogs: refusing to start: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
     serve = sub.add_parser("serve", help="run the HTTP API with uvicorn")
     serve.add_argument("--host", default=settings.host)
     serve.add_argument("--port", type=int, default=settings.port)
@@ -67,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "serve":
         import uvicorn
 
+        from app.auth.tokens import verification_key
+
+        try:
+            verification_key(settings)  # a weak development secret: say so before any worker starts
+        except RuntimeError as exc:
+            print(f"tasklogs: refusing to start: {exc}", file=sys.stderr)
+            return 2
         if settings.migrate_on_start:
             asyncio.run(migrate_to_head())
         if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:

@@ -1,5 +1,7 @@
 """The ASGI application."""
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -14,6 +16,7 @@ from app.auth.repository import ApiKeyRepository
 from app.auth.tokens import verification_key
 from app.core.database import WriterQueue, create_engine, make_read_sessionmaker, make_sessionmaker
 from app.core.errors import install_error_handlers
+from app.core.idempotency import purge_periodically
 from app.core.observability import RequestContextMiddleware, configure_logging
 from app.core.responses import EnvelopeResponse
 from app.core.routing import include_routers
@@ -82,11 +85,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.read_sessionmaker = make_read_sessionmaker(engine, app.state.settings)
     app.state.writer_queue = WriterQueue(app.state.settings)  # one per engine: SQLite's writers queue FIFO
+    purge: asyncio.Task[None] | None = None
     try:
         await _check_authentication(app)
+        minutes = app.state.settings.idempotency_purge_minutes
+        if minutes > 0:
+            purge = asyncio.create_task(purge_periodically(app.state.sessionmaker, app.state.writer_queue, minutes))
         _tune_garbage_collector()
         yield
     finally:
+        if purge is not None:
+            purge.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purge
         await engine.dispose()
 
 

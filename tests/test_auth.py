@@ -447,3 +447,73 @@ async def test_openapi_declares_both_schemes_and_the_auth_answers(anon_client):
             assert {"BearerAuth": []} in operation["security"], (method, path)
             assert {"ApiKeyAuth": []} in operation["security"], (method, path)
             assert {"401", "403"} <= set(operation["responses"]), (method, path)
+
+
+def _token(**claims) -> str:
+    return jwt.encode({"exp": datetime.now(UTC) + timedelta(hours=1), **claims}, TEST_JWT_SECRET)
+
+
+@pytest.mark.parametrize("sub", [" 10", "10 ", "010", "1_0", "+10", "\u0661\u0660", "10\n", "1" * 30,
+                                 "9223372036854775808", "0", "-10", "", "1e1", "10.0"])
+async def test_a_subject_that_is_not_exactly_an_employee_id_is_refused(anon_client, backend, sub):
+    """Only `[1-9][0-9]{0,18}` within 64 bits names employee 10; nothing else logs in as them."""
+    http, _callers = anon_client
+    response = await http.get("/tasks/250/", headers={"Authorization": f"Bearer {_token(sub=sub, company_id=1)}"})
+    expect(response, 401, "INVALID_ACCESS_TOKEN")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_a_numeric_subject_is_refused_as_jwt_subjects_are_strings(anon_client):
+    http, _callers = anon_client
+    token = jwt.encode({"sub": 10, "company_id": 1, "exp": datetime.now(UTC) + timedelta(hours=1)},
+                       TEST_JWT_SECRET)
+    expect(await http.get("/tasks/250/", headers={"Authorization": f"Bearer {token}"}), 401, "INVALID_ACCESS_TOKEN")
+
+
+async def test_a_token_without_company_id_is_refused(anon_client, backend):
+    http, _callers = anon_client
+    response = await http.get("/tasks/250/", headers={"Authorization": f"Bearer {_token(sub='10')}"})
+    expect(response, 401, "INVALID_ACCESS_TOKEN")
+    assert "company_id" in response.json()["message"]
+    ok_token = _token(sub="10", company_id=1)
+    expect(await http.get("/tasks/250/", headers={"Authorization": f"Bearer {ok_token}"}), 200)
+    expect(await http.get("/tasks/250/", headers={"Authorization": f"Bearer {_token(sub='10', company_id='1')}"}),
+           200)
+    for wrong in (2, "01", True, None, [1]):
+        token = _token(sub="10", company_id=wrong)
+        expect(await http.get("/tasks/250/", headers={"Authorization": f"Bearer {token}"}), 401,
+               "INVALID_ACCESS_TOKEN")
+
+
+@pytest.mark.parametrize("token", [
+    "not.a.jwt",
+    "abc",
+    jwt.encode({"sub": "10", "company_id": 1, "exp": 4102444800}, TEST_JWT_SECRET, algorithm="HS384"),
+    jwt.encode({"sub": "10", "company_id": 1, "exp": 4102444800, "nbf": 4102444000}, TEST_JWT_SECRET),
+    jwt.encode({"sub": "10", "company_id": 1, "exp": 4102444800, "iat": "yesterday"}, TEST_JWT_SECRET),
+    jwt.encode({"sub": "10", "company_id": 1}, TEST_JWT_SECRET),
+    jwt.encode({"sub": "10", "company_id": 1, "exp": "soon"}, TEST_JWT_SECRET),
+    jwt.encode({"company_id": 1, "exp": 4102444800}, TEST_JWT_SECRET),
+])
+async def test_refusals_never_quote_the_token_library(anon_client, token):
+    http, _callers = anon_client
+    response = await http.get("/tasks/250/", headers={"Authorization": f"Bearer {token}"})
+    expect(response, 401, "INVALID_ACCESS_TOKEN")
+    message = response.json()["message"]
+    assert message.startswith("The ") and "0x" not in message and "<" not in message, message
+
+
+async def test_an_audience_mismatch_is_told_in_our_words(backend):
+    """PyJWT's own text for a list audience was 'Expected one of <generator object ... at 0x...>'."""
+    await backend.clean()
+    lifespan, http = await make_client(backend, jwt_audience="tasklogs")
+    async with http:
+        await seed(http)
+        del http.headers["X-API-Key"]
+        token = _token(sub="10", company_id=1, aud=["billing", "reports"])
+        response = await http.get("/tasks/250/", headers={"Authorization": f"Bearer {token}"})
+        expect(response, 401, "INVALID_ACCESS_TOKEN")
+        assert response.json()["message"] == "The access token is for another audience."
+        token = _token(sub="10", company_id=1, aud=["billing", "tasklogs"])
+        expect(await http.get("/tasks/250/", headers={"Authorization": f"Bearer {token}"}), 200)
+    await lifespan.__aexit__(None, None, None)

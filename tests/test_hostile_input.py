@@ -122,3 +122,62 @@ async def test_headers_cannot_break_anything(client, backend):
     response = await client.post("/tasklog/create/", json=log(), headers=weird)
     assert response.status_code == 200  # a create has no version to match: If-Match is ignored
     assert len(response.headers["X-Request-ID"]) == 32  # replaced, not echoed
+
+
+# A lone UTF-16 surrogate is valid JSON escape syntax but no text: neither database can store it.
+SURROGATE_BODIES = [
+    ("POST", "/tasklog/create/", b'{"taskId": 250, "userId": 10, "startTime": "2024-10-29T09:00:00Z", '
+                                 b'"endTime": "2024-10-29T10:00:00Z", "description": "\\ud800"}'),
+    ("POST", "/tasklogs/bulk/create/10/", b'[{"taskId": 250, "userId": 10, "startTime": "2024-10-29T09:00:00Z", '
+                                          b'"endTime": "2024-10-29T10:00:00Z", "description": "ok \\udfff"}]'),
+    ("PUT", "/employees/10/", b'{"companyId": 1, "name": "\\ud800"}'),
+    ("PUT", "/employees/10/", b'{"companyId": 1, "name": "Asha", "email": "\\ud800@example.com"}'),
+    ("PUT", "/companies/1/", b'{"name": "\\ud800"}'),
+    ("PUT", "/projects/7/", b'{"companyId": 1, "name": "\\ud800"}'),
+    ("PUT", "/tasks/250/", b'{"projectId": 7, "name": "\\ud800"}'),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), SURROGATE_BODIES)
+async def test_a_lone_surrogate_in_a_text_field_is_400_and_writes_nothing(client, backend, method, path, body):
+    await seed(client)
+    names = await backend.rows("SELECT id, name FROM employees ORDER BY id")
+    before = await _row_counts(backend)
+    response = await client.request(method, path, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    payload = response.json()
+    assert payload["status"] == 0 and payload["error_code"] == "MALFORMED_JSON"
+    assert "surrogate" in payload["errors"][0]["message"]
+    assert await _row_counts(backend) == before
+    assert await backend.rows("SELECT id, name FROM employees ORDER BY id") == names
+
+
+async def test_a_surrogate_pair_is_one_character_and_accepted(client, backend):
+    await seed(client)
+    body = (b'{"taskId": 250, "userId": 10, "startTime": "2024-10-29T09:00:00Z", '
+            b'"endTime": "2024-10-29T10:00:00Z", "description": "\\ud83d\\ude00"}')
+    response = await client.post("/tasklog/create/", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    assert await backend.scalar("SELECT description FROM task_logs") == "\U0001f600"
+
+
+@pytest.mark.parametrize("since", ["9999999999999999999", "99999999999999999999999-1", "1-9223372036854775808",
+                                   "²", "١٢", "-1", "1-"])
+async def test_a_feed_cursor_beyond_64_bits_or_not_ascii_digits_is_422(client, since):
+    response = await client.get("/tasklogs/changes/", params={"since": since})
+    assert response.status_code == 422, response.text
+    assert response.json()["error_code"] == "INVALID_CURSOR"
+
+
+@pytest.mark.parametrize("if_match", ['"²"', "²", '"\u0661"', '"99999999999999999999999"', '"9223372036854775808"',
+                                      '"-1"', '"1_0"', '""'])
+async def test_an_if_match_that_is_no_version_is_412_never_500(client, backend, if_match):
+    await seed(client)
+    created = await client.post("/tasklog/create/", json=log())
+    log_id = created.json()["data"]["taskLogId"]
+    for method, path in (("PATCH", f"/tasklogs/{log_id}/"), ("DELETE", f"/api/tasklogs/delete/{log_id}/")):
+        response = await client.request(method, path, json={"description": "edited"},
+                                        headers={"If-Match": if_match.encode()})
+        assert response.status_code == 412, (method, if_match, response.text)
+        assert response.json()["error_code"] == "VERSION_CONFLICT"
+    assert await backend.rows("SELECT description, version FROM task_logs") == [("", 1)]

@@ -200,3 +200,51 @@ async def test_an_unexpected_error_is_a_500_envelope_without_internals(client, m
     assert response.json()["error_code"] == "INTERNAL_ERROR"
     assert "secret internals" not in response.text
     assert "secret internals" in caplog.text  # logged for the operators
+
+
+async def test_readiness_tells_only_ready_or_not_without_the_metrics_token(backend, tmp_path):
+    """Anyone may probe /readyz; the schema revision and the reason it is not ready (an exception
+    class, the revisions) are told only to a caller with the metrics token."""
+    await backend.clean()
+    async with app_on(backend, metrics_token="m" * 32) as http:
+        anonymous = await http.get("/readyz")
+        operator = await http.get("/readyz", headers={"Authorization": "Bearer " + "m" * 32})
+        wrong = await http.get("/readyz", headers={"Authorization": "Bearer " + "m" * 31 + "x"})
+    assert anonymous.status_code == operator.status_code == wrong.status_code == 200
+    assert anonymous.json()["data"] == wrong.json()["data"] == {"database": "ok"}
+    assert operator.json()["data"]["schemaRevision"]
+
+    for url in (NO_DATABASE, f"sqlite+aiosqlite:///{tmp_path}/unmigrated.db"):
+        async with app_on(backend, database_url=url, metrics_token="m" * 32, readiness_timeout_seconds=1) as http:
+            anonymous = await http.get("/readyz")
+            operator = await http.get("/readyz", headers={"Authorization": "Bearer " + "m" * 32})
+        assert anonymous.status_code == operator.status_code == 503
+        assert anonymous.json()["message"] == "Not ready."
+        assert anonymous.json()["message"] != operator.json()["message"]
+        assert "Error" not in anonymous.text and "migrate" not in anonymous.text
+
+
+async def test_readiness_without_a_metrics_token_setting_never_shows_details(client):
+    response = await client.get("/readyz", headers={"Authorization": "Bearer anything"})
+    assert response.status_code == 200
+    assert response.json()["data"] == {"database": "ok"}
+
+
+async def test_the_metrics_token_is_compared_in_constant_time(backend, monkeypatch):
+    import hmac
+
+    from app.operations import router as operations_router
+
+    calls = []
+    compare_digest = hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return compare_digest(a, b)
+
+    monkeypatch.setattr(operations_router.hmac, "compare_digest", spy)
+    async with app_on(backend, metrics_token="m" * 32) as http:
+        assert (await http.get("/metrics", headers={"Authorization": "Bearer " + "m" * 32})).status_code == 200
+        assert (await http.get("/metrics", headers={"Authorization": "Bearer nope"})).status_code == 401
+        assert (await http.get("/metrics")).status_code == 401
+    assert len(calls) == 3

@@ -3,6 +3,7 @@
 Both schemes are declared to OpenAPI (the Swagger UI's Authorize button),
 but the headers are read here, so a malformed one gets its own error code."""
 
+import re
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -15,6 +16,7 @@ from app.auth.repository import ApiKeyRepository
 from app.auth.tokens import TokenError, decode_token
 from app.core.database import Session
 from app.core.errors import AppError
+from app.core.schemas import MAX_ID
 from app.reference.repository import ReferenceRepository
 
 bearer_scheme = HTTPBearer(
@@ -74,15 +76,17 @@ async def authenticate(request: Request, session: AsyncSession) -> Principal:
         claims = decode_token(token.strip(), verification, settings)
     except TokenError as exc:
         raise Unauthorized(exc.code, exc.message, invalid_token=True) from exc
-    try:
-        employee_id = int(str(claims["sub"]))
-    except ValueError as exc:
+    employee_id = _employee_id(claims.get("sub"))
+    if employee_id is None:
         raise Unauthorized("INVALID_ACCESS_TOKEN", "The token's subject is not an employee id.",
-                           invalid_token=True) from exc
+                           invalid_token=True)
+    company_id = claims.get("company_id")
+    if company_id is None:
+        raise Unauthorized("INVALID_ACCESS_TOKEN", "The token has no 'company_id' claim.", invalid_token=True)
     employee = (await ReferenceRepository(session).employee_contexts({employee_id})).get(employee_id)
     if employee is None:
         raise Unauthorized("USER_NOT_FOUND", f"Employee {employee_id} is not known to this service.")
-    if "company_id" in claims and str(claims["company_id"]) != str(employee.company_id):
+    if isinstance(company_id, bool) or str(company_id) != str(employee.company_id):
         raise Unauthorized("INVALID_ACCESS_TOKEN", "The token's company does not match the employee's.",
                            invalid_token=True)
     if not employee.is_active:
@@ -91,6 +95,19 @@ async def authenticate(request: Request, session: AsyncSession) -> Principal:
         kind="employee", label=f"employee:{employee_id}", employee_id=employee_id,
         company_id=employee.company_id, is_admin=employee.is_admin, is_team_leader=employee.is_team_leader,
     )
+
+
+# An employee id as the platform writes it: ASCII digits, no sign, no
+# leading zero, no separators, within a signed 64-bit integer. `int()`
+# alone would read " 103", "0103", "1_03", "+103" and "١٠٣" as 103.
+_EMPLOYEE_ID = re.compile("[1-9][0-9]{0,18}")
+
+
+def _employee_id(sub: object) -> int | None:
+    if not isinstance(sub, str) or _EMPLOYEE_ID.fullmatch(sub) is None:
+        return None
+    employee_id = int(sub)
+    return employee_id if employee_id <= MAX_ID else None
 
 
 async def _key_principal(request: Request, session: AsyncSession, key: str | None) -> Principal:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jwt
 
-from app.core.settings import Settings
+from app.core.settings import MIN_JWT_SECRET_BYTES, Settings
 
 log = logging.getLogger("tasklogs.auth")
 
@@ -49,7 +49,16 @@ def verification_key(settings: Settings, *, create_dev_secret: bool = True) -> V
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_urlsafe(48))
             log.info("generated a development JWT secret in %s", path)
-    return VerificationKey(path.read_text().strip(), ["HS256"], True)
+    if path.stat().st_mode & 0o077:
+        raise RuntimeError(
+            f"The development JWT secret {path} is readable by group or others: anyone who can read it can "
+            f"sign tokens. Make it private (`chmod 600 {path}`) or delete it to have a new one made."
+        )
+    secret = path.read_text().strip()
+    if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+        raise RuntimeError(f"The development JWT secret {path} is shorter than {MIN_JWT_SECRET_BYTES} bytes: "
+                           "delete it to have a new one made.")
+    return VerificationKey(secret, ["HS256"], True)
 
 
 def issue_token(settings: Settings, employee_id: int, company_id: int, *, hours: float = 1.0) -> str:
@@ -90,5 +99,21 @@ def decode_token(token: str, key: VerificationKey, settings: Settings) -> dict[s
         )
     except jwt.ExpiredSignatureError as exc:
         raise TokenError("TOKEN_EXPIRED", "The access token has expired.") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        # exc.claim is one of the names we required, not text from the token.
+        raise TokenError("INVALID_ACCESS_TOKEN", f"The access token has no '{exc.claim}' claim.") from exc
     except jwt.PyJWTError as exc:
-        raise TokenError("INVALID_ACCESS_TOKEN", f"The access token is invalid: {exc}.") from exc
+        # Our own words only: the library's messages may quote the token or
+        # internals ("Expected one of <generator object ... at 0x...>").
+        raise TokenError("INVALID_ACCESS_TOKEN", _REASONS.get(type(exc), "The access token is invalid.")) from exc
+
+
+_REASONS: dict[type[Exception], str] = {
+    jwt.InvalidSignatureError: "The access token's signature does not verify.",
+    jwt.DecodeError: "The access token is not a well-formed JWT.",
+    jwt.InvalidAlgorithmError: "The access token is signed with an algorithm this service does not accept.",
+    jwt.InvalidAudienceError: "The access token is for another audience.",
+    jwt.InvalidIssuerError: "The access token is from another issuer.",
+    jwt.ImmatureSignatureError: "The access token is not valid yet.",
+    jwt.InvalidIssuedAtError: "The access token's issue time is invalid.",
+}

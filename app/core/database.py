@@ -10,9 +10,12 @@ what a failure answers (`app/core/idempotency.py`). Reads get a read session
 from the `Session` dependency."""
 
 import asyncio
+import contextlib
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -36,8 +39,20 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 READS_ONLY = "tasklogs_reads_only"
 
 
+def _create_private_file(path: Path | None) -> None:
+    """Create the SQLite file readable by its owner only (0600) before SQLite
+    does (it would use 0644 under the usual umask); its -wal and -shm files
+    take the database file's mode. An existing file is left as it is."""
+    if path is None or path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):  # another process made it first
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
+        _create_private_file(settings.sqlite_path)
         engine = create_async_engine(
             settings.database_url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
             json_serializer=dumps_text,

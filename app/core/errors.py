@@ -141,10 +141,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> EnvelopeResponse:
         raw = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in raw):
+        invalid = [e for e in raw if e.get("type") == "json_invalid"]
+        if invalid:
+            # The standard library decoder's own words ("Expecting value", "a string holds a lone
+            # UTF-16 surrogate"): they describe the body, never the server.
+            reason = (invalid[0].get("ctx") or {}).get("error")
             return EnvelopeResponse(
                 error_body("The request body is not valid JSON.", "MALFORMED_JSON",
-                           [{"field": "body", "message": "Invalid JSON", "code": "MALFORMED_JSON"}]),
+                           [{"field": "body", "message": f"Invalid JSON: {reason}" if reason else "Invalid JSON",
+                             "code": "MALFORMED_JSON"}]),
                 status_code=400,
             )
         if any(e.get("type") == "too_long" and tuple(e.get("loc", ())) == ("body",) for e in raw):
@@ -164,12 +169,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return EnvelopeResponse(error_body(message, "VALIDATION_ERROR", errors), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> EnvelopeResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> EnvelopeResponse:
         code = _HTTP_CODES.get(exc.status_code, "ERROR")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
         if exc.status_code == 404 and message == "Not Found":
             message = "No such endpoint."
-        return EnvelopeResponse(error_body(message, code), status_code=exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            from app.core.routing import allowed_methods  # routing builds on errors, not the reverse
+
+            # Starlette names only the methods of the one route it matched.
+            allow = allowed_methods(request.app, request.scope)
+            if allow:
+                headers = {**(headers or {}), "Allow": ", ".join(allow)}
+                message = f"{request.method} is not allowed here; allowed: {', '.join(allow)}."
+        return EnvelopeResponse(error_body(message, code), status_code=exc.status_code, headers=headers)
 
     async def _database_error(request: Request, exc: Exception) -> EnvelopeResponse:
         if not _is_database_outage(exc):

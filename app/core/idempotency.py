@@ -19,8 +19,10 @@ in the change feed; that must be the task log's row lock, not the key's.
   finds the log gone), the stored answer of the attempt that won is replayed
   in place of the error. Otherwise an error is answered and not kept."""
 
+import asyncio
 import hashlib
 import logging
+import math
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,11 +30,11 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.database import WRITE_METHODS, write_transaction
+from app.core.database import WRITE_METHODS, WriterQueue, write_transaction
 from app.core.errors import AppError, error_body
 from app.core.responses import EnvelopeResponse
 from app.core.schemas import error_responses
@@ -131,6 +133,19 @@ class KeyedWrite:
         return StoredAnswer(request_hash=row.request_hash, status_code=row.status_code or 200,
                             body=row.response_body or b"", headers=row.response_headers or {})
 
+    async def caller_is_full(self, session: AsyncSession, limit: int) -> int | None:
+        """None while the caller holds fewer than `limit` live keys; else the
+        seconds until its oldest one expires. A plain read (counting at most
+        `limit` rows of the primary key's range), so nothing is written
+        before the handler."""
+        now = utcnow()
+        live = (IdempotencyKey.principal == self.principal) & (IdempotencyKey.expires_at > now)
+        held = select(IdempotencyKey.key).where(live).limit(limit).subquery()
+        if (await session.scalar(select(func.count()).select_from(held)) or 0) < limit:
+            return None
+        first_free = await session.scalar(select(func.min(IdempotencyKey.expires_at)).where(live))
+        return max(1, math.ceil((first_free - now).total_seconds())) if first_free is not None else 1
+
     async def record(self, session: AsyncSession, response: Response) -> bool:
         """Keep the answer under the key, in the write's transaction (the
         last statement before COMMIT). False: the key holds a live answer
@@ -175,6 +190,12 @@ async def _handle_keyed(request: Request, handle: RouteHandler, key: str) -> Res
             stored = await keyed.stored_answer(session)
             if stored is not None:
                 return stored.answer_to(fingerprint)  # nothing written
+            limit = request.app.state.settings.idempotency_max_keys_per_caller
+            if limit and (wait := await keyed.caller_is_full(session, limit)) is not None:
+                return _error(AppError(
+                    f"This caller holds {limit} live Idempotency-Keys, the most allowed; send the write without "
+                    "a key, or retry when older keys expire.", "TOO_MANY_IDEMPOTENCY_KEYS", 429,
+                    headers={"Retry-After": str(wait)}))
             response = await handle(request)
             if not await keyed.record(session, response):
                 raise _AnsweredMeanwhile
@@ -229,3 +250,39 @@ def _read_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
 def _error(exc: AppError) -> EnvelopeResponse:
     return EnvelopeResponse(error_body(exc.message, exc.error_code), status_code=exc.status_code,
                             headers=exc.headers)
+
+
+async def purge_expired_keys(
+    sessionmaker: async_sessionmaker[AsyncSession], queue: WriterQueue, *, batch_size: int = 1000
+) -> int:
+    """Delete expired keys, `batch_size` per transaction (short transactions:
+    no long lock, and on SQLite other writers get their turn between
+    batches), until none is left. Returns how many were deleted."""
+    deleted = 0
+    while True:
+        now = utcnow()
+        expired = select(IdempotencyKey.principal, IdempotencyKey.key).where(
+            IdempotencyKey.expires_at <= now).limit(batch_size)
+        # expires_at again on the row itself: a key renewed by a new answer
+        # meanwhile (PostgreSQL re-checks the condition on the new row) stays.
+        statement = delete(IdempotencyKey).where(
+            tuple_(IdempotencyKey.principal, IdempotencyKey.key).in_(expired), IdempotencyKey.expires_at <= now)
+        async with queue.turn(), sessionmaker() as session, session.begin():
+            result: Any = await session.execute(statement)
+        deleted += result.rowcount
+        if result.rowcount < batch_size:
+            return deleted
+
+
+async def purge_periodically(
+    sessionmaker: async_sessionmaker[AsyncSession], queue: WriterQueue, minutes: float
+) -> None:
+    """`purge_expired_keys` every `minutes`, until cancelled (at shutdown).
+    A failed purge (the database away) is logged and tried again next time."""
+    while True:
+        await asyncio.sleep(minutes * 60)
+        try:
+            if deleted := await purge_expired_keys(sessionmaker, queue):
+                log.info("purged %d expired Idempotency-Keys", deleted)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("Idempotency-Key purge failed: %s", type(exc).__name__)

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./tasklogs.db"
+MIN_JWT_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -51,6 +52,13 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: float = Field(
         24, gt=0, description="How long a write's answer is kept for retries with the same Idempotency-Key."
     )
+    idempotency_purge_minutes: float = Field(
+        15, ge=0, description="How often each worker deletes expired Idempotency-Key answers, in batches (0: never)."
+    )
+    idempotency_max_keys_per_caller: int = Field(
+        10_000, ge=0, description="Most live Idempotency-Keys one caller may hold; a keyed write above it is 429 "
+        "TOO_MANY_IDEMPOTENCY_KEYS (0: no limit)."
+    )
     max_page_size: int = Field(500, ge=1, description="Largest page_size a list endpoint accepts.")
     unpaged_max: int = Field(
         10_000, ge=1, description="Most logs `GET /taskLogs/task/{id}/` answers without `page`/`page_size`; a task "
@@ -61,8 +69,10 @@ class Settings(BaseSettings):
     )
 
     jwt_secret: SecretStr | None = Field(
-        None, description="HS256 secret for people's bearer tokens. With SQLite and no key configured, a "
-        "development secret is generated beside the database file."
+        None, description="HS256 secret for people's bearer tokens, at least 32 bytes (the service refuses "
+        "to start with a shorter one). With SQLite and no key configured, a development secret is generated "
+        "beside the database file (readable by its owner only: the service refuses a group- or "
+        "world-readable one)."
     )
     jwt_public_key: str | None = Field(
         None, description="PEM public key for RS256/ES256 bearer tokens (instead of a secret)."
@@ -106,6 +116,17 @@ class Settings(BaseSettings):
         None, description="When set, GET /metrics needs 'Authorization: Bearer <token>'."
     )
     readiness_timeout_seconds: float = Field(2.0, gt=0, description="How long /readyz waits for the database.")
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr | None) -> SecretStr | None:
+        # HS256 with a short secret can be brute-forced offline from any one token.
+        if secret is not None and len(secret.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(
+                f"TASKLOGS_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes "
+                "(for example `openssl rand -hex 32`)"
+            )
+        return secret
 
     @property
     def is_sqlite(self) -> bool:

@@ -5,11 +5,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, String, bindparam, func, literal_column, null, select, union_all
+from sqlalchemy import Boolean, String, bindparam, exists, func, literal_column, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.sql import among, dialect_insert, ids_param
-from app.models import Base, Company, Employee, Project, Task
+from app.models import Base, Company, Employee, Project, Task, TaskLog
 
 
 @dataclass(frozen=True)
@@ -131,15 +131,34 @@ class ReferenceRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def upsert(self, model: type[Base], ident: int, values: dict[str, Any]) -> Any:
-        """INSERT ... ON CONFLICT (id) DO UPDATE: one statement, safe under concurrent PUTs."""
+    async def upsert(self, model: type[Base], ident: int, values: dict[str, Any],
+                     changes: dict[str, Any] | None = None) -> Any:
+        """INSERT ... ON CONFLICT (id) DO UPDATE: one statement, safe under
+        concurrent PUTs. A new row gets `values`; an existing one only
+        `changes` (default: `values`), so what a PUT leaves out stays as stored."""
         table = model.__table__
         stmt = dialect_insert(self.session)(table).values(id=ident, **values)
         stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.id], set_={**values, "updated_at": func.now()}
+            index_elements=[table.c.id], set_={**(values if changes is None else changes), "updated_at": func.now()}
         ).returning(*table.c)
         row = (await self.session.execute(stmt)).one()
         return row
+
+    async def lock(self, model: type[Base], ident: int) -> None:
+        """FOR UPDATE on the row: it waits for every write whose log refers to
+        it (an insert's foreign key check holds KEY SHARE) to commit."""
+        table = model.__table__
+        await self.session.execute(select(table.c.id).where(table.c.id == ident).with_for_update())
+
+    async def has_task_logs(self, kind: Literal["employee", "project", "task"], ident: int) -> bool:
+        """Whether any stored task log is the employee's, or on the task, or on a task of the project."""
+        if kind == "employee":
+            where: Any = TaskLog.user_id == ident
+        elif kind == "task":
+            where = TaskLog.task_id == ident
+        else:
+            where = TaskLog.task_id.in_(select(Task.id).where(Task.project_id == ident))
+        return bool(await self.session.scalar(select(exists().where(where))))
 
     async def get(self, model: type[Base], ident: int) -> Any:
         table = model.__table__

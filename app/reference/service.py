@@ -6,14 +6,15 @@ crossing).
 Visibility: another company's entities answer exactly like missing ones
 (404 on the path, 422 *_NOT_FOUND in a body), so ids do not leak."""
 
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.allocation.repository import BudgetKey, allocation_repository
 from app.allocation.service import figures, reevaluate_allocations
 from app.auth.principal import Principal
-from app.core.errors import FieldError, Forbidden, InputRejected, NotFound
+from app.core.errors import Conflict, FieldError, Forbidden, InputRejected, NotFound
+from app.core.schemas import ApiModel
 from app.models import Company, Employee, Project, Task
 from app.reference.repository import ReferenceRepository
 from app.reference.schemas import (
@@ -53,11 +54,30 @@ def _company_view(row: Any) -> dict[str, Any]:
 
 async def _refuse_if_other_company(
     repo: ReferenceRepository, actor: Principal, model: type[Employee] | type[Project], ident: int, code: str
-) -> None:
-    """An existing row of another company answers 404, like an id that does not exist."""
+) -> Any:
+    """The stored row (None for a new id). An existing row of another company
+    answers 404, like an id that does not exist."""
     before = await repo.get(model, ident)
     if before is not None and not actor.sees(before.company_id):
         raise NotFound(model.__name__, ident, code)
+    return before
+
+
+async def _refuse_move_with_logs(
+    repo: ReferenceRepository, kind: Literal["employee", "project", "task"], ident: int
+) -> None:
+    """A log's company is its task's company: an employee, project or task
+    with logs cannot change company, or its logs would follow it into the
+    other company (readable and editable there, lost to their own)."""
+    if await repo.has_task_logs(kind, ident):
+        raise Conflict(f"The {kind} {ident} has task logs, so it cannot move to another company.",
+                       "HAS_TASK_LOGS")
+
+
+def _put_values(data: ApiModel) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(a new row's values, an existing row's changes): a PUT's omitted
+    fields take their defaults on create and keep their stored values on update."""
+    return data.model_dump(by_alias=False), data.model_dump(by_alias=False, exclude_unset=True)
 
 
 async def put_company(session: AsyncSession, company_id: int, data: CompanyIn, *, actor: Principal) -> dict[str, Any]:
@@ -66,7 +86,7 @@ async def put_company(session: AsyncSession, company_id: int, data: CompanyIn, *
         if actor.sees(company_id):
             raise Forbidden("Only the platform may write a company.")
         raise NotFound("Company", company_id, "COMPANY_NOT_FOUND")
-    row = await ReferenceRepository(session).upsert(Company, company_id, data.model_dump(by_alias=False))
+    row = await ReferenceRepository(session).upsert(Company, company_id, *_put_values(data))
     return _company_view(row)
 
 
@@ -94,9 +114,12 @@ async def put_employee(
 ) -> dict[str, Any]:
     _require_writer(actor)
     repo = ReferenceRepository(session)
-    await _refuse_if_other_company(repo, actor, Employee, employee_id, "USER_NOT_FOUND")
+    before = await _refuse_if_other_company(repo, actor, Employee, employee_id, "USER_NOT_FOUND")
     await _require_company(repo, actor, data.company_id)
-    row = await repo.upsert(Employee, employee_id, data.model_dump(by_alias=False))
+    if before is not None and before.company_id != data.company_id:
+        await repo.lock(Employee, employee_id)  # no log of theirs half-written meanwhile
+        await _refuse_move_with_logs(repo, "employee", employee_id)
+    row = await repo.upsert(Employee, employee_id, *_put_values(data))
     return await _employee_view(repo, row)
 
 
@@ -124,14 +147,23 @@ def _with_alert_state(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _allocation_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """An update's changes: its alert state follows only an allocatedHours
+    that was sent (null removes the allocation; omitted keeps it)."""
+    return _with_alert_state(changes) if "allocated_hours" in changes else changes
+
+
 async def put_project(session: AsyncSession, project_id: int, data: ProjectIn, *, actor: Principal) -> dict[str, Any]:
     _require_writer(actor)
     repo = ReferenceRepository(session)
-    await _refuse_if_other_company(repo, actor, Project, project_id, "PROJECT_NOT_FOUND")
+    before = await _refuse_if_other_company(repo, actor, Project, project_id, "PROJECT_NOT_FOUND")
     await _require_company(repo, actor, data.company_id)
-    # Its allocation may change: no write of its logs may be half-way meanwhile.
+    # Its allocation or company may change: no write of its logs may be half-way meanwhile.
     await allocation_repository(session).lock_for_allocation_change("project", {project_id})
-    await repo.upsert(Project, project_id, _with_alert_state(data.model_dump(by_alias=False)))
+    if before is not None and before.company_id != data.company_id:
+        await _refuse_move_with_logs(repo, "project", project_id)
+    values, changes = _put_values(data)
+    await repo.upsert(Project, project_id, _with_alert_state(values), _allocation_changes(changes))
     await reevaluate_allocations(session, {("project", project_id)})
     return await get_project(session, project_id, actor=actor)
 
@@ -160,7 +192,8 @@ async def put_task(session: AsyncSession, task_id: int, data: TaskIn, *, actor: 
     _require_writer(actor)
     repo = ReferenceRepository(session)
     before = await repo.get(Task, task_id)
-    if before is not None and not actor.sees(await _task_company(repo, task_id)):
+    company_before = await _task_company(repo, task_id) if before is not None else None
+    if before is not None and not actor.sees(company_before):
         raise NotFound("Task", task_id, "TASK_NOT_FOUND")
     project = await repo.get(Project, data.project_id)
     if _visible(actor, project, project.company_id if project else None) is None:
@@ -173,7 +206,10 @@ async def put_task(session: AsyncSession, task_id: int, data: TaskIn, *, actor: 
     allocations = allocation_repository(session)
     await allocations.lock_for_allocation_change("project", projects)
     await allocations.lock_for_allocation_change("task", {task_id})
-    await repo.upsert(Task, task_id, _with_alert_state(data.model_dump(by_alias=False)))
+    if before is not None and company_before != project.company_id:
+        await _refuse_move_with_logs(repo, "task", task_id)
+    values, changes = _put_values(data)
+    await repo.upsert(Task, task_id, _with_alert_state(values), _allocation_changes(changes))
     budgets: set[BudgetKey] = {("task", task_id)}
     budgets |= {("project", p) for p in projects}
     await reevaluate_allocations(session, budgets)

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -40,13 +41,22 @@ BULK_HARD_LIMIT = 10_000
 IfMatch = Annotated[str | None, Header(description="The `ETag` of the log as last read; a stale one is 412.")]
 
 
-def expected_version(if_match: str | None) -> int | None:
-    """`If-Match: "3"` (or W/"3") -> 3; `*` or no header -> no check. Anything
-    else can match no version, so it is version -1 (a 412)."""
-    if if_match is None or if_match.strip() == "*":
+# A version as an entity tag: "3" (or W/"3"), ASCII digits within a signed
+# 64-bit integer. `str.isdigit()` would take "²" too, which `int()` refuses.
+_VERSION_TAG = re.compile('(?:W/)?"?([0-9]{1,19})"?')
+
+
+def expected_version(if_match: str | None) -> frozenset[int] | None:
+    """`If-Match: "3"` -> {3}; a list (`"0", "18"`) -> any of them; `*` or no
+    header -> no check. A tag that is not one of our versions matches none
+    (an empty set: a 412)."""
+    if if_match is None:
         return None
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    return int(tag) if tag.isdigit() else -1
+    tags = [tag.strip() for tag in if_match.split(",")]
+    if "*" in tags:
+        return None
+    matches = (_VERSION_TAG.fullmatch(tag) for tag in tags)
+    return frozenset(v for m in matches if m is not None and (v := int(m[1])) <= MAX_ID)
 
 
 def with_etag(response: EnvelopeResponse, log: dict[str, Any]) -> EnvelopeResponse:

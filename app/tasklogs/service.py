@@ -5,6 +5,7 @@ allocation checks and alerts, warnings) the same way for all of them."""
 
 from bisect import bisect_left
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
@@ -366,7 +367,7 @@ async def bulk_create_task_logs(
 
 
 async def _writable_log(
-    repo: TaskLogRepository, actor: Principal, log_id: int, expected_version: int | None
+    repo: TaskLogRepository, actor: Principal, log_id: int, expected_version: AbstractSet[int] | None
 ) -> TaskLogRow:
     """The log, locked, if this caller may change it (404 if it may not even
     see it) and it is still the version the caller last saw (If-Match)."""
@@ -374,9 +375,9 @@ async def _writable_log(
     if before is None or not actor.sees(before.company_id):
         raise NotFound("Task log", log_id, "TASK_LOG_NOT_FOUND")
     _require_may_write_for(actor, {before.user_id})
-    if expected_version is not None and expected_version != before.version:
+    if expected_version is not None and before.version not in expected_version:
         raise AppError(
-            f"The task log changed since version {expected_version}; it is now at version {before.version}.",
+            f"The task log is at version {before.version}, not at the one If-Match names.",
             "VERSION_CONFLICT", 412, extra={"data": task_log_view(before)},
         )
     return before
@@ -389,7 +390,7 @@ async def update_task_log(
     patch: TaskLogUpdate,
     *,
     actor: Principal,
-    expected_version: int | None = None,
+    expected_version: AbstractSet[int] | None = None,
 ) -> WriteResult:
     """Edit a log; it is re-validated as on create and, unless the body says
     otherwise, marked as a manual entry."""
@@ -426,7 +427,8 @@ async def update_task_log(
 
 
 async def delete_task_log(
-    session: AsyncSession, settings: Settings, log_id: int, *, actor: Principal, expected_version: int | None = None
+    session: AsyncSession, settings: Settings, log_id: int, *, actor: Principal,
+    expected_version: AbstractSet[int] | None = None,
 ) -> WriteResult:
     """Delete a log. It stays restorable from its history for TASKLOGS_RESTORE_DAYS."""
     repo = task_log_repository(session)
