@@ -63,8 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     keys = apikey.add_subparsers(dest="action", required=True)
     create = keys.add_parser("create", help="create a key and print it once")
     create.add_argument("--name", required=True)
-    create.add_argument("--company-id", type=int, default=None,
-                        help="acts as that company's admin; without it, a platform key")
+    create.add_argument(
+        "--company-id", type=int, default=None, help="acts as that company's admin; without it, a platform key"
+    )
     keys.add_parser("list", help="list keys (never the keys themselves)")
     revoke = keys.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id", type=int)
@@ -86,8 +87,15 @@ def main(argv: list[str] | None = None) -> int:
             # Each worker keeps its own counters; /metrics adds them up from here.
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tasklogs-metrics-")
         uvicorn.run(
-            "app.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-            log_level=settings.log_level.lower(), log_config=None, access_log=False, proxy_headers=True,
+            "app.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=settings.log_level.lower(),
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
             # In-flight requests get this long to finish on SIGTERM; the lifespan then closes the pool.
             timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
             timeout_keep_alive=settings.keep_alive_seconds,

@@ -21,39 +21,65 @@ async def load_demo(settings: Settings) -> str:
     sessionmaker = make_sessionmaker(engine)
     try:
         async with sessionmaker() as session, session.begin():
-            await reference.put_company(session, COMPANY_ID, CompanyIn(name="Demo Studio", timezone="Europe/Berlin"),
-                                        actor=SYSTEM)
+            await reference.put_company(
+                session, COMPANY_ID, CompanyIn(name="Demo Studio", timezone="Europe/Berlin"), actor=SYSTEM
+            )
             people = [
                 (1, "Dana Admin", "dana@demo.example", True, False, None),
                 (10, "Asha Rao", "asha@demo.example", False, False, None),
                 (11, "Ravi Kumar", "ravi@demo.example", False, True, "Asia/Kolkata"),
             ]
             for emp_id, name, email, admin, leader, tz in people:
-                await reference.put_employee(session, emp_id, EmployeeIn(
-                    company_id=COMPANY_ID, name=name, email=email, is_admin=admin, is_team_leader=leader,
-                    timezone=tz), actor=SYSTEM)
-            await reference.put_project(session, 7, ProjectIn(company_id=COMPANY_ID, name="Website relaunch",
-                                                              allocated_hours=8), actor=SYSTEM)
-            await reference.put_project(session, 8, ProjectIn(company_id=COMPANY_ID, name="Mobile app",
-                                                              allocated_hours=200), actor=SYSTEM)
+                await reference.put_employee(
+                    session,
+                    emp_id,
+                    EmployeeIn(
+                        company_id=COMPANY_ID,
+                        name=name,
+                        email=email,
+                        is_admin=admin,
+                        is_team_leader=leader,
+                        timezone=tz,
+                    ),
+                    actor=SYSTEM,
+                )
+            await reference.put_project(
+                session, 7, ProjectIn(company_id=COMPANY_ID, name="Website relaunch", allocated_hours=8), actor=SYSTEM
+            )
+            await reference.put_project(
+                session, 8, ProjectIn(company_id=COMPANY_ID, name="Mobile app", allocated_hours=200), actor=SYSTEM
+            )
             for task_id, project_id, name, alloc in [
                 (250, 7, "Authentication module", 8.5),
                 (251, 7, "Code review", None),
                 (252, 7, "Bug fixes", None),
                 (253, 8, "Offline sync", 40),
             ]:
-                await reference.put_task(session, task_id, TaskIn(project_id=project_id, name=name,
-                                                                  allocated_hours=alloc), actor=SYSTEM)
+                await reference.put_task(
+                    session, task_id, TaskIn(project_id=project_id, name=name, allocated_hours=alloc), actor=SYSTEM
+                )
             logs = [
                 (250, 10, "2024-10-28T09:00:00", "2024-10-28T12:00:00", "Login form"),
                 (251, 10, "2024-10-28T13:00:00", "2024-10-28T14:30:00", "Reviewed pull requests"),
                 (253, 11, "2024-10-28T10:00:00", "2024-10-28T17:30:00", "Sync conflict handling"),
             ]
-            await create_task_logs(session, settings, [
-                {"task_id": t, "user_id": u, "start_time": datetime.fromisoformat(s),
-                 "end_time": datetime.fromisoformat(e), "description": d, "manual_add": True}
-                for t, u, s, e, d in logs
-            ], batch=True, actor=SYSTEM)
+            await create_task_logs(
+                session,
+                settings,
+                [
+                    {
+                        "task_id": t,
+                        "user_id": u,
+                        "start_time": datetime.fromisoformat(s),
+                        "end_time": datetime.fromisoformat(e),
+                        "description": d,
+                        "manual_add": True,
+                    }
+                    for t, u, s, e, d in logs
+                ],
+                batch=True,
+                actor=SYSTEM,
+            )
     finally:
         await engine.dispose()
     return (

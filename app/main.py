@@ -69,11 +69,16 @@ async def _check_authentication(app: FastAPI) -> None:
 TAGS = [
     {"name": "Task logs", "description": "Create, read, edit and delete single task logs (Dyzo paths)."},
     {"name": "Bulk", "description": "Upload many task logs in one request; duplicates are skipped."},
-    {"name": "Timesheets", "description": "Working hours per day, week, month, task, project or employee; "
-     "JSON, CSV and XLSX."},
+    {
+        "name": "Timesheets",
+        "description": "Working hours per day, week, month, task, project or employee; JSON, CSV and XLSX.",
+    },
     {"name": "Notifications", "description": "Alerts for admins, e.g. a project over its allocated hours."},
-    {"name": "Reference data", "description": "Companies, employees, projects and tasks mirrored from the "
-     "platform (written by platform services and company admins)."},
+    {
+        "name": "Reference data",
+        "description": "Companies, employees, projects and tasks mirrored from the "
+        "platform (written by platform services and company admins).",
+    },
     {"name": "Operations", "description": "Health, readiness and metrics for orchestrators and dashboards."},
 ]
 
@@ -130,13 +135,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     install_error_handlers(app)
-    include_routers(app, tasklogs_router, notifications_router, reference_router, timesheets_router,
-                    operations_router)
+    include_routers(app, tasklogs_router, notifications_router, reference_router, timesheets_router, operations_router)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key", "If-Match",
-                           "X-Request-ID"],
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"],
             expose_headers=["X-Request-ID", "ETag", "Retry-After", "Idempotent-Replayed"],
         )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

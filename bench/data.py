@@ -85,15 +85,19 @@ class Table(NamedTuple):
 
 def reference() -> list[Table]:
     """The reference rows, in foreign-key order, for either database."""
-    people = [(i, COMPANY_ID, f"Employee {i:03d}", f"e{i}@bench.example", i <= 2, i % 20 == 3, None)
-              for i in range(1, EMPLOYEES + 1)]
-    people += [(i, COMPANY_ID, f"Writer {i}", None, False, False, None)
-               for i in range(WRITER_BASE, WRITER_BASE + WRITERS)]
+    people = [
+        (i, COMPANY_ID, f"Employee {i:03d}", f"e{i}@bench.example", i <= 2, i % 20 == 3, None)
+        for i in range(1, EMPLOYEES + 1)
+    ]
+    people += [
+        (i, COMPANY_ID, f"Writer {i}", None, False, False, None) for i in range(WRITER_BASE, WRITER_BASE + WRITERS)
+    ]
     projects = [(p, COMPANY_ID, f"Project {p}", 1_000_000 if p <= 6 else None) for p in range(1, PROJECTS + 1)]
     # The concurrency rows' projects: no allocation on the project or its tasks.
     projects += [(p, COMPANY_ID, f"Concurrency project {p}", None) for p in (SHARED_PROJECT, *SPREAD_PROJECTS)]
-    tasks = [(t, p, f"Task {t}", 100_000 if t % 100 <= 2 else None)
-             for p in range(1, PROJECTS + 1) for t in task_ids(p)]
+    tasks = [
+        (t, p, f"Task {t}", 100_000 if t % 100 <= 2 else None) for p in range(1, PROJECTS + 1) for t in task_ids(p)
+    ]
     tasks += [(TASK_1K, PROJECTS, "Task with 1,000 logs", None), (TASK_10K, PROJECTS, "Task with 10,000 logs", None)]
     tasks += [(shared_project_task(c), SHARED_PROJECT, f"Shared task {c}", None) for c in range(CONNECTIONS)]
     tasks += [(spread_project_task(c), SPREAD_PROJECTS[c], f"Own task {c}", None) for c in range(CONNECTIONS)]
@@ -121,8 +125,11 @@ async def load_reference(conn: asyncpg.Connection) -> None:
     for table in reference():
         marks = ", ".join(f"${i}" for i in range(1, len(table.columns) + 1))
         rows = [_with_total(table, row) for row in table.rows]
-        await conn.executemany(f"INSERT INTO {table.name} ({', '.join(_columns(table))}) VALUES ({marks}"
-                               f"{', $' + str(len(table.columns) + 1) if _keeps_total(table) else ''})", rows)
+        await conn.executemany(
+            f"INSERT INTO {table.name} ({', '.join(_columns(table))}) VALUES ({marks}"
+            f"{', $' + str(len(table.columns) + 1) if _keeps_total(table) else ''})",
+            rows,
+        )
 
 
 def _keeps_total(table: "Table") -> bool:
@@ -144,8 +151,10 @@ def load_reference_sqlite(path: str) -> None:
         for table in reference():
             columns = _columns(table)
             marks = ", ".join("?" * len(columns))
-            conn.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})",
-                             [_with_total(table, row) for row in table.rows])
+            conn.executemany(
+                f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})",
+                [_with_total(table, row) for row in table.rows],
+            )
 
 
 def _working_days(first: date, last: date) -> list[date]:
@@ -164,8 +173,10 @@ def generate(seed: int = 7) -> Dataset:
     days = _working_days(HISTORY_END - timedelta(days=730), HISTORY_END)
     # Local midnight of each day in UTC; the offset is taken at noon, so it
     # is right for every wall time of the day after the 02:00/03:00 switch.
-    midnights = [datetime(d.year, d.month, d.day, tzinfo=UTC) - datetime(d.year, d.month, d.day, 12,
-                 tzinfo=tz).utcoffset() for d in days]
+    midnights = [
+        datetime(d.year, d.month, d.day, tzinfo=UTC) - datetime(d.year, d.month, d.day, 12, tzinfo=tz).utcoffset()
+        for d in days
+    ]
     month_lo = datetime.combine(REPORT_MONTH[0] - timedelta(days=2), datetime.min.time(), UTC)
     month_hi = datetime.combine(REPORT_MONTH[1] + timedelta(days=2), datetime.min.time(), UTC)
     in_month: list[tuple] = []
@@ -188,8 +199,7 @@ def generate(seed: int = 7) -> Dataset:
                 start = midnight + at * minute
                 end = start + length * minute
                 task = side[rng.randrange(5)] if rng.random() < 0.1 else tasks[rng.randrange(5)]
-                row = (task, emp, start, end, f"Work item {rng.randrange(10_000)}", rng.random() < 0.05, author,
-                       author)
+                row = (task, emp, start, end, f"Work item {rng.randrange(10_000)}", rng.random() < 0.05, author, author)
                 (in_month if month_lo <= start < month_hi else others).append(row)
                 at += length + rng.randrange(0, 11)
     rng.shuffle(others)
@@ -214,7 +224,7 @@ async def copy_logs(conn: asyncpg.Connection, rows: list[tuple]) -> None:
 
 def _chunks(rows: list[tuple], size: int) -> Iterator[list[tuple]]:
     for i in range(0, len(rows), size):
-        yield rows[i:i + size]
+        yield rows[i : i + size]
 
 
 def writer_logs(employee_id: int, count: int, *, first_day: date = date(2012, 1, 2)) -> list[dict]:
@@ -227,7 +237,13 @@ def writer_logs(employee_id: int, count: int, *, first_day: date = date(2012, 1,
     for i in range(count):
         start = base + timedelta(days=i // 4, hours=(9, 11, 14, 16)[i % 4])
         end = start + timedelta(hours=2)
-        items.append({"taskId": tasks[i % len(tasks)], "startTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                      "endTime": end.strftime("%Y-%m-%dT%H:%M:%SZ"), "description": f"Bench item {i}",
-                      "manualAdd": False})
+        items.append(
+            {
+                "taskId": tasks[i % len(tasks)],
+                "startTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "endTime": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "description": f"Bench item {i}",
+                "manualAdd": False,
+            }
+        )
     return items

@@ -49,11 +49,15 @@ CROSS JOIN LATERAL generate_series(
     least(((l.end_time - interval '1 microsecond') AT TIME ZONE $4)::date, $3::date)::timestamp,
     interval '1 day') AS g(day)
 """
-_SHARE = ("EXTRACT(EPOCH FROM least(l.end_time, (g.day + interval '1 day') AT TIME ZONE $4)"
-          " - greatest(l.start_time, g.day AT TIME ZONE $4))")
-_RANGE = ("l.start_time >= ($2::date::timestamp AT TIME ZONE $4) - interval '24 hours'"
-          " AND l.start_time < (($3::date + 1)::timestamp AT TIME ZONE $4)"
-          " AND l.end_time > ($2::date::timestamp AT TIME ZONE $4)")
+_SHARE = (
+    "EXTRACT(EPOCH FROM least(l.end_time, (g.day + interval '1 day') AT TIME ZONE $4)"
+    " - greatest(l.start_time, g.day AT TIME ZONE $4))"
+)
+_RANGE = (
+    "l.start_time >= ($2::date::timestamp AT TIME ZONE $4) - interval '24 hours'"
+    " AND l.start_time < (($3::date + 1)::timestamp AT TIME ZONE $4)"
+    " AND l.end_time > ($2::date::timestamp AT TIME ZONE $4)"
+)
 
 TIMESHEET = f"""
 SELECT d.day::date AS day, coalesce(s.seconds, 0) AS seconds
@@ -106,9 +110,13 @@ class Floor:
         except (KeyError, ValueError, orjson.JSONDecodeError) as exc:
             status, payload = 400, {"error": str(exc)}
         body = orjson.dumps(payload)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def _route(self, method: str, path: str, scope: dict[str, Any], receive: Any) -> tuple[int, Any]:
@@ -117,8 +125,10 @@ class Floor:
         if method == "POST" and parts[:2] == ["floor", "bulk"]:
             items = orjson.loads(await _body(receive))
             rows = await self.pool.fetch(INSERT, *_columns(items, int(parts[2])))
-            return 200, {"created": [{"id": r[0], "taskId": r[1], "startTime": r[2]} for r in rows],
-                         "skipped": len(items) - len(rows)}
+            return 200, {
+                "created": [{"id": r[0], "taskId": r[1], "startTime": r[2]} for r in rows],
+                "skipped": len(items) - len(rows),
+            }
         if method == "POST" and parts[:2] == ["floor", "create"]:
             item = orjson.loads(await _body(receive))
             rows = await self.pool.fetch(INSERT, *_columns([item], None))
@@ -142,8 +152,9 @@ class Floor:
                 # The service's pool: 10 connections kept, 10 more under load.
                 # JIT off: compiling a plan costs tens of ms, more than these queries run (the
                 # service can do the same in create_engine's server_settings).
-                self.pool = await asyncpg.create_pool(os.environ["BENCH_FLOOR_DSN"], min_size=10, max_size=20,
-                                                      server_settings={"jit": "off"})
+                self.pool = await asyncpg.create_pool(
+                    os.environ["BENCH_FLOOR_DSN"], min_size=10, max_size=20, server_settings={"jit": "off"}
+                )
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.pool is not None:

@@ -53,8 +53,9 @@ def free_port() -> int:
 
 
 def tasklogs(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([PY, "-m", "app.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, check=False)
+    done = subprocess.run(
+        [PY, "-m", "app.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(f"tasklogs {' '.join(args)} failed: {done.stderr[-2000:]}")
     return done.stdout
@@ -94,16 +95,26 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Server:
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], ready_path: str, log: Path, *,
-                 create_path: str = "/tasklog/create/", api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        ready_path: str,
+        log: Path,
+        *,
+        create_path: str = "/tasklog/create/",
+        api_key: str | None = None,
+    ) -> None:
         self.name, self.port = name, free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
         # What wrk posts single creates to, and the X-API-Key it sends (None: no header).
         self.create_path, self.api_key = create_path, api_key
         argv = [a.replace("{port}", str(self.port)) for a in argv]
-        self.proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv, env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + 60
         while True:
             with suppress(httpx.TransportError):
@@ -199,9 +210,18 @@ class Bench:
             raise RuntimeError(f"{method} {url}: {answer.status_code} {body[:500]!r}")
         return elapsed, answer
 
-    def pair(self, key: str, title: str, ours: Callable[[], float], floor: Callable[[], float], *,
-             target: float | None = None, note: str = "", check: Callable[[], None] | None = None,
-             judge: Callable[[dict], None] | None = None) -> dict:
+    def pair(
+        self,
+        key: str,
+        title: str,
+        ours: Callable[[], float],
+        floor: Callable[[], float],
+        *,
+        target: float | None = None,
+        note: str = "",
+        check: Callable[[], None] | None = None,
+        judge: Callable[[dict], None] | None = None,
+    ) -> dict:
         """Median of `repeats` runs of each (after `warmup`), interleaved and alternating in order."""
         times: dict[str, list[float]] = {"ours": [], "floor": []}
         for rep in range(self.warmup + self.repeats):
@@ -212,10 +232,18 @@ class Bench:
                     times[name].append(elapsed)
         if check:
             check()
-        row = {"key": key, "title": title, "unit": "ms", "ours": median(times["ours"]) * 1000,
-               "floor": median(times["floor"]) * 1000, "ours_all_ms": [t * 1000 for t in times["ours"]],
-               "floor_all_ms": [t * 1000 for t in times["floor"]], "target_ratio": target, "note": note,
-               "profile": key}
+        row = {
+            "key": key,
+            "title": title,
+            "unit": "ms",
+            "ours": median(times["ours"]) * 1000,
+            "floor": median(times["floor"]) * 1000,
+            "ours_all_ms": [t * 1000 for t in times["ours"]],
+            "floor_all_ms": [t * 1000 for t in times["floor"]],
+            "target_ratio": target,
+            "note": note,
+            "profile": key,
+        }
         row["ratio"] = row["ours"] / row["floor"]
         if target is None:
             row["met"] = None
@@ -240,10 +268,22 @@ class Bench:
         floor_url = f"/floor/timesheet/{emp}?start={first}&end={last}&tz={data.TIMEZONE}"
         available = self.http.get(f"{self.ours.base}/openapi.json").json()["paths"].get("/timesheets/")
         if not available:
-            for key, title in ((f"timesheet_employee_month_{size}", f"Timesheet month, 1 employee, {size} logs"),
-                               (f"timesheet_company_month_{size}", f"Company month, 200 employees, {size} logs")):
-                self._add({"key": key, "title": title, "unit": "ms", "ours": None, "floor": None, "ratio": None,
-                           "met": None, "note": "not available yet (no GET /timesheets/)"})
+            for key, title in (
+                (f"timesheet_employee_month_{size}", f"Timesheet month, 1 employee, {size} logs"),
+                (f"timesheet_company_month_{size}", f"Company month, 200 employees, {size} logs"),
+            ):
+                self._add(
+                    {
+                        "key": key,
+                        "title": title,
+                        "unit": "ms",
+                        "ours": None,
+                        "floor": None,
+                        "ratio": None,
+                        "met": None,
+                        "note": "not available yet (no GET /timesheets/)",
+                    }
+                )
             return
         seen: dict[str, Any] = {}
 
@@ -269,8 +309,15 @@ class Bench:
             if seen["ours"] != seen["floor"]:
                 raise RuntimeError(f"timesheet totals differ: service {seen['ours']} s, floor {seen['floor']} s")
 
-        self.pair(f"timesheet_employee_month_{size}", f"Timesheet month, 1 employee, {size} logs", ours, floor,
-                  target=2.0, check=same, note="also < 50 ms")
+        self.pair(
+            f"timesheet_employee_month_{size}",
+            f"Timesheet month, 1 employee, {size} logs",
+            ours,
+            floor,
+            target=2.0,
+            check=same,
+            note="also < 50 ms",
+        )
         self.rows[-1]["met"] = self.rows[-1]["met"] and self.rows[-1]["ours"] < 50
         self.rows[-1]["target"] += ", < 50 ms"
         company_ours = f"/api/company/{data.COMPANY_ID}/working-hours/?start_date={first}&end_date={last}"
@@ -293,13 +340,20 @@ class Bench:
             if seen["ours_rows"] != data.EMPLOYEES or seen["floor_rows"] != data.EMPLOYEES:
                 raise RuntimeError(f"company month: {seen['ours_rows']} / {seen['floor_rows']} employees")
 
-        self.pair(f"timesheet_company_month_{size}", f"Company month, 200 employees, {size} logs", ours_company,
-                  floor_company, target=2.0, check=same_company)
+        self.pair(
+            f"timesheet_company_month_{size}",
+            f"Company month, 200 employees, {size} logs",
+            ours_company,
+            floor_company,
+            target=2.0,
+            check=same_company,
+        )
 
     # ------------------------------------------------------------ row 3
 
     def task_logs(self) -> None:
         for task, count, target in ((data.TASK_1K, 1000, None), (data.TASK_10K, 10_000, 2.0)):
+
             def ours(task: int = task, count: int = count) -> float:
                 elapsed, answer = self.request("GET", f"{self.ours.base}/taskLogs/task/{task}/", ours=True)
                 assert len(answer.json()["data"]) == count
@@ -334,7 +388,7 @@ class Bench:
                 url = f"{self.floor.base}/floor/bulk/{employee}"
             total = 0.0
             for c in range(chunks):
-                chunk = items[c * per:(c + 1) * per]
+                chunk = items[c * per : (c + 1) * per]
                 elapsed, answer = self.request("POST", url, ours=server == "ours", json=chunk)
                 body = answer.json()
                 got = body["data"] if server == "ours" else body
@@ -362,21 +416,41 @@ class Bench:
             def against_thousand(row: dict) -> None:
                 thousand = next((r for r in self.rows if r["key"] == "bulk_1000"), None)
                 own = row["ours"] / thousand["ours"] if thousand else None
-                judged(row, f"<= 10.5x ours 1,000 ({own:.2f}x)" if own else "<= 10.5x ours 1,000", own, 10.5,
-                       at_least=False)
+                judged(
+                    row,
+                    f"<= 10.5x ours 1,000 ({own:.2f}x)" if own else "<= 10.5x ours 1,000",
+                    own,
+                    10.5,
+                    at_least=False,
+                )
                 row["ours_over_1000"] = own
                 row["profile"] = None  # the target is not against the floor
 
-            self.pair(f"bulk_{size}_one", f"Bulk create {size:,} new logs in one request", lambda: fresh("ours"),
-                      lambda: fresh("floor"), judge=against_thousand)
+            self.pair(
+                f"bulk_{size}_one",
+                f"Bulk create {size:,} new logs in one request",
+                lambda: fresh("ours"),
+                lambda: fresh("floor"),
+                judge=against_thousand,
+            )
             return
         label = f"{size:,}" if chunks == 1 else f"{size:,} in chunks of 1,000"
         target = 2.5 if size == 1000 else None
-        self.pair(f"bulk_{size}", f"Bulk create {label} new logs", lambda: fresh("ours"), lambda: fresh("floor"),
-                  target=target)
+        self.pair(
+            f"bulk_{size}",
+            f"Bulk create {label} new logs",
+            lambda: fresh("ours"),
+            lambda: fresh("floor"),
+            target=target,
+        )
         if dup:
-            self.pair(f"bulk_{size}_dup", f"Bulk re-send {label} (all duplicates)", lambda: again("ours"),
-                      lambda: again("floor"), target=target)
+            self.pair(
+                f"bulk_{size}_dup",
+                f"Bulk re-send {label} (all duplicates)",
+                lambda: again("ours"),
+                lambda: again("floor"),
+                target=target,
+            )
 
             def profiled_again() -> float:
                 fresh("ours")
@@ -388,13 +462,17 @@ class Bench:
         """Least squares time = fixed + per_row x n over the single-request batch sizes."""
         fits = {}
         for side in ("ours", "floor"):
-            points = [(int(r["key"].split("_")[1]), r[side]) for r in self.rows
-                      if r["key"].startswith("bulk_") and r["key"].count("_") == 1 and r["key"] != "bulk_10000"]
+            points = [
+                (int(r["key"].split("_")[1]), r[side])
+                for r in self.rows
+                if r["key"].startswith("bulk_") and r["key"].count("_") == 1 and r["key"] != "bulk_10000"
+            ]
             n = [p[0] for p in points]
             t = [p[1] for p in points]
             mean_n, mean_t = statistics.fmean(n), statistics.fmean(t)
             slope = sum((a - mean_n) * (b - mean_t) for a, b in zip(n, t, strict=True)) / sum(
-                (a - mean_n) ** 2 for a in n)
+                (a - mean_n) ** 2 for a in n
+            )
             fixed = mean_t - slope * mean_n
             predicted = [fixed + slope * a for a in n]
             ss_res = sum((b - p) ** 2 for b, p in zip(t, predicted, strict=True))
@@ -406,9 +484,12 @@ class Bench:
         self.extra["bulk_fit"] = fits
         for side in ("ours", "floor"):
             f = fits[side]
-            print(f"  bulk fit {side:5}: {f['per_row_us']:.1f} us/row + {f['fixed_ms']:.1f} ms fixed "
-                  f"(R^2 {f['r2']:.3f}, sizes {f['sizes']}); 10,000 in chunks / (10 x 1,000) = "
-                  f"{f['chunked_10000_over_10x1000']:.2f}", flush=True)
+            print(
+                f"  bulk fit {side:5}: {f['per_row_us']:.1f} us/row + {f['fixed_ms']:.1f} ms fixed "
+                f"(R^2 {f['r2']:.3f}, sizes {f['sizes']}); 10,000 in chunks / (10 x 1,000) = "
+                f"{f['chunked_10000_over_10x1000']:.2f}",
+                flush=True,
+            )
 
     # ------------------------------------------------------------ row 2: single creates under wrk
 
@@ -426,8 +507,10 @@ class Bench:
         if len(workers) > 1:
             self.worker_cpu.setdefault(server.name, []).append(cpu_spent)
         if result.non2xx or result.socket_errors:
-            raise RuntimeError(f"wrk on {server.name}: {result.non2xx} non-2xx answers {result.non2xx_by_status}, "
-                               f"{result.socket_errors} socket errors; first answer: {result.first_error}")
+            raise RuntimeError(
+                f"wrk on {server.name}: {result.non2xx} non-2xx answers {result.non2xx_by_status}, "
+                f"{result.socket_errors} socket errors; first answer: {result.first_error}"
+            )
         return result
 
     def wrk_pair(self, ours: Server, floor: Server, layout: str) -> dict[str, list[wrk.Result]]:
@@ -443,9 +526,11 @@ class Bench:
 
     def wrk_alone(self, server: Server, layout: str) -> list[wrk.Result]:
         """A warm-up run, then `repeats` runs of one server on its own."""
-        runs = [self.wrk_run(server, layout, WRK_WARMUP_SECONDS if rep < self.warmup else self.duration)
-                for rep in range(self.warmup + self.repeats)]
-        return runs[self.warmup:]
+        runs = [
+            self.wrk_run(server, layout, WRK_WARMUP_SECONDS if rep < self.warmup else self.duration)
+            for rep in range(self.warmup + self.repeats)
+        ]
+        return runs[self.warmup :]
 
     def single_one(self) -> float:
         """One single create at a time (for the SQL breakdown of the profile step)."""
@@ -458,9 +543,18 @@ class Bench:
         ours_all = [getattr(r, metric) for r in runs["ours"]]
         floor_all = [getattr(r, metric) for r in runs["floor"]]
         ours, floor = median(ours_all), (median(floor_all) if floor_all else None)
-        return {"key": key, "title": title, "unit": "req/s" if metric == "rps" else "ms", "ours": ours,
-                "floor": floor, "ratio": ours / floor if floor else None, "ours_all": ours_all, "floor_all": floor_all,
-                "met": None, "note": f"{self.duration:g} s runs"}
+        return {
+            "key": key,
+            "title": title,
+            "unit": "req/s" if metric == "rps" else "ms",
+            "ours": ours,
+            "floor": floor,
+            "ratio": ours / floor if floor else None,
+            "ours_all": ours_all,
+            "floor_all": floor_all,
+            "met": None,
+            "note": f"{self.duration:g} s runs",
+        }
 
     def _floor_rows(self, key: str, title: str, runs: dict[str, list[wrk.Result]]) -> dict:
         """requests/s (>= 0.2x the floor's) and p99 (<= 5x the floor's), p50 in the note; answers the rps row."""
@@ -484,20 +578,32 @@ class Bench:
         then 2 workers, service and floor alike), then the service on an SQLite file. A row whose runs fail
         (a non-2xx answer, a socket error) is reported as failed and the others still run."""
         self.extra["wrk_runs"] = {}
-        self._guarded("single_shared", "Single create, 32 conn., 1 project, 1 worker",
-                      lambda key, title: self.one_worker(key, title, "shared"))
-        one_worker = self._guarded("single_spread", "Single create, 32 conn., 32 projects, 1 worker",
-                                   lambda key, title: self.one_worker(key, title, "spread"))
+        self._guarded(
+            "single_shared",
+            "Single create, 32 conn., 1 project, 1 worker",
+            lambda key, title: self.one_worker(key, title, "shared"),
+        )
+        one_worker = self._guarded(
+            "single_spread",
+            "Single create, 32 conn., 32 projects, 1 worker",
+            lambda key, title: self.one_worker(key, title, "spread"),
+        )
         self.load_workloads["single"] = lambda seconds: self.wrk_run(self.ours, "spread", seconds).requests
         self.workloads["single_one"] = self.single_one
         if one_worker is None:
             return  # the next rows are judged against this one's figure
         for row in self.rows[-2:]:
             row["profile"] = "single"  # py-spy while wrk loads this row (--profile single)
-        self._guarded("single_spread_2w", "Single create, 32 conn., 32 projects, 2 workers",
-                      lambda key, title: self.two_workers(key, title, env, one_worker["ours"]))
-        self._guarded("single_sqlite", "Single create, 32 conn., 32 projects, SQLite",
-                      lambda key, title: self.sqlite_row(key, title, env, one_worker["ours"]))
+        self._guarded(
+            "single_spread_2w",
+            "Single create, 32 conn., 32 projects, 2 workers",
+            lambda key, title: self.two_workers(key, title, env, one_worker["ours"]),
+        )
+        self._guarded(
+            "single_sqlite",
+            "Single create, 32 conn., 32 projects, SQLite",
+            lambda key, title: self.sqlite_row(key, title, env, one_worker["ours"]),
+        )
 
     def one_worker(self, key: str, title: str, layout: str) -> dict:
         """A row of the 1-worker service against the 1-worker floor, interleaved; answers its rps row."""
@@ -515,8 +621,18 @@ class Bench:
             return rows(key, title)
         except RuntimeError as exc:
             print(f"  {title} failed: {exc}", flush=True)
-            self._add({"key": f"{key}_rps", "title": f"{title}: requests/s", "unit": "req/s", "ours": None,
-                       "floor": None, "ratio": None, "met": False, "note": f"FAILED: {str(exc)[:300]}"})
+            self._add(
+                {
+                    "key": f"{key}_rps",
+                    "title": f"{title}: requests/s",
+                    "unit": "req/s",
+                    "ours": None,
+                    "floor": None,
+                    "ratio": None,
+                    "met": False,
+                    "note": f"FAILED: {str(exc)[:300]}",
+                }
+            )
             return None
 
     def two_workers(self, key: str, title: str, env: dict[str, str], one_worker_rps: float) -> None:
@@ -526,8 +642,12 @@ class Bench:
         runs: dict[str, list[wrk.Result]] = {}
         shares: list[float] = []
         for side, start in (("ours", self._serve_ours), ("floor", self._serve_floor)):
-            server = start(env, f"{'service' if side == 'ours' else 'floor'} 2 workers", 2,
-                           RESULTS / f"{'service' if side == 'ours' else 'floor'}-2w.log")
+            server = start(
+                env,
+                f"{'service' if side == 'ours' else 'floor'} 2 workers",
+                2,
+                RESULTS / f"{'service' if side == 'ours' else 'floor'}-2w.log",
+            )
             try:
                 runs[side] = self.wrk_alone(server, "spread")
             finally:
@@ -551,7 +671,7 @@ class Bench:
 
     def _worker_shares(self, name: str) -> list[float]:
         """Each worker's share of the CPU time the workers spent during the measured runs (warm-up left out)."""
-        measured = self.worker_cpu.get(name, [])[self.warmup:]
+        measured = self.worker_cpu.get(name, [])[self.warmup :]
         totals: dict[int, float] = {}
         for run in measured:
             for pid, seconds in run.items():
@@ -568,9 +688,14 @@ class Bench:
             tasklogs(sqlite_env, "migrate")
             api_key = tasklogs(sqlite_env, "apikey", "create", "--name", "bench").strip()
             data.load_reference_sqlite(str(folder / "bench.db"))
-            server = Server("service SQLite", [PY, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port",
-                                               "{port}", "--workers", "1"], sqlite_env, "/readyz",
-                            RESULTS / "service-sqlite.log", api_key=api_key)
+            server = Server(
+                "service SQLite",
+                [PY, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", "{port}", "--workers", "1"],
+                sqlite_env,
+                "/readyz",
+                RESULTS / "service-sqlite.log",
+                api_key=api_key,
+            )
             try:
                 runs = {"ours": self.wrk_alone(server, "spread"), "floor": []}
             finally:
@@ -591,13 +716,38 @@ class Bench:
         self._add(p99)
 
     def _serve_ours(self, env: dict[str, str], name: str, workers: int, log: Path) -> Server:
-        return Server(name, [PY, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", "{port}", "--workers",
-                             str(workers)], env, "/readyz", log, api_key=self.key)
+        return Server(
+            name,
+            [PY, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", "{port}", "--workers", str(workers)],
+            env,
+            "/readyz",
+            log,
+            api_key=self.key,
+        )
 
     def _serve_floor(self, env: dict[str, str], name: str, workers: int, log: Path) -> Server:
-        return Server(name, [PY, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1", "--port", "{port}",
-                             "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-                      env, "/floor/task/1", log, create_path="/floor/create")
+        return Server(
+            name,
+            [
+                PY,
+                "-m",
+                "uvicorn",
+                "bench.floor:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "{port}",
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env,
+            "/floor/task/1",
+            log,
+            create_path="/floor/create",
+        )
 
 
 def format_verdict(row: dict) -> str:
@@ -612,8 +762,7 @@ def format_row(row: dict) -> str:
     floor = f"{row['floor']:>10.1f}" if row.get("floor") is not None else f"{'-':>10}"
     ratio = f"{row['ratio']:>6.2f}x" if row.get("ratio") is not None else f"{'-':>7}"
     note = f"  {row['note']}" if row.get("note") else ""
-    return (f"{row['title']:<58} {row['ours']:>10.1f} {floor} {ratio}  {format_verdict(row):<38} "
-            f"{row['unit']}{note}")
+    return f"{row['title']:<58} {row['ours']:>10.1f} {floor} {ratio}  {format_verdict(row):<38} {row['unit']}{note}"
 
 
 def header() -> str:
@@ -631,9 +780,25 @@ def profile(bench: Bench, key: str, env: dict[str, str], seconds: float) -> dict
     if Path(spy).exists():
         raw = RESULTS / f"profile-{key}.txt"
         # The service runs 1 worker: uvicorn serves in the process it was started as (no child to find).
-        with subprocess.Popen([spy, "record", "--pid", str(bench.ours.pid), "--rate", "250", "--nonblocking",
-                               "--format", "raw", "--output", str(raw), "--duration", str(int(seconds) + 2)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as spy_proc:
+        with subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(bench.ours.pid),
+                "--rate",
+                "250",
+                "--nonblocking",
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+                "--duration",
+                str(int(seconds) + 2),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        ) as spy_proc:
             time.sleep(1.0)
             if key in bench.load_workloads:
                 # A wrk run as long as the sampling: the operations are its requests.
@@ -674,14 +839,32 @@ def summarize_stacks(raw: Path, top: int = 20) -> dict:
         self_count[names[-1]] = self_count.get(names[-1], 0) + count
         for name in set(names):
             incl[name] = incl.get(name, 0) + count
-    roots = ("<module>", "_run_module_as_main", "_run_code", "main (app/cli.py)", "run (uvicorn", "Server.run",
-             "asyncio_run", "Runner.run (", "BaseEventLoop.run", "Handle._run", "Context.run")
+    roots = (
+        "<module>",
+        "_run_module_as_main",
+        "_run_code",
+        "main (app/cli.py)",
+        "run (uvicorn",
+        "Server.run",
+        "asyncio_run",
+        "Runner.run (",
+        "BaseEventLoop.run",
+        "Handle._run",
+        "Context.run",
+    )
     rank = [kv for kv in sorted(incl.items(), key=lambda kv: -kv[1]) if not kv[0].startswith(roots)][:top]
     rank_self = sorted(self_count.items(), key=lambda kv: -kv[1])[:top]
-    ours = [kv for kv in sorted(incl.items(), key=lambda kv: -kv[1]) if "(app/" in kv[0] and
-            not kv[0].startswith(("main (app/cli.py)", "<module> (app/cli.py)"))][:top]
-    return {"samples": total, "inclusive": [(n, c / total) for n, c in rank],
-            "self": [(n, c / total) for n, c in rank_self], "app": [(n, c / total) for n, c in ours]}
+    ours = [
+        kv
+        for kv in sorted(incl.items(), key=lambda kv: -kv[1])
+        if "(app/" in kv[0] and not kv[0].startswith(("main (app/cli.py)", "<module> (app/cli.py)"))
+    ][:top]
+    return {
+        "samples": total,
+        "inclusive": [(n, c / total) for n, c in rank],
+        "self": [(n, c / total) for n, c in rank_self],
+        "app": [(n, c / total) for n, c in ours],
+    }
 
 
 def _frame(frame: str) -> str:
@@ -697,8 +880,13 @@ def _frame(frame: str) -> str:
 def sql_breakdown(bench: Bench, key: str, env: dict[str, str], seconds: float, log: Path) -> dict:
     """The same workload, one request at a time, on a service whose SQL is timed (bench/traced_service.py)."""
     trace = RESULTS / f"sql-{key}.json"
-    traced = Server("traced service", [PY, "-m", "bench.traced_service", "--host", "127.0.0.1", "--port", "{port}",
-                                       "--workers", "1"], {**env, "BENCH_SQL_TRACE": str(trace)}, "/readyz", log)
+    traced = Server(
+        "traced service",
+        [PY, "-m", "bench.traced_service", "--host", "127.0.0.1", "--port", "{port}", "--workers", "1"],
+        {**env, "BENCH_SQL_TRACE": str(trace)},
+        "/readyz",
+        log,
+    )
     saved = bench.ours
     bench.ours = traced
     try:
@@ -715,9 +903,15 @@ def sql_breakdown(bench: Bench, key: str, env: dict[str, str], seconds: float, l
     stats = json.loads(trace.read_text())
     statements = sorted(((s, c, t) for s, (c, t) in stats.items()), key=lambda x: -x[2])
     db = sum(t for _, _, t in statements)
-    return {"operations": done, "wall_s": wall, "db_s": db * done / (done + 1),
-            "statements": [{"sql": s, "calls_per_op": c / (done + 1), "ms_per_op": t / (done + 1) * 1000}
-                           for s, c, t in statements[:15]]}
+    return {
+        "operations": done,
+        "wall_s": wall,
+        "db_s": db * done / (done + 1),
+        "statements": [
+            {"sql": s, "calls_per_op": c / (done + 1), "ms_per_op": t / (done + 1) * 1000}
+            for s, c, t in statements[:15]
+        ],
+    }
 
 
 # ---------------------------------------------------------------- the run
@@ -767,14 +961,24 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 repeats, 5 s load runs, no extra bulk sizes")
     parser.add_argument("--repeats", type=int, help="measured repeats per row (default 5, --quick 3)")
     parser.add_argument("--duration", type=float, help="seconds per concurrency run (default 10, --quick 5)")
-    parser.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgresql://root@127.0.0.1:5432/postgres"),
-                        help="PostgreSQL to create the benchmark database on (default: local, user root)")
-    parser.add_argument("--profile", default="auto",
-                        help="row keys (comma-separated) to profile with py-spy and timed SQL, 'single' (the "
-                        "32-project single-create row under wrk), 'auto' (the row closest to its target against "
-                        "the floor) or 'none'")
-    parser.add_argument("--only", default="", help="comma-separated rows to run: timesheets,task,bulk,single "
-                        "(single, or its alias concurrency: the wrk rows)")
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("BENCH_PG", "postgresql://root@127.0.0.1:5432/postgres"),
+        help="PostgreSQL to create the benchmark database on (default: local, user root)",
+    )
+    parser.add_argument(
+        "--profile",
+        default="auto",
+        help="row keys (comma-separated) to profile with py-spy and timed SQL, 'single' (the "
+        "32-project single-create row under wrk), 'auto' (the row closest to its target against "
+        "the floor) or 'none'",
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated rows to run: timesheets,task,bulk,single "
+        "(single, or its alias concurrency: the wrk rows)",
+    )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
     parser.add_argument("--output", default=str(RESULTS / "latest.json"))
     args = parser.parse_args()
@@ -797,10 +1001,12 @@ def main() -> int:
             dsn = args.pg.rsplit("/", 1)[0] + "/" + name
             # The service's defaults, whatever the caller's shell says; only the database is ours.
             env = {k: v for k, v in os.environ.items() if not k.startswith("TASKLOGS_")}
-            env |= {"TASKLOGS_DATABASE_URL": dsn.replace("postgresql://", "postgresql+asyncpg://", 1),
-                    "BENCH_FLOOR_DSN": dsn,
-                    # Only raises the per-request ceiling, for the 10,000-in-one-request bulk row.
-                    "TASKLOGS_BULK_MAX_ITEMS": "10000"}
+            env |= {
+                "TASKLOGS_DATABASE_URL": dsn.replace("postgresql://", "postgresql+asyncpg://", 1),
+                "BENCH_FLOOR_DSN": dsn,
+                # Only raises the per-request ceiling, for the 10,000-in-one-request bulk row.
+                "TASKLOGS_BULK_MAX_ITEMS": "10000",
+            }
             print(f"database {name}; {os.cpu_count()} cores; {platform.python_version()}", flush=True)
             if "single" in only:
                 wrk.ensure_installed()
@@ -821,8 +1027,10 @@ def main() -> int:
                 print("no read rows: reference data only, no generated history", flush=True)
                 first, rest = [], []
             bench.extra["load_first_s"] = asyncio.run(load(dsn, first, reference=True))
-            print(f"  loaded the reference data and {len(first):,} logs in {bench.extra['load_first_s']:.1f} s",
-                  flush=True)
+            print(
+                f"  loaded the reference data and {len(first):,} logs in {bench.extra['load_first_s']:.1f} s",
+                flush=True,
+            )
             del first
             bench.ours = bench._serve_ours(env, "service", 1, RESULTS / "service.log")
             servers.append(bench.ours)
@@ -848,10 +1056,20 @@ def main() -> int:
             rss = {"ours": memory_kb(bench.ours.pid), "floor": memory_kb(bench.floor.pid)}
             hwm = {"ours": memory_kb(bench.ours.pid, "VmHWM"), "floor": memory_kb(bench.floor.pid, "VmHWM")}
             bench.extra["rss_end_kb"], bench.extra["rss_peak_kb"] = rss, hwm
-            bench._add({"key": "memory_rss", "title": "Service RSS after the run (VmRSS, all processes)",
-                        "unit": "MB", "ours": rss["ours"] / 1024, "floor": rss["floor"] / 1024,
-                        "ratio": rss["ours"] / rss["floor"], "target_ratio": None, "target": "< 250 MB",
-                        "met": rss["ours"] / 1024 < 250, "note": f"peak {hwm['ours'] / 1024:.0f} MB"})
+            bench._add(
+                {
+                    "key": "memory_rss",
+                    "title": "Service RSS after the run (VmRSS, all processes)",
+                    "unit": "MB",
+                    "ours": rss["ours"] / 1024,
+                    "floor": rss["floor"] / 1024,
+                    "ratio": rss["ours"] / rss["floor"],
+                    "target_ratio": None,
+                    "target": "< 250 MB",
+                    "met": rss["ours"] / 1024 < 250,
+                    "note": f"peak {hwm['ours'] / 1024:.0f} MB",
+                }
+            )
             keys = [k for k in args.profile.split(",") if k and k != "none"]
             if keys == ["auto"]:
                 # The row that uses the most of its target against the floor.
@@ -877,15 +1095,27 @@ def main() -> int:
         for server in servers:
             server.stop()
         bench.http.close()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                            check=False).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "app", "migrations"], cwd=ROOT,
-                           capture_output=True, text=True, check=False).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "app", "migrations"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
     result = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "cores": os.cpu_count(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": os.cpu_count(),
         "commit": commit + (" + uncommitted changes in app/ or migrations/" if dirty else ""),
-        "python": platform.python_version(), "quick": args.quick, "repeats": bench.repeats,
-        "duration_s": bench.duration, "runtime_s": time.monotonic() - started, "rows": bench.rows, **bench.extra,
+        "python": platform.python_version(),
+        "quick": args.quick,
+        "repeats": bench.repeats,
+        "duration_s": bench.duration,
+        "runtime_s": time.monotonic() - started,
+        "rows": bench.rows,
+        **bench.extra,
     }
     Path(args.output).write_text(json.dumps(result, indent=2, default=str))
     print(f"\nwrote {args.output} ({result['runtime_s']:.0f} s)")
@@ -895,8 +1125,10 @@ def main() -> int:
 def print_profile(prof: dict) -> None:
     spy = prof.get("pyspy", {})
     if "inclusive" in spy:
-        print(f"py-spy: {spy['operations']} operations, {spy['samples']} samples ({spy['file']}), the service "
-              f"busy {spy['cpu_share']:.0%} of the time, {spy['cpu_ms_per_op']:.1f} ms of Python per operation")
+        print(
+            f"py-spy: {spy['operations']} operations, {spy['samples']} samples ({spy['file']}), the service "
+            f"busy {spy['cpu_share']:.0%} of the time, {spy['cpu_ms_per_op']:.1f} ms of Python per operation"
+        )
         print("inclusive share of the samples, the service's own functions:")
         for name, share in spy["app"][:15]:
             print(f"  {share:6.1%}  {name}")
@@ -908,9 +1140,11 @@ def print_profile(prof: dict) -> None:
             print(f"  {share:6.1%}  {name}")
     sql = prof.get("sql")
     if sql:
-        print(f"SQL, one request at a time: {sql['operations']} operations, "
-              f"{sql['wall_s'] / sql['operations'] * 1000:.1f} ms each, of which SQL "
-              f"{sql['db_s'] / sql['operations'] * 1000:.1f} ms")
+        print(
+            f"SQL, one request at a time: {sql['operations']} operations, "
+            f"{sql['wall_s'] / sql['operations'] * 1000:.1f} ms each, of which SQL "
+            f"{sql['db_s'] / sql['operations'] * 1000:.1f} ms"
+        )
         for s in sql["statements"][:10]:
             print(f"  {s['ms_per_op']:8.2f} ms  x{s['calls_per_op']:.1f}  {s['sql'][:150]}")
 

@@ -43,8 +43,10 @@ def ensure_installed() -> str:
     for argv in (["apt-get", "update"], ["apt-get", "install", "-y", "wrk"]):
         done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
         if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(argv)} failed (the bench installs wrk as root on Debian; install it "
-                               f"yourself elsewhere): {done.stderr[-1500:]}")
+            raise RuntimeError(
+                f"{' '.join(argv)} failed (the bench installs wrk as root on Debian; install it "
+                f"yourself elsewhere): {done.stderr[-1500:]}"
+            )
     found = shutil.which("wrk")
     if not found:
         raise RuntimeError("apt-get installed wrk but it is not on PATH")
@@ -60,8 +62,22 @@ def run(base_url: str, path: str, api_key: str | None, writers: list[tuple[int, 
     pairs = ",".join(f"{employee}:{task}" for employee, task in writers)
     # One thread per connection: wrk's Lua hooks are per thread, not per connection (see create.lua).
     # --timeout 30s: a request slower than wrk's default 2 s would be dropped from the latencies.
-    argv = [ensure_installed(), f"-t{connections}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s",
-            "-s", str(SCRIPT), base_url, "--", path, api_key or "-", str(base_epoch), pairs]
+    argv = [
+        ensure_installed(),
+        f"-t{connections}",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(SCRIPT),
+        base_url,
+        "--",
+        path,
+        api_key or "-",
+        str(base_epoch),
+        pairs,
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120, check=False)
     line = next((x for x in done.stdout.splitlines() if x.startswith("WRK_RESULT ")), None)
     if done.returncode != 0 or line is None:
@@ -77,10 +93,16 @@ def run(base_url: str, path: str, api_key: str | None, writers: list[tuple[int, 
             by_status[status] = by_status.get(status, 0) + count
     seconds_run = raw["duration_us"] / 1e6
     return Result(
-        requests=raw["requests"], seconds=seconds_run, rps=raw["requests"] / seconds_run,
-        p50_ms=raw["p50_us"] / 1000, p90_ms=raw["p90_us"] / 1000, p99_ms=raw["p99_us"] / 1000,
+        requests=raw["requests"],
+        seconds=seconds_run,
+        rps=raw["requests"] / seconds_run,
+        p50_ms=raw["p50_us"] / 1000,
+        p90_ms=raw["p90_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
         max_ms=raw["max_us"] / 1000,
         socket_errors=raw["connect_errors"] + raw["read_errors"] + raw["write_errors"] + raw["timeouts"],
-        non2xx=raw["non2xx"], non2xx_by_status=by_status, first_error=raw["first_error"],
+        non2xx=raw["non2xx"],
+        non2xx_by_status=by_status,
+        first_error=raw["first_error"],
         most_sent_per_connection=raw["most_sent_per_connection"],
     )

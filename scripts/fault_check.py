@@ -46,9 +46,13 @@ async def load(base: str, key: str, acknowledged: set[str], statuses: collection
             i = 0
             while time.monotonic() < stop:
                 start = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(minutes=(n * 20_000 + i) * 10)
-                body = {"taskId": 253, "userId": 11, "startTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        "endTime": (start + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        "description": f"fault-{n}-{i}"}
+                body = {
+                    "taskId": 253,
+                    "userId": 11,
+                    "startTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "endTime": (start + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "description": f"fault-{n}-{i}",
+                }
                 for _attempt in range(100):  # retry the same write, same key, until it is answered
                     try:
                         r = await http.post("/tasklog/create/", json=body, headers={"Idempotency-Key": f"f-{n}-{i}"})
@@ -105,8 +109,9 @@ def main() -> int:
         stop = t0 + DURATION
 
         async def run() -> None:
-            await asyncio.gather(load(base, key, acknowledged, statuses, stop), readiness(base, ready, stop),
-                                 outage(t0))
+            await asyncio.gather(
+                load(base, key, acknowledged, statuses, stop), readiness(base, ready, stop), outage(t0)
+            )
 
         asyncio.run(run())
         rows = asyncio.run(stored(url))
@@ -114,11 +119,19 @@ def main() -> int:
     extra = set(rows) - acknowledged
     doubled = len(rows) - len(set(rows))
     print(f"answers: {dict(statuses)}")
-    print(f"acknowledged writes: {len(acknowledged)}, stored: {len(rows)}, lost: {len(lost)}, "
-          f"unacknowledged but stored: {len(extra)}, doubled: {doubled}")
+    print(
+        f"acknowledged writes: {len(acknowledged)}, stored: {len(rows)}, lost: {len(lost)}, "
+        f"unacknowledged but stored: {len(extra)}, doubled: {doubled}"
+    )
     print(f"/readyz: {collections.Counter(ready)} (503 during the outage, 200 after)")
-    ok = (set(statuses) <= {200, 409, 503, "transport error"} and not lost and not extra and not doubled
-          and 503 in ready and ready[-1] == 200)
+    ok = (
+        set(statuses) <= {200, 409, 503, "transport error"}
+        and not lost
+        and not extra
+        and not doubled
+        and 503 in ready
+        and ready[-1] == 200
+    )
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
 

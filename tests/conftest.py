@@ -31,8 +31,15 @@ PG_ADMIN_URL = os.environ.get("TASKLOGS_TEST_POSTGRES_URL", "postgresql+asyncpg:
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_JWT_SECRET = "test-secret-for-the-suite-only-0123456789"
 TABLES = [
-    "idempotency_keys", "task_log_changes", "api_keys", "notifications", "task_logs", "tasks", "projects",
-    "employees", "companies",
+    "idempotency_keys",
+    "task_log_changes",
+    "api_keys",
+    "notifications",
+    "task_logs",
+    "tasks",
+    "projects",
+    "employees",
+    "companies",
 ]
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -181,8 +188,11 @@ async def make_client(backend: Backend, **overrides: Any) -> tuple[Any, httpx.As
     app = create_app(backend.settings(**overrides))
     lifespan = app.router.lifespan_context(app)
     await lifespan.__aenter__()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
-                               headers={"X-API-Key": await backend.api_key("platform")})
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://testserver",
+        headers={"X-API-Key": await backend.api_key("platform")},
+    )
     return lifespan, client
 
 

@@ -27,8 +27,9 @@ async def seed(client: httpx.AsyncClient, *, timezone: str = "UTC", project_hour
         (20, 2, "Other Admin", True, True),
         (21, 2, "Other Worker", False, True),
     ]:
-        await put(client, f"/employees/{emp_id}/",
-                  {"companyId": company, "name": name, "isAdmin": admin, "isActive": active})
+        await put(
+            client, f"/employees/{emp_id}/", {"companyId": company, "name": name, "isAdmin": admin, "isActive": active}
+        )
     await put(client, "/projects/7/", {"companyId": 1, "name": "Website", "allocatedHours": project_hours})
     await put(client, "/projects/8/", {"companyId": 1, "name": "Internal", "allocatedHours": None})
     await put(client, "/projects/9/", {"companyId": 2, "name": "Theirs", "allocatedHours": None})
@@ -36,8 +37,13 @@ async def seed(client: httpx.AsyncClient, *, timezone: str = "UTC", project_hour
         await put(client, f"/tasks/{task_id}/", {"projectId": project, "name": f"Task {task_id}"})
 
 
-def log(task_id: int = 250, user_id: int = 10, start: str = "2024-10-29T09:00:00Z",
-        end: str = "2024-10-29T10:30:00Z", **extra: Any) -> dict[str, Any]:
+def log(
+    task_id: int = 250,
+    user_id: int = 10,
+    start: str = "2024-10-29T09:00:00Z",
+    end: str = "2024-10-29T10:30:00Z",
+    **extra: Any,
+) -> dict[str, Any]:
     return {"taskId": task_id, "userId": user_id, "startTime": start, "endTime": end, **extra}
 
 
@@ -50,10 +56,28 @@ def hours_from_now(h: float) -> str:
 
 
 SEED_BULK = [
-    {"taskId": 250, "userId": 10, "startTime": "2024-10-29T09:00:00Z", "endTime": "2024-10-29T10:30:00Z",
-     "description": "Worked on authentication module", "manualAdd": False},
-    {"taskId": 251, "userId": 10, "startTime": "2024-10-29T10:30:00Z", "endTime": "2024-10-29T12:00:00Z",
-     "description": "Code review and testing", "manualAdd": False},
-    {"taskId": 252, "userId": 10, "startTime": "2024-10-29T13:00:00Z", "endTime": "2024-10-29T15:30:00Z",
-     "description": "Bug fixes and optimization", "manualAdd": False},
+    {
+        "taskId": 250,
+        "userId": 10,
+        "startTime": "2024-10-29T09:00:00Z",
+        "endTime": "2024-10-29T10:30:00Z",
+        "description": "Worked on authentication module",
+        "manualAdd": False,
+    },
+    {
+        "taskId": 251,
+        "userId": 10,
+        "startTime": "2024-10-29T10:30:00Z",
+        "endTime": "2024-10-29T12:00:00Z",
+        "description": "Code review and testing",
+        "manualAdd": False,
+    },
+    {
+        "taskId": 252,
+        "userId": 10,
+        "startTime": "2024-10-29T13:00:00Z",
+        "endTime": "2024-10-29T15:30:00Z",
+        "description": "Bug fixes and optimization",
+        "manualAdd": False,
+    },
 ]

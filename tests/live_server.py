@@ -29,7 +29,12 @@ def free_port() -> int:
 def tasklogs(env: dict[str, str], *args: str) -> str:
     """Run a `tasklogs` command with this environment; its standard output."""
     done = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "app.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=False,
     )
     if done.returncode != 0:
@@ -40,9 +45,13 @@ def tasklogs(env: dict[str, str], *args: str) -> str:
 @contextmanager
 def live_service(database_url: str, *, workers: int = 1, **settings: str) -> Iterator[tuple[str, str]]:
     """Migrate, load the demo company, create a platform key, serve. Yields (base URL, API key)."""
-    env = {**os.environ, "TASKLOGS_DATABASE_URL": database_url, "TASKLOGS_LOG_LEVEL": "warning",
-           "TASKLOGS_JWT_SECRET": "live-server-secret-0123456789abcdef0123456789",
-           **{f"TASKLOGS_{k.upper()}": v for k, v in settings.items()}}
+    env = {
+        **os.environ,
+        "TASKLOGS_DATABASE_URL": database_url,
+        "TASKLOGS_LOG_LEVEL": "warning",
+        "TASKLOGS_JWT_SECRET": "live-server-secret-0123456789abcdef0123456789",
+        **{f"TASKLOGS_{k.upper()}": v for k, v in settings.items()},
+    }
     tasklogs(env, "migrate")
     tasklogs(env, "demo")
     key = tasklogs(env, "apikey", "create", "--name", "live-test").strip()
@@ -50,9 +59,22 @@ def live_service(database_url: str, *, workers: int = 1, **settings: str) -> Ite
     # The server's own output, for the failure message if it dies.
     log_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers)],
-        env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -59,14 +59,28 @@ def ids(body: dict[str, Any]) -> list[int]:
 
 
 def project_entry(allocated: float, logged: float, exceeded: bool, notified: list[int] | None = None) -> dict:
-    return {"projectId": 7, "allocatedHours": allocated, "loggedHours": logged,
-            "remainingHours": round(allocated - logged, 2), "exceeded": exceeded, "notifiedAdminIds": notified or []}
+    return {
+        "projectId": 7,
+        "allocatedHours": allocated,
+        "loggedHours": logged,
+        "remainingHours": round(allocated - logged, 2),
+        "exceeded": exceeded,
+        "notifiedAdminIds": notified or [],
+    }
 
 
-def task_entry(task_id: int, allocated: float, logged: float, exceeded: bool,
-               notified: list[int] | None = None) -> dict:
-    return {"taskId": task_id, "projectId": 7, "allocatedHours": allocated, "loggedHours": logged,
-            "remainingHours": round(allocated - logged, 2), "exceeded": exceeded, "notifiedAdminIds": notified or []}
+def task_entry(
+    task_id: int, allocated: float, logged: float, exceeded: bool, notified: list[int] | None = None
+) -> dict:
+    return {
+        "taskId": task_id,
+        "projectId": 7,
+        "allocatedHours": allocated,
+        "loggedHours": logged,
+        "remainingHours": round(allocated - logged, 2),
+        "exceeded": exceeded,
+        "notifiedAdminIds": notified or [],
+    }
 
 
 LATER = log(251, 10, "2024-10-30T09:00:00Z", "2024-10-30T11:00:00Z")  # 2 more hours on project 7
@@ -121,8 +135,12 @@ async def test_project_without_allocation_shows_logged_hours_only(client):
 
     project = await get(client, "/projects/8/")
 
-    assert (project["allocatedHours"], project["loggedHours"], project["remainingHours"],
-            project["allocationExceeded"]) == (None, 1.5, None, False)
+    assert (
+        project["allocatedHours"],
+        project["loggedHours"],
+        project["remainingHours"],
+        project["allocationExceeded"],
+    ) == (None, 1.5, None, False)
 
 
 # ---------------------------------------------------------------- crossing a project's allocation
@@ -143,18 +161,22 @@ async def test_crossing_notifies_each_active_admin_of_the_company_once(client, b
         assert alert["category"] == "project"
         assert alert["read"] is False
         assert "Website" in alert["title"]
-        assert alert["payload"] == {"projectId": 7, "allocatedHours": 5.0, "loggedHours": 5.5,
-                                    "taskLogIds": sorted(ids(body))}
+        assert alert["payload"] == {
+            "projectId": 7,
+            "allocatedHours": 5.0,
+            "loggedHours": 5.5,
+            "taskLogIds": sorted(ids(body)),
+        }
     for not_told in (3, 10, 11, 20):
         assert await alerts(client, not_told) == []
 
 
 async def test_alert_names_only_the_logs_of_the_write_that_crossed(client):
     await seed(client, project_hours=5)
-    first = await bulk(client, SEED_BULK[:2])             # 3 h: still under
+    first = await bulk(client, SEED_BULK[:2])  # 3 h: still under
     assert first["allocation"] == [project_entry(5.0, 3.0, False)]
 
-    crossing = await bulk(client, SEED_BULK)              # two duplicates and 2.5 h more
+    crossing = await bulk(client, SEED_BULK)  # two duplicates and 2.5 h more
 
     assert crossing["message"] == "1 created, 2 duplicates skipped"
     assert crossing["allocation"] == [project_entry(5.0, 5.5, True, [1, 2])]
@@ -187,25 +209,24 @@ async def test_delete_back_under_re_arms_and_the_next_crossing_notifies_again(cl
     await seed(client, project_hours=5)
     first = ids(await bulk(client, SEED_BULK))[0]
 
-    deleted = await delete(client, first)                 # 5.5 - 1.5 = 4 h
+    deleted = await delete(client, first)  # 5.5 - 1.5 = 4 h
     assert deleted["allocation"] == [project_entry(5.0, 4.0, False)]
     assert (await get(client, "/projects/7/"))["allocationExceeded"] is False
     assert await alert_count(backend) == 2
 
-    again = await bulk(client, [LATER])                   # 4 + 2 = 6 h
+    again = await bulk(client, [LATER])  # 4 + 2 = 6 h
 
     assert again["allocation"] == [project_entry(5.0, 6.0, True, [1, 2])]
     assert await alert_count(backend) == 4
     latest = (await alerts(client, 1))[-1]
-    assert latest["payload"] == {"projectId": 7, "allocatedHours": 5.0, "loggedHours": 6.0,
-                                 "taskLogIds": ids(again)}
+    assert latest["payload"] == {"projectId": 7, "allocatedHours": 5.0, "loggedHours": 6.0, "taskLogIds": ids(again)}
 
 
 async def test_delete_that_stays_over_does_not_re_arm(client, backend):
     await seed(client, project_hours=3)
     first = ids(await bulk(client, SEED_BULK))[0]
 
-    deleted = await delete(client, first)                 # 4 h, still over 3
+    deleted = await delete(client, first)  # 4 h, still over 3
     assert deleted["allocation"] == [project_entry(3.0, 4.0, True)]
     await bulk(client, [LATER])
 
@@ -216,10 +237,10 @@ async def test_edit_back_under_re_arms_and_edit_over_notifies_again(client, back
     await seed(client, project_hours=5)
     third = ids(await bulk(client, SEED_BULK))[2]
 
-    shorter = await edit(client, third, {"endTime": "2024-10-29T14:00:00Z"})      # 2.5 h -> 1 h: 4 h
+    shorter = await edit(client, third, {"endTime": "2024-10-29T14:00:00Z"})  # 2.5 h -> 1 h: 4 h
     assert shorter["allocation"] == [project_entry(5.0, 4.0, False)]
 
-    longer = await edit(client, third, {"endTime": "2024-10-29T15:30:00Z"})       # back to 5.5 h
+    longer = await edit(client, third, {"endTime": "2024-10-29T15:30:00Z"})  # back to 5.5 h
     assert longer["allocation"] == [project_entry(5.0, 5.5, True, [1, 2])]
     assert await alert_count(backend) == 4
     assert (await alerts(client, 1))[-1]["payload"]["taskLogIds"] == [third]
@@ -229,7 +250,7 @@ async def test_moving_a_log_to_another_project_re_arms_the_old_one(client):
     await seed(client, project_hours=5)
     first = ids(await bulk(client, SEED_BULK))[0]
 
-    body = await edit(client, first, {"taskId": 260})     # project 8, no allocation
+    body = await edit(client, first, {"taskId": 260})  # project 8, no allocation
 
     assert body["allocation"] == [project_entry(5.0, 4.0, False)]
     assert (await get(client, "/projects/7/"))["allocationExceeded"] is False
@@ -244,11 +265,15 @@ async def test_raising_the_allocation_above_logged_re_arms(client, backend):
 
     project = await set_project_hours(client, 6)
 
-    assert (project["allocatedHours"], project["loggedHours"], project["remainingHours"],
-            project["allocationExceeded"]) == (6.0, 5.5, 0.5, False)
+    assert (
+        project["allocatedHours"],
+        project["loggedHours"],
+        project["remainingHours"],
+        project["allocationExceeded"],
+    ) == (6.0, 5.5, 0.5, False)
     assert await alert_count(backend) == 2
 
-    body = await bulk(client, [LATER])                    # 7.5 h > 6
+    body = await bulk(client, [LATER])  # 7.5 h > 6
 
     assert body["allocation"] == [project_entry(6.0, 7.5, True, [1, 2])]
     assert await alert_count(backend) == 4
@@ -305,11 +330,20 @@ async def test_task_crossing_its_allocation_notifies_with_a_task_alert(client, b
         [alert] = await alerts(client, admin)
         assert alert["type"] == TASK_ALERT
         assert alert["category"] == "project"
-        assert alert["payload"] == {"taskId": 250, "projectId": 7, "allocatedHours": 1.0, "loggedHours": 1.5,
-                                    "taskLogIds": [first]}
+        assert alert["payload"] == {
+            "taskId": 250,
+            "projectId": 7,
+            "allocatedHours": 1.0,
+            "loggedHours": 1.5,
+            "taskLogIds": [first],
+        }
     task = await get(client, "/tasks/250/")
     assert (task["allocatedHours"], task["loggedHours"], task["remainingHours"], task["allocationExceeded"]) == (
-        1.0, 1.5, -0.5, True)
+        1.0,
+        1.5,
+        -0.5,
+        True,
+    )
 
 
 async def test_task_alert_fires_once_and_re_arms_after_delete(client, backend):
@@ -321,7 +355,7 @@ async def test_task_alert_fires_once_and_re_arms_after_delete(client, backend):
     assert still_over["allocation"] == [task_entry(250, 1.0, 2.0, True)]
     assert await alert_count(backend) == 2
 
-    deleted = await delete(client, first)                 # 0.5 h left on task 250
+    deleted = await delete(client, first)  # 0.5 h left on task 250
     assert deleted["allocation"] == [task_entry(250, 1.0, 0.5, False)]
 
     again = await bulk(client, [log(250, 10, "2024-10-31T09:00:00Z", "2024-10-31T10:00:00Z")])

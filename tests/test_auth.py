@@ -25,8 +25,12 @@ _minutes = itertools.count()
 def fresh_log(user_id: int = 10, task_id: int = 250) -> dict:
     """A log with a start time no other test log has (so it never collides)."""
     start = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=next(_minutes) * 7)
-    return log(task_id, user_id, start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-               (start + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return log(
+        task_id,
+        user_id,
+        start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        (start + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
 
 
 class Callers:
@@ -107,13 +111,25 @@ def expect(response, status, code=None):
 
 
 ENDPOINTS = [
-    ("POST", "/tasklog/create/"), ("POST", "/tasklogs/bulk/create/10/"), ("GET", "/taskLogs/task/250/"),
-    ("GET", "/tasklogs/1/"), ("PUT", "/tasklogs/1/"), ("PATCH", "/tasklogs/1/"),
-    ("DELETE", "/api/tasklogs/delete/1/"), ("GET", "/notifications/recipient/10/"),
-    ("PATCH", "/api/notifications/read/1/"), ("GET", "/notifications/unread-count/10/"),
-    ("POST", "/mark_notifications_as_read/10/"), ("PUT", "/companies/1/"), ("GET", "/companies/1/"),
-    ("PUT", "/employees/10/"), ("GET", "/employees/10/"), ("PUT", "/projects/7/"), ("GET", "/projects/7/"),
-    ("PUT", "/tasks/250/"), ("GET", "/tasks/250/"),
+    ("POST", "/tasklog/create/"),
+    ("POST", "/tasklogs/bulk/create/10/"),
+    ("GET", "/taskLogs/task/250/"),
+    ("GET", "/tasklogs/1/"),
+    ("PUT", "/tasklogs/1/"),
+    ("PATCH", "/tasklogs/1/"),
+    ("DELETE", "/api/tasklogs/delete/1/"),
+    ("GET", "/notifications/recipient/10/"),
+    ("PATCH", "/api/notifications/read/1/"),
+    ("GET", "/notifications/unread-count/10/"),
+    ("POST", "/mark_notifications_as_read/10/"),
+    ("PUT", "/companies/1/"),
+    ("GET", "/companies/1/"),
+    ("PUT", "/employees/10/"),
+    ("GET", "/employees/10/"),
+    ("PUT", "/projects/7/"),
+    ("GET", "/projects/7/"),
+    ("PUT", "/tasks/250/"),
+    ("GET", "/tasks/250/"),
 ]
 
 
@@ -137,8 +153,12 @@ async def test_health_and_docs_need_no_credentials(anon_client):
 
 
 WRITE_OWN_EXPECTED = {
-    "employee": (200, None), "team_leader": (403, "FORBIDDEN"), "admin": (200, None),
-    "company_key": (200, None), "platform_key": (200, None), "other_admin": (422, "USER_NOT_FOUND"),
+    "employee": (200, None),
+    "team_leader": (403, "FORBIDDEN"),
+    "admin": (200, None),
+    "company_key": (200, None),
+    "platform_key": (200, None),
+    "other_admin": (422, "USER_NOT_FOUND"),
 }
 
 
@@ -153,10 +173,17 @@ async def test_create_a_log_for_employee_10(anon_client, backend, role):
     assert await backend.scalar("SELECT count(*) FROM task_logs") == expected_rows
 
 
-@pytest.mark.parametrize(("role", "expected"), [
-    ("employee", (200, None)), ("team_leader", (403, "FORBIDDEN")), ("admin", (200, None)),
-    ("company_key", (200, None)), ("platform_key", (200, None)), ("other_admin", (404, "USER_NOT_FOUND")),
-])
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("employee", (200, None)),
+        ("team_leader", (403, "FORBIDDEN")),
+        ("admin", (200, None)),
+        ("company_key", (200, None)),
+        ("platform_key", (200, None)),
+        ("other_admin", (404, "USER_NOT_FOUND")),
+    ],
+)
 async def test_bulk_create_for_employee_10(anon_client, backend, role, expected):
     http, callers = anon_client
     # Company 2's admin may act for others, but employee 10 does not exist for them.
@@ -174,9 +201,17 @@ async def test_an_admin_logging_into_another_companys_task_gets_not_found(anon_c
     assert await backend.scalar("SELECT count(*) FROM task_logs") == 0
 
 
-@pytest.mark.parametrize(("role", "expected_count"), [
-    ("employee", 1), ("team_leader", 2), ("admin", 2), ("company_key", 2), ("platform_key", 2), ("other_admin", None),
-])
+@pytest.mark.parametrize(
+    ("role", "expected_count"),
+    [
+        ("employee", 1),
+        ("team_leader", 2),
+        ("admin", 2),
+        ("company_key", 2),
+        ("platform_key", 2),
+        ("other_admin", None),
+    ],
+)
 async def test_task_log_list_shows_own_logs_to_employees_and_all_to_leaders(anon_client, role, expected_count):
     http, callers = anon_client
     await create_as_platform(http, callers, 10)
@@ -193,10 +228,17 @@ async def test_task_log_list_shows_own_logs_to_employees_and_all_to_leaders(anon
         assert {row["userId"] for row in body["data"]} == {10}
 
 
-@pytest.mark.parametrize(("role", "own", "other"), [
-    ("employee", 200, 403), ("team_leader", 200, 200), ("admin", 200, 200), ("company_key", 200, 200),
-    ("platform_key", 200, 200), ("other_admin", 404, 404),
-])
+@pytest.mark.parametrize(
+    ("role", "own", "other"),
+    [
+        ("employee", 200, 403),
+        ("team_leader", 200, 200),
+        ("admin", 200, 200),
+        ("company_key", 200, 200),
+        ("platform_key", 200, 200),
+        ("other_admin", 404, 404),
+    ],
+)
 async def test_reading_one_log(anon_client, role, own, other):
     http, callers = anon_client
     log_of_10 = await create_as_platform(http, callers, 10)
@@ -206,8 +248,12 @@ async def test_reading_one_log(anon_client, role, own, other):
 
 
 EDIT_EXPECTED = {
-    "employee": (200, None), "team_leader": (403, "FORBIDDEN"), "admin": (200, None),
-    "company_key": (200, None), "platform_key": (200, None), "other_admin": (404, "TASK_LOG_NOT_FOUND"),
+    "employee": (200, None),
+    "team_leader": (403, "FORBIDDEN"),
+    "admin": (200, None),
+    "company_key": (200, None),
+    "platform_key": (200, None),
+    "other_admin": (404, "TASK_LOG_NOT_FOUND"),
 }
 
 
@@ -216,8 +262,7 @@ EDIT_EXPECTED = {
 async def test_editing_employee_10s_log(anon_client, backend, role, method):
     http, callers = anon_client
     log_id = await create_as_platform(http, callers, 10)
-    response = await http.request(method, f"/tasklogs/{log_id}/", json={"description": "edited"},
-                                  headers=callers(role))
+    response = await http.request(method, f"/tasklogs/{log_id}/", json={"description": "edited"}, headers=callers(role))
     expect(response, *EDIT_EXPECTED[role])
     stored = await backend.scalar("SELECT description FROM task_logs WHERE id = :id", id=log_id)
     assert (stored == "edited") == (EDIT_EXPECTED[role][0] == 200)
@@ -250,8 +295,9 @@ async def test_logs_record_who_created_and_who_last_updated_them(anon_client, ba
     created = await http.post("/tasklog/create/", json=fresh_log(10), headers=callers("employee"))
     body = created.json()["data"]
     assert body["createdBy"] == "employee:10" and body["updatedBy"] == "employee:10"
-    edited = await http.patch(f"/tasklogs/{body['taskLogId']}/", json={"description": "fixed"},
-                              headers=callers("admin"))
+    edited = await http.patch(
+        f"/tasklogs/{body['taskLogId']}/", json={"description": "fixed"}, headers=callers("admin")
+    )
     assert edited.json()["data"]["createdBy"] == "employee:10"
     assert edited.json()["data"]["updatedBy"] == "employee:1"
     key_id = await backend.scalar("SELECT id FROM api_keys WHERE name = 'billing'")
@@ -262,7 +308,12 @@ async def test_logs_record_who_created_and_who_last_updated_them(anon_client, ba
 
 
 NOTIFICATION_READ = {
-    "employee": 200, "team_leader": 403, "admin": 403, "company_key": 403, "platform_key": 200, "other_admin": 404,
+    "employee": 200,
+    "team_leader": 403,
+    "admin": 403,
+    "company_key": 403,
+    "platform_key": 200,
+    "other_admin": 404,
 }
 
 
@@ -277,8 +328,11 @@ async def test_notifications_are_read_by_their_recipient_only(anon_client, role)
 
 async def test_marking_a_notification_read_follows_the_same_rule(anon_client, backend):
     http, callers = anon_client
-    await put(http.__class__(transport=http._transport, base_url=http.base_url, headers=callers("platform_key")),
-              "/projects/7/", {"companyId": 1, "name": "Website", "allocatedHours": 0.01})
+    await put(
+        http.__class__(transport=http._transport, base_url=http.base_url, headers=callers("platform_key")),
+        "/projects/7/",
+        {"companyId": 1, "name": "Website", "allocatedHours": 0.01},
+    )
     await create_as_platform(http, callers, 10)  # crosses 0.01 h: admins 1 and 2 are notified
     notification_id = await backend.scalar("SELECT id FROM notifications WHERE recipient_id = 1")
     expect(await http.patch(f"/api/notifications/read/{notification_id}/", headers=callers("employee")), 403)
@@ -288,8 +342,12 @@ async def test_marking_a_notification_read_follows_the_same_rule(anon_client, ba
 
 
 REFERENCE_WRITE = {
-    "employee": (403, "FORBIDDEN"), "team_leader": (403, "FORBIDDEN"), "admin": (200, None),
-    "company_key": (200, None), "platform_key": (200, None), "other_admin": (404, None),
+    "employee": (403, "FORBIDDEN"),
+    "team_leader": (403, "FORBIDDEN"),
+    "admin": (200, None),
+    "company_key": (200, None),
+    "platform_key": (200, None),
+    "other_admin": (404, None),
 }
 
 
@@ -305,10 +363,17 @@ async def test_writing_reference_data_of_company_1(anon_client, role):
         expect(await http.put(path, json=body, headers=callers(role)), *REFERENCE_WRITE[role])
 
 
-@pytest.mark.parametrize(("role", "expected"), [
-    ("employee", 403), ("team_leader", 403), ("admin", 403), ("company_key", 403), ("platform_key", 200),
-    ("other_admin", 404),
-])
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("employee", 403),
+        ("team_leader", 403),
+        ("admin", 403),
+        ("company_key", 403),
+        ("platform_key", 200),
+        ("other_admin", 404),
+    ],
+)
 async def test_only_the_platform_writes_companies(anon_client, role, expected):
     http, callers = anon_client
     expect(await http.put("/companies/1/", json={"name": "Acme"}, headers=callers(role)), expected)
@@ -323,10 +388,17 @@ async def test_admins_cannot_place_reference_data_in_another_company(anon_client
     assert await backend.scalar("SELECT count(*) FROM employees WHERE id = 30") == 0
 
 
-@pytest.mark.parametrize(("role", "expected"), [
-    ("employee", 200), ("team_leader", 200), ("admin", 200), ("company_key", 200), ("platform_key", 200),
-    ("other_admin", 404),
-])
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("employee", 200),
+        ("team_leader", 200),
+        ("admin", 200),
+        ("company_key", 200),
+        ("platform_key", 200),
+        ("other_admin", 404),
+    ],
+)
 async def test_reading_reference_data_is_limited_to_ones_company(anon_client, role, expected):
     http, callers = anon_client
     for path in ("/companies/1/", "/employees/10/", "/projects/7/", "/tasks/250/"):
@@ -335,10 +407,10 @@ async def test_reading_reference_data_is_limited_to_ones_company(anon_client, ro
 
 async def test_role_and_activity_come_from_the_mirror_not_the_token(anon_client, backend):
     http, callers = anon_client
-    forged = jwt.encode({"sub": "10", "company_id": 1, "is_admin": True,
-                         "exp": datetime.now(UTC) + timedelta(hours=1)}, TEST_JWT_SECRET)
-    response = await http.post("/tasklog/create/", json=fresh_log(11),
-                               headers={"Authorization": f"Bearer {forged}"})
+    forged = jwt.encode(
+        {"sub": "10", "company_id": 1, "is_admin": True, "exp": datetime.now(UTC) + timedelta(hours=1)}, TEST_JWT_SECRET
+    )
+    response = await http.post("/tasklog/create/", json=fresh_log(11), headers={"Authorization": f"Bearer {forged}"})
     expect(response, 403, "FORBIDDEN")
     expect(await http.get("/tasks/250/", headers=callers.bearer(12)), 401, "USER_INACTIVE")
     expect(await http.get("/tasks/250/", headers=callers.bearer(99)), 401, "USER_NOT_FOUND")
@@ -350,6 +422,7 @@ async def test_service_refuses_to_start_without_any_authentication(backend, tmp_
         # The embedded default generates its own development secret instead.
         settings = backend.settings(jwt_secret=None, database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db")
         from app.cli import migrate_to_head
+
         await migrate_to_head(settings.database_url)
         app = create_app(settings)
         async with app.router.lifespan_context(app):
@@ -453,8 +526,25 @@ def _token(**claims) -> str:
     return jwt.encode({"exp": datetime.now(UTC) + timedelta(hours=1), **claims}, TEST_JWT_SECRET)
 
 
-@pytest.mark.parametrize("sub", [" 10", "10 ", "010", "1_0", "+10", "\u0661\u0660", "10\n", "1" * 30,
-                                 "9223372036854775808", "0", "-10", "", "1e1", "10.0"])
+@pytest.mark.parametrize(
+    "sub",
+    [
+        " 10",
+        "10 ",
+        "010",
+        "1_0",
+        "+10",
+        "\u0661\u0660",
+        "10\n",
+        "1" * 30,
+        "9223372036854775808",
+        "0",
+        "-10",
+        "",
+        "1e1",
+        "10.0",
+    ],
+)
 async def test_a_subject_that_is_not_exactly_an_employee_id_is_refused(anon_client, backend, sub):
     """Only `[1-9][0-9]{0,18}` within 64 bits names employee 10; nothing else logs in as them."""
     http, _callers = anon_client
@@ -465,8 +555,7 @@ async def test_a_subject_that_is_not_exactly_an_employee_id_is_refused(anon_clie
 
 async def test_a_numeric_subject_is_refused_as_jwt_subjects_are_strings(anon_client):
     http, _callers = anon_client
-    token = jwt.encode({"sub": 10, "company_id": 1, "exp": datetime.now(UTC) + timedelta(hours=1)},
-                       TEST_JWT_SECRET)
+    token = jwt.encode({"sub": 10, "company_id": 1, "exp": datetime.now(UTC) + timedelta(hours=1)}, TEST_JWT_SECRET)
     expect(await http.get("/tasks/250/", headers={"Authorization": f"Bearer {token}"}), 401, "INVALID_ACCESS_TOKEN")
 
 
@@ -477,24 +566,25 @@ async def test_a_token_without_company_id_is_refused(anon_client, backend):
     assert "company_id" in response.json()["message"]
     ok_token = _token(sub="10", company_id=1)
     expect(await http.get("/tasks/250/", headers={"Authorization": f"Bearer {ok_token}"}), 200)
-    expect(await http.get("/tasks/250/", headers={"Authorization": f"Bearer {_token(sub='10', company_id='1')}"}),
-           200)
+    expect(await http.get("/tasks/250/", headers={"Authorization": f"Bearer {_token(sub='10', company_id='1')}"}), 200)
     for wrong in (2, "01", True, None, [1]):
         token = _token(sub="10", company_id=wrong)
-        expect(await http.get("/tasks/250/", headers={"Authorization": f"Bearer {token}"}), 401,
-               "INVALID_ACCESS_TOKEN")
+        expect(await http.get("/tasks/250/", headers={"Authorization": f"Bearer {token}"}), 401, "INVALID_ACCESS_TOKEN")
 
 
-@pytest.mark.parametrize("token", [
-    "not.a.jwt",
-    "abc",
-    jwt.encode({"sub": "10", "company_id": 1, "exp": 4102444800}, TEST_JWT_SECRET, algorithm="HS384"),
-    jwt.encode({"sub": "10", "company_id": 1, "exp": 4102444800, "nbf": 4102444000}, TEST_JWT_SECRET),
-    jwt.encode({"sub": "10", "company_id": 1, "exp": 4102444800, "iat": "yesterday"}, TEST_JWT_SECRET),
-    jwt.encode({"sub": "10", "company_id": 1}, TEST_JWT_SECRET),
-    jwt.encode({"sub": "10", "company_id": 1, "exp": "soon"}, TEST_JWT_SECRET),
-    jwt.encode({"company_id": 1, "exp": 4102444800}, TEST_JWT_SECRET),
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not.a.jwt",
+        "abc",
+        jwt.encode({"sub": "10", "company_id": 1, "exp": 4102444800}, TEST_JWT_SECRET, algorithm="HS384"),
+        jwt.encode({"sub": "10", "company_id": 1, "exp": 4102444800, "nbf": 4102444000}, TEST_JWT_SECRET),
+        jwt.encode({"sub": "10", "company_id": 1, "exp": 4102444800, "iat": "yesterday"}, TEST_JWT_SECRET),
+        jwt.encode({"sub": "10", "company_id": 1}, TEST_JWT_SECRET),
+        jwt.encode({"sub": "10", "company_id": 1, "exp": "soon"}, TEST_JWT_SECRET),
+        jwt.encode({"company_id": 1, "exp": 4102444800}, TEST_JWT_SECRET),
+    ],
+)
 async def test_refusals_never_quote_the_token_library(anon_client, token):
     http, _callers = anon_client
     response = await http.get("/tasks/250/", headers={"Authorization": f"Bearer {token}"})

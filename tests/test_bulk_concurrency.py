@@ -52,8 +52,10 @@ async def assert_each_slot_stored_once(backend, bodies: list[dict[str, Any]]) ->
     assert sum(len(b["data"]["created"]) for b in bodies) == 29
     assert all(len(b["data"]["created"]) + len(b["data"]["skipped"]) == 10 for b in bodies)
     assert await backend.scalar("SELECT count(*) FROM task_logs") == 29
-    assert await backend.scalar(
-        "SELECT count(*) FROM (SELECT DISTINCT task_id, user_id, start_time FROM task_logs) AS k") == 29
+    assert (
+        await backend.scalar("SELECT count(*) FROM (SELECT DISTINCT task_id, user_id, start_time FROM task_logs) AS k")
+        == 29
+    )
     # Every skipped item points to the stored log with its task.
     stored = {r.id: r.task_id for r in await backend.rows("SELECT id, task_id FROM task_logs")}
     for body in bodies:
@@ -71,8 +73,10 @@ async def test_concurrent_overlapping_uploads_store_each_log_once_and_alert_once
     bodies = [r.json() for r in responses]
     await assert_each_slot_stored_once(backend, bodies)
     alerts = await backend.rows("SELECT recipient_id, type, payload FROM notifications ORDER BY recipient_id")
-    assert [(a.recipient_id, a.type) for a in alerts] == [(1, "PROJECT_ALLOCATION_EXCEEDED"),
-                                                          (2, "PROJECT_ALLOCATION_EXCEEDED")]
+    assert [(a.recipient_id, a.type) for a in alerts] == [
+        (1, "PROJECT_ALLOCATION_EXCEEDED"),
+        (2, "PROJECT_ALLOCATION_EXCEEDED"),
+    ]
     notifying = [b for b in bodies if any(e["notifiedAdminIds"] for e in b["allocation"])]
     assert len(notifying) == 1
     assert notifying[0]["allocation"][0]["notifiedAdminIds"] == [1, 2]
@@ -98,8 +102,10 @@ async def test_concurrent_uploads_crossing_a_task_allocation_alert_once(client, 
     await assert_each_slot_stored_once(backend, bodies)
     alerts = await backend.rows("SELECT recipient_id, type FROM notifications ORDER BY recipient_id, type")
     assert [(a.recipient_id, a.type) for a in alerts] == [
-        (1, "PROJECT_ALLOCATION_EXCEEDED"), (1, "TASK_ALLOCATION_EXCEEDED"),
-        (2, "PROJECT_ALLOCATION_EXCEEDED"), (2, "TASK_ALLOCATION_EXCEEDED"),
+        (1, "PROJECT_ALLOCATION_EXCEEDED"),
+        (1, "TASK_ALLOCATION_EXCEEDED"),
+        (2, "PROJECT_ALLOCATION_EXCEEDED"),
+        (2, "TASK_ALLOCATION_EXCEEDED"),
     ]
     notifying = [e for b in bodies for e in b["allocation"] if e["notifiedAdminIds"]]
     assert sorted((e.get("taskId", 0), e["notifiedAdminIds"]) for e in notifying) == [(0, [1, 2]), (250, [1, 2])]
@@ -107,7 +113,7 @@ async def test_concurrent_uploads_crossing_a_task_allocation_alert_once(client, 
 
 async def test_concurrent_identical_uploads_create_the_batch_once(client, backend, postgres_only):
     await seed(client, project_hours=5)
-    batch = [slot(i) for i in range(8)]                  # 8 h: crosses 5 h once
+    batch = [slot(i) for i in range(8)]  # 8 h: crosses 5 h once
 
     responses = await post_all(client, [batch] * 20)
 
@@ -139,8 +145,11 @@ async def counted(client, backend) -> AsyncIterator[tuple[httpx.AsyncClient, lis
         statements.append(statement)
 
     event.listen(app.state.engine.sync_engine, "before_cursor_execute", record)
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
-                             headers={"X-API-Key": client.headers["X-API-Key"]})
+    http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://testserver",
+        headers={"X-API-Key": client.headers["X-API-Key"]},
+    )
     try:
         yield http, statements
     finally:

@@ -11,8 +11,22 @@ from tests.factories import SEED_BULK, iso, log, seed
 
 BULK = "/tasklogs/bulk/create/{user}/"
 LOG_KEYS = {
-    "taskLogId", "taskId", "projectId", "userId", "userName", "startTime", "endTime", "durationSeconds",
-    "duration", "description", "manualAdd", "createdAt", "updatedAt", "createdBy", "updatedBy", "version",
+    "taskLogId",
+    "taskId",
+    "projectId",
+    "userId",
+    "userName",
+    "startTime",
+    "endTime",
+    "durationSeconds",
+    "duration",
+    "description",
+    "manualAdd",
+    "createdAt",
+    "updatedAt",
+    "createdBy",
+    "updatedBy",
+    "version",
 }
 
 
@@ -29,8 +43,9 @@ async def log_count(backend) -> int:
 def hourly(n: int, user: int = 10, task: int = 250) -> list[dict[str, Any]]:
     """n distinct logs of 30 minutes, one per hour from 2024-01-01 00:00 UTC on."""
     first = datetime(2024, 1, 1, tzinfo=UTC)
-    return [log(task, user, iso(first + timedelta(hours=i)), iso(first + timedelta(hours=i, minutes=30)))
-            for i in range(n)]
+    return [
+        log(task, user, iso(first + timedelta(hours=i)), iso(first + timedelta(hours=i, minutes=30))) for i in range(n)
+    ]
 
 
 # ---------------------------------------------------------------- the seed example
@@ -47,7 +62,9 @@ async def test_seed_example_creates_three_logs_with_totals_and_allocation(client
     assert body["data"]["skipped"] == []
     assert [set(c) for c in created] == [LOG_KEYS] * 3
     assert [(c["taskId"], c["projectId"], c["userId"], c["userName"]) for c in created] == [
-        (250, 7, 10, "Asha Rao"), (251, 7, 10, "Asha Rao"), (252, 7, 10, "Asha Rao"),
+        (250, 7, 10, "Asha Rao"),
+        (251, 7, 10, "Asha Rao"),
+        (252, 7, 10, "Asha Rao"),
     ]
     assert [(c["startTime"], c["endTime"], c["durationSeconds"], c["duration"]) for c in created] == [
         ("2024-10-29T09:00:00Z", "2024-10-29T10:30:00Z", 5400, "1:30"),
@@ -63,8 +80,14 @@ async def test_seed_example_creates_three_logs_with_totals_and_allocation(client
     ]
     # Project 7 has 100 allocated hours in the seed; its tasks have none.
     assert body["allocation"] == [
-        {"projectId": 7, "allocatedHours": 100.0, "loggedHours": 5.5, "remainingHours": 94.5,
-         "exceeded": False, "notifiedAdminIds": []}
+        {
+            "projectId": 7,
+            "allocatedHours": 100.0,
+            "loggedHours": 5.5,
+            "remainingHours": 94.5,
+            "exceeded": False,
+            "notifiedAdminIds": [],
+        }
     ]
     assert body["warnings"] == []
 
@@ -95,8 +118,13 @@ async def test_same_batch_twice_skips_every_item_pointing_to_the_first_ids(clien
     assert body["message"] == "0 created, 3 duplicates skipped"
     assert body["data"]["created"] == []
     assert body["data"]["skipped"] == [
-        {"index": i, "reason": "DUPLICATE", "existingTaskLogId": first[i]["taskLogId"],
-         "taskId": SEED_BULK[i]["taskId"], "startTime": SEED_BULK[i]["startTime"]}
+        {
+            "index": i,
+            "reason": "DUPLICATE",
+            "existingTaskLogId": first[i]["taskLogId"],
+            "taskId": SEED_BULK[i]["taskId"],
+            "startTime": SEED_BULK[i]["startTime"],
+        }
         for i in range(3)
     ]
     assert await log_count(backend) == 3
@@ -114,8 +142,13 @@ async def test_one_new_and_one_stored_item_says_duplicate_in_singular(client, ba
     assert body["message"] == "1 created, 1 duplicate skipped"
     assert [c["startTime"] for c in body["data"]["created"]] == ["2024-10-30T09:00:00Z"]
     assert body["data"]["skipped"] == [
-        {"index": 1, "reason": "DUPLICATE", "existingTaskLogId": stored["taskLogId"], "taskId": 250,
-         "startTime": "2024-10-29T09:00:00Z"}
+        {
+            "index": 1,
+            "reason": "DUPLICATE",
+            "existingTaskLogId": stored["taskLogId"],
+            "taskId": 250,
+            "startTime": "2024-10-29T09:00:00Z",
+        }
     ]
     assert await log_count(backend) == 2
 
@@ -125,8 +158,8 @@ async def test_duplicate_needs_same_task_user_and_start(client, backend):
     await bulk(client, SEED_BULK[:1])
     base = SEED_BULK[0]
     variants = [
-        {**base, "taskId": 251},                              # other task
-        {**base, "startTime": "2024-10-29T09:00:01Z"},        # other start
+        {**base, "taskId": 251},  # other task
+        {**base, "startTime": "2024-10-29T09:00:01Z"},  # other start
     ]
     other_user = {**base, "userId": 11}
 
@@ -161,12 +194,16 @@ async def test_internal_duplicate_keeps_the_first_and_points_to_its_new_id(clien
     created = body["data"]["created"]
     assert [c["description"] for c in created] == ["first", ""]
     assert body["data"]["skipped"] == [
-        {"index": 2, "reason": "DUPLICATE", "existingTaskLogId": created[0]["taskLogId"], "taskId": 250,
-         "startTime": "2024-10-29T09:00:00Z"}
+        {
+            "index": 2,
+            "reason": "DUPLICATE",
+            "existingTaskLogId": created[0]["taskLogId"],
+            "taskId": 250,
+            "startTime": "2024-10-29T09:00:00Z",
+        }
     ]
     rows = await backend.rows("SELECT id, description FROM task_logs ORDER BY id")
-    assert [(r.id, r.description) for r in rows] == [(created[0]["taskLogId"], "first"),
-                                                    (created[1]["taskLogId"], "")]
+    assert [(r.id, r.description) for r in rows] == [(created[0]["taskLogId"], "first"), (created[1]["taskLogId"], "")]
     # Only the stored 2 hours count, not the skipped half hour.
     assert body["dailyTotals"][0]["totalSeconds"] == 7200
 
@@ -201,24 +238,41 @@ async def test_repeat_of_a_stored_log_inside_the_batch_points_to_the_stored_log(
 async def test_snake_case_and_camel_case_items_can_be_mixed(client, backend):
     await seed(client)
     items = [
-        {"task_id": 250, "user_id": 10, "start_time": "2024-10-29T09:00:00Z", "end_time": "2024-10-29T10:00:00Z",
-         "description": "snake", "manual_add": True},
-        {"taskId": 251, "userId": 10, "startTime": "2024-10-29T10:00:00Z", "endTime": "2024-10-29T11:00:00Z",
-         "description": "camel", "manualAdd": False},
-        {"taskId": 252, "employee_id": 10, "start_time": "2024-10-29T11:00:00Z", "endTime": "2024-10-29T12:00:00Z",
-         "description": "mixed"},
+        {
+            "task_id": 250,
+            "user_id": 10,
+            "start_time": "2024-10-29T09:00:00Z",
+            "end_time": "2024-10-29T10:00:00Z",
+            "description": "snake",
+            "manual_add": True,
+        },
+        {
+            "taskId": 251,
+            "userId": 10,
+            "startTime": "2024-10-29T10:00:00Z",
+            "endTime": "2024-10-29T11:00:00Z",
+            "description": "camel",
+            "manualAdd": False,
+        },
+        {
+            "taskId": 252,
+            "employee_id": 10,
+            "start_time": "2024-10-29T11:00:00Z",
+            "endTime": "2024-10-29T12:00:00Z",
+            "description": "mixed",
+        },
     ]
 
     body = await bulk(client, items)
 
     assert body["message"] == "3 created, 0 duplicates skipped"
     assert [(c["taskId"], c["userId"], c["description"], c["manualAdd"]) for c in body["data"]["created"]] == [
-        (250, 10, "snake", True), (251, 10, "camel", False), (252, 10, "mixed", False),
+        (250, 10, "snake", True),
+        (251, 10, "camel", False),
+        (252, 10, "mixed", False),
     ]
     rows = await backend.rows("SELECT description, manual_add FROM task_logs ORDER BY id")
-    assert [(r.description, bool(r.manual_add)) for r in rows] == [
-        ("snake", True), ("camel", False), ("mixed", False)
-    ]
+    assert [(r.description, bool(r.manual_add)) for r in rows] == [("snake", True), ("camel", False), ("mixed", False)]
 
 
 async def test_user_id_defaults_to_the_path_user(client, backend):
@@ -248,14 +302,15 @@ async def test_user_mismatch_is_reported_with_the_other_bad_items(client, backen
     """All-or-nothing names every bad item at once, so a client fixes them in one go."""
     await seed(client)
     items = [
-        log(250, 10, "2024-10-29T10:00:00Z", "2024-10-29T09:00:00Z"),   # end before start
-        log(250, 11, "2024-10-29T11:00:00Z", "2024-10-29T12:00:00Z"),   # another user
+        log(250, 10, "2024-10-29T10:00:00Z", "2024-10-29T09:00:00Z"),  # end before start
+        log(250, 11, "2024-10-29T11:00:00Z", "2024-10-29T12:00:00Z"),  # another user
     ]
 
     body = await bulk(client, items, status=422)
 
     assert sorted((e["field"], e["code"]) for e in body["errors"]) == [
-        ("[0].endTime", "VALIDATION_ERROR"), ("[1].userId", "USER_MISMATCH"),
+        ("[0].endTime", "VALIDATION_ERROR"),
+        ("[1].userId", "USER_MISMATCH"),
     ]
     assert await log_count(backend) == 0
 
@@ -266,14 +321,14 @@ async def test_user_mismatch_is_reported_with_the_other_bad_items(client, backen
 async def test_several_bad_items_are_all_reported_and_nothing_is_saved(client, backend):
     await seed(client, project_hours=1)  # the good items alone would cross the allocation
     items = [
-        log(250, 10, "2024-10-29T08:00:00Z", "2024-10-29T09:00:00Z"),   # fine
-        log(250, 10, "2024-10-29T10:00:00Z", "2024-10-29T09:30:00Z"),   # end before start
-        log(251, 10, "2024-10-29T11:00:00Z", "2024-10-29T12:00:00Z"),   # fine
+        log(250, 10, "2024-10-29T08:00:00Z", "2024-10-29T09:00:00Z"),  # fine
+        log(250, 10, "2024-10-29T10:00:00Z", "2024-10-29T09:30:00Z"),  # end before start
+        log(251, 10, "2024-10-29T11:00:00Z", "2024-10-29T12:00:00Z"),  # fine
         log(9999, 10, "2024-10-29T12:00:00Z", "2024-10-29T13:00:00Z"),  # unknown task
-        log(900, 10, "2024-10-29T13:00:00Z", "2024-10-29T14:00:00Z"),   # another company's task
-        log(252, 10, "2098-01-01T09:00:00Z", "2098-01-01T10:00:00Z"),   # in the future
-        log(252, 10, "2024-10-20T00:00:00Z", "2024-10-21T01:00:00Z"),   # 25 hours long
-        log(252, 10, "2024-10-29T15:00:00Z", "2024-10-29T15:00:00Z"),   # zero length
+        log(900, 10, "2024-10-29T13:00:00Z", "2024-10-29T14:00:00Z"),  # another company's task
+        log(252, 10, "2098-01-01T09:00:00Z", "2098-01-01T10:00:00Z"),  # in the future
+        log(252, 10, "2024-10-20T00:00:00Z", "2024-10-21T01:00:00Z"),  # 25 hours long
+        log(252, 10, "2024-10-29T15:00:00Z", "2024-10-29T15:00:00Z"),  # zero length
     ]
 
     body = await bulk(client, items, status=422)
@@ -300,7 +355,8 @@ async def test_inactive_path_user_rejects_every_item(client, backend):
     body = await bulk(client, items, user=12, status=422)
 
     assert [(e["field"], e["code"]) for e in body["errors"]] == [
-        ("[0].userId", "USER_INACTIVE"), ("[1].userId", "USER_INACTIVE"),
+        ("[0].userId", "USER_INACTIVE"),
+        ("[1].userId", "USER_INACTIVE"),
     ]
     assert await log_count(backend) == 0
 
@@ -308,8 +364,12 @@ async def test_inactive_path_user_rejects_every_item(client, backend):
 async def test_unknown_path_user_is_not_found(client, backend):
     await seed(client)
 
-    body = await bulk(client, [{"taskId": 250, "startTime": "2024-10-29T09:00:00Z",
-                                "endTime": "2024-10-29T10:00:00Z"}], user=404, status=404)
+    body = await bulk(
+        client,
+        [{"taskId": 250, "startTime": "2024-10-29T09:00:00Z", "endTime": "2024-10-29T10:00:00Z"}],
+        user=404,
+        status=404,
+    )
 
     assert body["error_code"] == "USER_NOT_FOUND"
     assert await log_count(backend) == 0
@@ -317,8 +377,11 @@ async def test_unknown_path_user_is_not_found(client, backend):
 
 async def test_malformed_items_are_named_by_index(client, backend):
     await seed(client)
-    items = [log(250, 10), {"taskId": 251, "userId": 10, "startTime": "yesterday", "endTime": "2024-10-29T12:00:00Z"},
-             {"userId": 10, "startTime": "2024-10-29T13:00:00Z", "endTime": "2024-10-29T14:00:00Z"}]
+    items = [
+        log(250, 10),
+        {"taskId": 251, "userId": 10, "startTime": "yesterday", "endTime": "2024-10-29T12:00:00Z"},
+        {"userId": 10, "startTime": "2024-10-29T13:00:00Z", "endTime": "2024-10-29T14:00:00Z"},
+    ]
 
     body = await bulk(client, items, status=422)
 
@@ -331,8 +394,10 @@ async def test_malformed_items_are_named_by_index(client, backend):
 async def test_non_existent_local_time_is_rejected_for_the_item(client, backend):
     """Without an offset a time is local to the employee; 02:30 did not exist in Berlin on 2024-03-31."""
     await seed(client, timezone="Europe/Berlin")
-    items = [log(250, 10, "2024-03-31T01:00:00", "2024-03-31T01:30:00"),
-             log(251, 10, "2024-03-31T02:30:00", "2024-03-31T04:00:00")]
+    items = [
+        log(250, 10, "2024-03-31T01:00:00", "2024-03-31T01:30:00"),
+        log(251, 10, "2024-03-31T02:30:00", "2024-03-31T04:00:00"),
+    ]
 
     body = await bulk(client, items, status=422)
 
@@ -395,8 +460,9 @@ async def test_empty_array_creates_nothing(client, backend):
     assert await log_count(backend) == 0
 
 
-@pytest.mark.parametrize("payload", [SEED_BULK[0], {"items": SEED_BULK}, "text", 3],
-                         ids=["object", "wrapped", "string", "number"])
+@pytest.mark.parametrize(
+    "payload", [SEED_BULK[0], {"items": SEED_BULK}, "text", 3], ids=["object", "wrapped", "string", "number"]
+)
 async def test_body_that_is_not_an_array_is_422_in_the_envelope(client, backend, payload):
     await seed(client)
 
@@ -411,8 +477,9 @@ async def test_body_that_is_not_an_array_is_422_in_the_envelope(client, backend,
 async def test_body_that_is_not_json_is_400_malformed_json(client, backend):
     await seed(client)
 
-    response = await client.post(BULK.format(user=10), content=b"[{not json",
-                                 headers={"content-type": "application/json"})
+    response = await client.post(
+        BULK.format(user=10), content=b"[{not json", headers={"content-type": "application/json"}
+    )
 
     assert response.status_code == 400
     assert response.json()["error_code"] == "MALFORMED_JSON"

@@ -1,4 +1,4 @@
-"""ruff and mypy stay clean (their configuration is in pyproject.toml)."""
+"""ruff (lint and format) and mypy stay clean (their configuration is in pyproject.toml)."""
 
 import shutil
 import subprocess
@@ -10,10 +10,23 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("tool", [["ruff", "check", "app", "tests", "migrations", "bench", "scripts"], ["mypy"]])
+CODE = ["app", "tests", "migrations", "bench", "scripts"]
+
+
+@pytest.mark.parametrize(
+    "tool",
+    [["ruff", "check", *CODE], ["ruff", "format", "--check", *CODE], ["mypy"]],
+    ids=["ruff-check", "ruff-format", "mypy"],
+)
 def test_static_checks_pass(tool):
     executable = shutil.which(tool[0], path=str(Path(sys.executable).parent)) or shutil.which(tool[0])
     assert executable, f"{tool[0]} is a test dependency: pip install -e '.[test]'"
-    done = subprocess.run([executable, *tool[1:]], cwd=ROOT, capture_output=True, text=True, timeout=300,  # noqa: S603
-                          check=False)
+    done = subprocess.run(  # noqa: S603 (our own tools, fixed arguments)
+        [executable, *tool[1:]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr

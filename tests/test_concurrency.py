@@ -52,8 +52,9 @@ async def test_twenty_concurrent_identical_creates_store_one_row_on_any_database
 
 async def test_concurrent_creates_of_different_logs_all_succeed(client, backend):
     await seed(client)
-    bodies = [log(start=f"2024-10-{10 + i:02d}T09:00:00Z", end=f"2024-10-{10 + i:02d}T10:00:00Z")
-              for i in range(WRITERS)]
+    bodies = [
+        log(start=f"2024-10-{10 + i:02d}T09:00:00Z", end=f"2024-10-{10 + i:02d}T10:00:00Z") for i in range(WRITERS)
+    ]
     responses = await create_concurrently(client, bodies)
     assert [r.status_code for r in responses] == [200] * WRITERS, [r.text for r in responses if r.status_code != 200]
     assert await backend.scalar("SELECT count(*) FROM task_logs") == WRITERS
@@ -64,14 +65,15 @@ async def test_concurrent_edits_onto_the_same_key_leave_one_winner(client, backe
     await seed(client)
     ids = []
     for hour in range(10, 16):
-        response = await client.post("/tasklog/create/", json=log(start=f"2024-10-29T{hour}:00:00Z",
-                                                                  end=f"2024-10-29T{hour}:30:00Z"))
+        response = await client.post(
+            "/tasklog/create/", json=log(start=f"2024-10-29T{hour}:00:00Z", end=f"2024-10-29T{hour}:30:00Z")
+        )
         assert response.status_code == 200, response.text
         ids.append(response.json()["data"]["taskLogId"])
     # Every log tries to move to 09:00 at once: one may, the rest collide with it.
-    responses = await asyncio.gather(*(
-        client.patch(f"/tasklogs/{i}/", json={"startTime": "2024-10-29T09:00:00Z"}) for i in ids
-    ))
+    responses = await asyncio.gather(
+        *(client.patch(f"/tasklogs/{i}/", json={"startTime": "2024-10-29T09:00:00Z"}) for i in ids)
+    )
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {200: 1, 409: len(ids) - 1}, [(r.status_code, r.text) for r in responses]
     assert await backend.scalar("SELECT count(*) FROM task_logs") == len(ids)

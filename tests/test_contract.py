@@ -2,7 +2,6 @@
 generates requests for every operation from /openapi.json and checks that no
 answer is a 500 and every answer matches its documented schema."""
 
-
 import httpx
 import pytest
 import schemathesis
@@ -73,8 +72,9 @@ def test_every_operation_keeps_its_documented_contract(live_api):
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None)
+        @settings(
+            max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+        )
         def keeps_contract(case):
             # What we hold it to: no 500, status codes, content types, headers and bodies as documented.
             case.call_and_validate(headers={"X-API-Key": key}, checks=CHECKS)

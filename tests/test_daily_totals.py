@@ -43,8 +43,13 @@ def overlap(log_id: int, other_id: int) -> dict[str, Any]:
 
 
 def long_day(date: str, total_hours: float, user: int = 10, limit: float = 12.0) -> dict[str, Any]:
-    return {"code": "DAILY_HOURS_EXCEEDED", "userId": user, "date": date, "totalHours": total_hours,
-            "limitHours": limit}
+    return {
+        "code": "DAILY_HOURS_EXCEEDED",
+        "userId": user,
+        "date": date,
+        "totalHours": total_hours,
+        "limitHours": limit,
+    }
 
 
 def ids(body: dict[str, Any]) -> list[int]:
@@ -187,8 +192,14 @@ async def test_single_create_answers_with_totals_allocation_and_warnings(client)
     assert body["data"]["taskId"] == 251
     assert body["dailyTotals"] == [day("2024-10-29", 21600, 6.0, "6:00")]
     assert body["allocation"] == [
-        {"projectId": 7, "allocatedHours": 100.0, "loggedHours": 6.0, "remainingHours": 94.0,
-         "exceeded": False, "notifiedAdminIds": []}
+        {
+            "projectId": 7,
+            "allocatedHours": 100.0,
+            "loggedHours": 6.0,
+            "remainingHours": 94.0,
+            "exceeded": False,
+            "notifiedAdminIds": [],
+        }
     ]
     assert body["warnings"] == []
 
@@ -205,8 +216,14 @@ async def test_edit_moving_a_log_to_another_day_reports_both_days(client):
         day("2024-10-30", 3600, 1.0, "1:00"),
     ]
     assert body["allocation"] == [
-        {"projectId": 7, "allocatedHours": 100.0, "loggedHours": 5.0, "remainingHours": 95.0,
-         "exceeded": False, "notifiedAdminIds": []}
+        {
+            "projectId": 7,
+            "allocatedHours": 100.0,
+            "loggedHours": 5.0,
+            "remainingHours": 95.0,
+            "exceeded": False,
+            "notifiedAdminIds": [],
+        }
     ]
     assert body["warnings"] == []
 
@@ -232,8 +249,14 @@ async def test_delete_answers_with_the_days_new_total_and_allocation(client, bac
     assert body["data"] == {"taskLogId": third}
     assert body["dailyTotals"] == [day("2024-10-29", 10800, 3.0, "3:00")]
     assert body["allocation"] == [
-        {"projectId": 7, "allocatedHours": 100.0, "loggedHours": 3.0, "remainingHours": 97.0,
-         "exceeded": False, "notifiedAdminIds": []}
+        {
+            "projectId": 7,
+            "allocatedHours": 100.0,
+            "loggedHours": 3.0,
+            "remainingHours": 97.0,
+            "exceeded": False,
+            "notifiedAdminIds": [],
+        }
     ]
     assert body["warnings"] == []
     assert await backend.scalar("SELECT count(*) FROM task_logs") == 2
@@ -285,8 +308,10 @@ async def test_another_employees_log_at_the_same_time_is_not_an_overlap(client):
 
 async def test_overlap_inside_one_batch_warns(client):
     await seed(client)
-    items = [log(250, 10, "2024-10-29T09:00:00Z", "2024-10-29T11:00:00Z"),
-             log(251, 10, "2024-10-29T10:00:00Z", "2024-10-29T12:00:00Z")]
+    items = [
+        log(250, 10, "2024-10-29T09:00:00Z", "2024-10-29T11:00:00Z"),
+        log(251, 10, "2024-10-29T10:00:00Z", "2024-10-29T12:00:00Z"),
+    ]
 
     body = await bulk(client, items)
 
@@ -313,8 +338,10 @@ async def test_single_create_and_edit_warn_about_overlap(client):
 
 async def test_exactly_twelve_hours_is_within_the_daily_limit(client):
     await seed(client, project_hours=None)
-    items = [log(250, 10, "2024-10-28T00:00:00Z", "2024-10-28T06:00:00Z"),
-             log(251, 10, "2024-10-28T06:00:00Z", "2024-10-28T12:00:00Z")]
+    items = [
+        log(250, 10, "2024-10-28T00:00:00Z", "2024-10-28T06:00:00Z"),
+        log(251, 10, "2024-10-28T06:00:00Z", "2024-10-28T12:00:00Z"),
+    ]
 
     body = await bulk(client, items)
 
@@ -324,8 +351,13 @@ async def test_exactly_twelve_hours_is_within_the_daily_limit(client):
 
 async def test_going_over_twelve_hours_warns_but_is_saved(client, backend):
     await seed(client, project_hours=None)
-    await bulk(client, [log(250, 10, "2024-10-28T00:00:00Z", "2024-10-28T06:00:00Z"),
-                        log(251, 10, "2024-10-28T06:00:00Z", "2024-10-28T12:00:00Z")])
+    await bulk(
+        client,
+        [
+            log(250, 10, "2024-10-28T00:00:00Z", "2024-10-28T06:00:00Z"),
+            log(251, 10, "2024-10-28T06:00:00Z", "2024-10-28T12:00:00Z"),
+        ],
+    )
 
     body = await bulk(client, [log(252, 10, "2024-10-28T12:00:00Z", "2024-10-28T12:30:00Z")])
 
@@ -336,9 +368,11 @@ async def test_going_over_twelve_hours_warns_but_is_saved(client, backend):
 
 async def test_each_long_day_gets_its_own_warning(client):
     await seed(client, project_hours=None)
-    items = [log(250, 10, "2024-10-01T00:00:00Z", "2024-10-01T13:00:00Z"),
-             log(250, 10, "2024-10-02T00:00:00Z", "2024-10-02T08:00:00Z"),
-             log(250, 10, "2024-10-03T00:00:00Z", "2024-10-03T14:00:00Z")]
+    items = [
+        log(250, 10, "2024-10-01T00:00:00Z", "2024-10-01T13:00:00Z"),
+        log(250, 10, "2024-10-02T00:00:00Z", "2024-10-02T08:00:00Z"),
+        log(250, 10, "2024-10-03T00:00:00Z", "2024-10-03T14:00:00Z"),
+    ]
 
     body = await bulk(client, items)
 
@@ -349,8 +383,9 @@ async def test_daily_limit_is_a_setting(client, backend):
     await seed(client, project_hours=None)
     lifespan, strict = await make_client(backend, max_daily_hours=8)
     try:
-        response = await strict.post(BULK.format(user=10),
-                                     json=[log(250, 10, "2024-10-28T00:00:00Z", "2024-10-28T08:30:00Z")])
+        response = await strict.post(
+            BULK.format(user=10), json=[log(250, 10, "2024-10-28T00:00:00Z", "2024-10-28T08:30:00Z")]
+        )
     finally:
         await strict.aclose()
         await lifespan.__aexit__(None, None, None)

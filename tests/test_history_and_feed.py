@@ -129,8 +129,9 @@ async def test_restore_is_for_admins_and_within_the_restore_window(client, backe
     await seed(client)
     log_id = (await create(client)).json()["data"]["taskLogId"]
     await client.delete(f"/api/tasklogs/delete/{log_id}/")
-    as_owner = await client.post(f"/tasklogs/{log_id}/restore/",
-                                 headers={"Authorization": f"Bearer {backend.token(10)}"})
+    as_owner = await client.post(
+        f"/tasklogs/{log_id}/restore/", headers={"Authorization": f"Bearer {backend.token(10)}"}
+    )
     assert as_owner.status_code == 403
     await backend.execute("UPDATE task_log_changes SET at = '2000-01-01 00:00:00' WHERE action = 'delete'")
     too_late = await client.post(f"/tasklogs/{log_id}/restore/")
@@ -160,8 +161,12 @@ async def _replay(client, since=None, limit=3, **headers):
 
 async def test_the_change_feed_replays_to_the_stored_state(client, backend):
     await seed(client)
-    ids = [(await create(client, start=f"2024-10-2{d}T09:00:00Z", end=f"2024-10-2{d}T10:00:00Z")).json()["data"]
-           ["taskLogId"] for d in range(1, 7)]
+    ids = [
+        (await create(client, start=f"2024-10-2{d}T09:00:00Z", end=f"2024-10-2{d}T10:00:00Z")).json()["data"][
+            "taskLogId"
+        ]
+        for d in range(1, 7)
+    ]
     await client.patch(f"/tasklogs/{ids[0]}/", json={"description": "edited"})
     await client.delete(f"/api/tasklogs/delete/{ids[1]}/")
     await client.delete(f"/api/tasklogs/delete/{ids[2]}/")

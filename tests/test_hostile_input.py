@@ -55,8 +55,9 @@ async def test_broken_bodies_are_4xx_in_the_envelope(client, backend, name):
 async def test_a_10_mb_body_is_413(client, backend):
     await seed(client)
     body = b'[{"description": "' + b"x" * (10 * 1024 * 1024) + b'"}]'
-    response = await client.post("/tasklogs/bulk/create/10/", content=body,
-                                 headers={"Content-Type": "application/json"})
+    response = await client.post(
+        "/tasklogs/bulk/create/10/", content=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.json()["error_code"] == "PAYLOAD_TOO_LARGE"
     assert await backend.scalar("SELECT count(*) FROM task_logs") == 0
@@ -64,8 +65,11 @@ async def test_a_10_mb_body_is_413(client, backend):
 
 async def test_a_100k_item_array_is_413_without_validating_every_item(client, backend):
     await seed(client)
-    response = await client.post("/tasklogs/bulk/create/10/", content=b"[" + b",".join([b"{}"] * 100_000) + b"]",
-                                 headers={"Content-Type": "application/json"})
+    response = await client.post(
+        "/tasklogs/bulk/create/10/",
+        content=b"[" + b",".join([b"{}"] * 100_000) + b"]",
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code == 413
     assert response.json()["error_code"] == "PAYLOAD_TOO_LARGE"
     assert len(response.content) < 2000  # one clear error, not 100,000 of them
@@ -79,13 +83,20 @@ async def test_many_bad_items_answer_a_bounded_error_list(client, backend):
     assert "listed" in response.json()["message"]
 
 
-@pytest.mark.parametrize("description", [
-    "'; DROP TABLE task_logs; --",
-    "Robert'); DELETE FROM employees WHERE ('1'='1",
-    "=HYPERLINK(\"http://evil.example\",\"click\")",
-    "+1+1", "-2+3", "@SUM(A1)",
-    "\u202egnp.exe", "😀" * 1000, "<script>alert(1)</script>",
-])
+@pytest.mark.parametrize(
+    "description",
+    [
+        "'; DROP TABLE task_logs; --",
+        "Robert'); DELETE FROM employees WHERE ('1'='1",
+        '=HYPERLINK("http://evil.example","click")',
+        "+1+1",
+        "-2+3",
+        "@SUM(A1)",
+        "\u202egnp.exe",
+        "😀" * 1000,
+        "<script>alert(1)</script>",
+    ],
+)
 async def test_sql_and_formula_payloads_are_stored_as_plain_text(client, backend, description):
     await seed(client)
     response = await client.post("/tasklog/create/", json=log(description=description))
@@ -95,10 +106,17 @@ async def test_sql_and_formula_payloads_are_stored_as_plain_text(client, backend
     assert await backend.scalar("SELECT count(*) FROM employees") == 7
 
 
-@pytest.mark.parametrize("path", [
-    "/tasklogs/99999999999999999999999/", "/tasklogs/-1/", "/tasklogs/abc/", "/taskLogs/task/1e9/",
-    "/notifications/recipient/0/", "/api/tasklogs/delete/9223372036854775808/",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/tasklogs/99999999999999999999999/",
+        "/tasklogs/-1/",
+        "/tasklogs/abc/",
+        "/taskLogs/task/1e9/",
+        "/notifications/recipient/0/",
+        "/api/tasklogs/delete/9223372036854775808/",
+    ],
+)
 async def test_out_of_range_ids_in_paths_are_422(client, path):
     method = "DELETE" if "delete" in path else "GET"
     response = await client.request(method, path)
@@ -106,9 +124,16 @@ async def test_out_of_range_ids_in_paths_are_422(client, path):
     assert response.json()["status"] == 0
 
 
-@pytest.mark.parametrize("params", [
-    {"page": "0"}, {"page": "-5"}, {"page_size": "100000000"}, {"page": "abc"}, {"page": "99999999999999999999"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"page": "0"},
+        {"page": "-5"},
+        {"page_size": "100000000"},
+        {"page": "abc"},
+        {"page": "99999999999999999999"},
+    ],
+)
 async def test_bad_query_parameters_are_422(client, params):
     await seed(client)
     response = await client.get("/taskLogs/task/250/", params=params)
@@ -126,10 +151,18 @@ async def test_headers_cannot_break_anything(client, backend):
 
 # A lone UTF-16 surrogate is valid JSON escape syntax but no text: neither database can store it.
 SURROGATE_BODIES = [
-    ("POST", "/tasklog/create/", b'{"taskId": 250, "userId": 10, "startTime": "2024-10-29T09:00:00Z", '
-                                 b'"endTime": "2024-10-29T10:00:00Z", "description": "\\ud800"}'),
-    ("POST", "/tasklogs/bulk/create/10/", b'[{"taskId": 250, "userId": 10, "startTime": "2024-10-29T09:00:00Z", '
-                                          b'"endTime": "2024-10-29T10:00:00Z", "description": "ok \\udfff"}]'),
+    (
+        "POST",
+        "/tasklog/create/",
+        b'{"taskId": 250, "userId": 10, "startTime": "2024-10-29T09:00:00Z", '
+        b'"endTime": "2024-10-29T10:00:00Z", "description": "\\ud800"}',
+    ),
+    (
+        "POST",
+        "/tasklogs/bulk/create/10/",
+        b'[{"taskId": 250, "userId": 10, "startTime": "2024-10-29T09:00:00Z", '
+        b'"endTime": "2024-10-29T10:00:00Z", "description": "ok \\udfff"}]',
+    ),
     ("PUT", "/employees/10/", b'{"companyId": 1, "name": "\\ud800"}'),
     ("PUT", "/employees/10/", b'{"companyId": 1, "name": "Asha", "email": "\\ud800@example.com"}'),
     ("PUT", "/companies/1/", b'{"name": "\\ud800"}'),
@@ -154,30 +187,35 @@ async def test_a_lone_surrogate_in_a_text_field_is_400_and_writes_nothing(client
 
 async def test_a_surrogate_pair_is_one_character_and_accepted(client, backend):
     await seed(client)
-    body = (b'{"taskId": 250, "userId": 10, "startTime": "2024-10-29T09:00:00Z", '
-            b'"endTime": "2024-10-29T10:00:00Z", "description": "\\ud83d\\ude00"}')
+    body = (
+        b'{"taskId": 250, "userId": 10, "startTime": "2024-10-29T09:00:00Z", '
+        b'"endTime": "2024-10-29T10:00:00Z", "description": "\\ud83d\\ude00"}'
+    )
     response = await client.post("/tasklog/create/", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 200, response.text
     assert await backend.scalar("SELECT description FROM task_logs") == "\U0001f600"
 
 
-@pytest.mark.parametrize("since", ["9999999999999999999", "99999999999999999999999-1", "1-9223372036854775808",
-                                   "²", "١٢", "-1", "1-"])
+@pytest.mark.parametrize(
+    "since", ["9999999999999999999", "99999999999999999999999-1", "1-9223372036854775808", "²", "١٢", "-1", "1-"]
+)
 async def test_a_feed_cursor_beyond_64_bits_or_not_ascii_digits_is_422(client, since):
     response = await client.get("/tasklogs/changes/", params={"since": since})
     assert response.status_code == 422, response.text
     assert response.json()["error_code"] == "INVALID_CURSOR"
 
 
-@pytest.mark.parametrize("if_match", ['"²"', "²", '"\u0661"', '"99999999999999999999999"', '"9223372036854775808"',
-                                      '"-1"', '"1_0"', '""'])
+@pytest.mark.parametrize(
+    "if_match", ['"²"', "²", '"\u0661"', '"99999999999999999999999"', '"9223372036854775808"', '"-1"', '"1_0"', '""']
+)
 async def test_an_if_match_that_is_no_version_is_412_never_500(client, backend, if_match):
     await seed(client)
     created = await client.post("/tasklog/create/", json=log())
     log_id = created.json()["data"]["taskLogId"]
     for method, path in (("PATCH", f"/tasklogs/{log_id}/"), ("DELETE", f"/api/tasklogs/delete/{log_id}/")):
-        response = await client.request(method, path, json={"description": "edited"},
-                                        headers={"If-Match": if_match.encode()})
+        response = await client.request(
+            method, path, json={"description": "edited"}, headers={"If-Match": if_match.encode()}
+        )
         assert response.status_code == 412, (method, if_match, response.text)
         assert response.json()["error_code"] == "VERSION_CONFLICT"
     assert await backend.rows("SELECT description, version FROM task_logs") == [("", 1)]

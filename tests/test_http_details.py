@@ -15,13 +15,16 @@ async def test_a_405_names_every_method_of_the_path_in_either_spelling(client, p
     assert body["status"] == 0 and body["error_code"] == "METHOD_NOT_ALLOWED"
 
 
-@pytest.mark.parametrize(("method", "path", "allow"), [
-    ("POST", "/tasklogs/1/", "GET, PATCH, PUT"),
-    ("GET", "/tasklog/create/", "POST"),
-    ("GET", "/api/tasklogs/delete/1", "DELETE"),
-    ("DELETE", "/projects/7/", "GET, PUT"),
-    ("POST", "/tasks/250", "GET, PUT"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("POST", "/tasklogs/1/", "GET, PATCH, PUT"),
+        ("GET", "/tasklog/create/", "POST"),
+        ("GET", "/api/tasklogs/delete/1", "DELETE"),
+        ("DELETE", "/projects/7/", "GET, PUT"),
+        ("POST", "/tasks/250", "GET, PUT"),
+    ],
+)
 async def test_other_paths_name_all_their_methods_too(client, method, path, allow):
     response = await client.request(method, path)
     assert response.status_code == 405, response.text
@@ -42,17 +45,28 @@ async def test_a_log_id_path_still_answers_422_for_a_word_that_is_no_route(clien
     assert response.status_code == 422
 
 
-@pytest.mark.parametrize(("if_match", "expected"), [
-    ('"0", "1"', 200), ('"1", "18"', 200), ('W/"7", "1"', 200), ('"0","1"', 200), ('"0", *', 200), ("*", 200),
-    ('"0", "18"', 412), ('"0", "²"', 412), ('"2"', 412),
-])
+@pytest.mark.parametrize(
+    ("if_match", "expected"),
+    [
+        ('"0", "1"', 200),
+        ('"1", "18"', 200),
+        ('W/"7", "1"', 200),
+        ('"0","1"', 200),
+        ('"0", *', 200),
+        ("*", 200),
+        ('"0", "18"', 412),
+        ('"0", "²"', 412),
+        ('"2"', 412),
+    ],
+)
 async def test_if_match_with_a_list_matches_any_of_its_tags(client, backend, if_match, expected):
     await seed(client)
     created = await client.post("/tasklog/create/", json=log())
     log_id = created.json()["data"]["taskLogId"]
     assert created.headers["ETag"] == '"1"'
-    response = await client.patch(f"/tasklogs/{log_id}/", json={"description": "edited"},
-                                  headers={"If-Match": if_match.encode()})
+    response = await client.patch(
+        f"/tasklogs/{log_id}/", json={"description": "edited"}, headers={"If-Match": if_match.encode()}
+    )
     assert response.status_code == expected, response.text
     assert await backend.scalar("SELECT version FROM task_logs") == (2 if expected == 200 else 1)
     if expected == 412:

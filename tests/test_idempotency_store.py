@@ -18,7 +18,12 @@ async def _add_keys(backend, principal, count, *, expired):
         await backend.execute(
             "INSERT INTO idempotency_keys (principal, key, request_hash, status_code, response_body, "
             "response_headers, created_at, expires_at) VALUES (:p, :k, 'h', 200, :b, NULL, :c, :e)",
-            p=principal, k=f"{'old' if expired else 'live'}-{n}", b=b"{}", c=moment - timedelta(hours=24), e=moment)
+            p=principal,
+            k=f"{'old' if expired else 'live'}-{n}",
+            b=b"{}",
+            c=moment - timedelta(hours=24),
+            e=moment,
+        )
 
 
 async def test_the_purge_deletes_only_expired_keys_in_batches(backend):
@@ -56,13 +61,17 @@ async def test_a_caller_above_its_live_key_limit_gets_429_and_nothing_is_written
     async with http:
         await seed(http)
         first = await http.post("/tasklog/create/", json=log(), headers={"Idempotency-Key": "a"})
-        second = await http.post("/tasklog/create/", json=log(start="2024-10-29T11:00:00Z",
-                                                                 end="2024-10-29T12:00:00Z"),
-                                 headers={"Idempotency-Key": "b"})
+        second = await http.post(
+            "/tasklog/create/",
+            json=log(start="2024-10-29T11:00:00Z", end="2024-10-29T12:00:00Z"),
+            headers={"Idempotency-Key": "b"},
+        )
         assert first.status_code == second.status_code == 200
-        third = await http.post("/tasklog/create/", json=log(start="2024-10-29T13:00:00Z",
-                                                                end="2024-10-29T14:00:00Z"),
-                                headers={"Idempotency-Key": "c"})
+        third = await http.post(
+            "/tasklog/create/",
+            json=log(start="2024-10-29T13:00:00Z", end="2024-10-29T14:00:00Z"),
+            headers={"Idempotency-Key": "c"},
+        )
         assert third.status_code == 429, third.text
         assert third.json()["error_code"] == "TOO_MANY_IDEMPOTENCY_KEYS"
         assert 0 < int(third.headers["Retry-After"]) <= 24 * 3600
@@ -71,14 +80,18 @@ async def test_a_caller_above_its_live_key_limit_gets_429_and_nothing_is_written
         # A retry of a kept key is still answered; a write without a key is not limited.
         replay = await http.post("/tasklog/create/", json=log(), headers={"Idempotency-Key": "a"})
         assert replay.status_code == 200 and replay.headers["Idempotent-Replayed"] == "true"
-        unkeyed = await http.post("/tasklog/create/", json=log(start="2024-10-29T13:00:00Z",
-                                                                  end="2024-10-29T14:00:00Z"))
+        unkeyed = await http.post(
+            "/tasklog/create/", json=log(start="2024-10-29T13:00:00Z", end="2024-10-29T14:00:00Z")
+        )
         assert unkeyed.status_code == 200
         # Expired keys do not count.
-        await backend.execute("UPDATE idempotency_keys SET expires_at = :e WHERE key = 'a'",
-                              e=utcnow() - timedelta(seconds=1))
-        fourth = await http.post("/tasklog/create/", json=log(start="2024-10-29T15:00:00Z",
-                                                                 end="2024-10-29T16:00:00Z"),
-                                 headers={"Idempotency-Key": "d"})
+        await backend.execute(
+            "UPDATE idempotency_keys SET expires_at = :e WHERE key = 'a'", e=utcnow() - timedelta(seconds=1)
+        )
+        fourth = await http.post(
+            "/tasklog/create/",
+            json=log(start="2024-10-29T15:00:00Z", end="2024-10-29T16:00:00Z"),
+            headers={"Idempotency-Key": "d"},
+        )
         assert fourth.status_code == 200, fourth.text
     await lifespan.__aexit__(None, None, None)

@@ -22,8 +22,13 @@ def candidate(i: int) -> dict:
     user = 10 if i % 2 == 0 else 11
     task = [250, 251, 252, 253][i % 4]
     start = BASE + timedelta(minutes=30 * (i // 2))
-    return {"taskId": task, "userId": user, "startTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "endTime": (start + timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ"), "description": f"c{i}"}
+    return {
+        "taskId": task,
+        "userId": user,
+        "startTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "endTime": (start + timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "description": f"c{i}",
+    }
 
 
 async def one_client(http: httpx.AsyncClient, n: int, acknowledged: set[int], statuses: list[int]) -> None:
@@ -49,8 +54,11 @@ async def one_client(http: httpx.AsyncClient, n: int, acknowledged: set[int], st
     logs = listing.json()["data"]
     if logs:
         target = rng.choice(logs)
-        r = await http.patch(f"/tasklogs/{target['taskLogId']}/", json={"description": f"edited by {n}"},
-                             headers={"If-Match": f'"{target["version"]}"'})
+        r = await http.patch(
+            f"/tasklogs/{target['taskLogId']}/",
+            json={"description": f"edited by {n}"},
+            headers={"If-Match": f'"{target["version"]}"'},
+        )
         statuses.append(r.status_code)
 
 
@@ -63,19 +71,20 @@ def test_two_workers_and_200_clients_lose_nothing_and_double_nothing():
 
         async def run() -> None:
             limits = httpx.Limits(max_connections=CLIENTS)
-            async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, timeout=120,
-                                         limits=limits) as http:
+            async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, timeout=120, limits=limits) as http:
                 await asyncio.gather(*(one_client(http, n, acknowledged, statuses) for n in range(CLIENTS)))
 
         asyncio.run(run())
         state = asyncio.run(_database_state(url))
         feed = asyncio.run(_replay_feed(base, key))
 
-    print(f"\n{len(statuses)} requests from {CLIENTS} clients: "
-          f"{ {code: statuses.count(code) for code in sorted(set(statuses))} }; "
-          f"{len(acknowledged)} distinct logs acknowledged, {len(state['candidates'])} stored; "
-          f"alerts per budget and admin: {sorted(set(state['alerts_per_budget'].values()))}; "
-          f"feed replay equal to the table: {feed == state['descriptions']}")
+    print(
+        f"\n{len(statuses)} requests from {CLIENTS} clients: "
+        f"{ {code: statuses.count(code) for code in sorted(set(statuses))} }; "
+        f"{len(acknowledged)} distinct logs acknowledged, {len(state['candidates'])} stored; "
+        f"alerts per budget and admin: {sorted(set(state['alerts_per_budget'].values()))}; "
+        f"feed replay equal to the table: {feed == state['descriptions']}"
+    )
     # Only the answers we designed for: created, duplicate, in-use retry, version conflict.
     assert set(statuses) <= {200, 409, 412}, sorted(set(statuses))
     stored = state["candidates"]
@@ -94,18 +103,39 @@ async def _database_state(url: str) -> dict:
     engine = create_async_engine(url)
     async with engine.connect() as conn:
         descriptions = dict((await conn.execute(text("SELECT id, description FROM task_logs"))).all())
-        originals = (await conn.execute(text(
-            "SELECT l.id, c.after->>'description' FROM task_logs l JOIN task_log_changes c "
-            "ON c.task_log_id = l.id AND c.action = 'create'"))).all()
-        duplicates = (await conn.execute(text(
-            "SELECT count(*) FROM (SELECT 1 FROM task_logs GROUP BY task_id, user_id, start_time "
-            "HAVING count(*) > 1) d"))).scalar()
-        drift = (await conn.execute(text(
-            "SELECT count(*) FROM tasks t WHERE t.logged_seconds <> COALESCE((SELECT SUM(CAST(EXTRACT(EPOCH FROM "
-            "l.end_time - l.start_time) AS BIGINT)) FROM task_logs l WHERE l.task_id = t.id), 0)"))).scalar()
-        alerts = (await conn.execute(text(
-            "SELECT type, payload->>'projectId', payload->>'taskId', recipient_id, count(*) FROM notifications "
-            "GROUP BY 1, 2, 3, 4"))).all()
+        originals = (
+            await conn.execute(
+                text(
+                    "SELECT l.id, c.after->>'description' FROM task_logs l JOIN task_log_changes c "
+                    "ON c.task_log_id = l.id AND c.action = 'create'"
+                )
+            )
+        ).all()
+        duplicates = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT 1 FROM task_logs GROUP BY task_id, user_id, start_time "
+                    "HAVING count(*) > 1) d"
+                )
+            )
+        ).scalar()
+        drift = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM tasks t WHERE t.logged_seconds <> COALESCE((SELECT "
+                    "SUM(CAST(EXTRACT(EPOCH FROM l.end_time - l.start_time) AS BIGINT)) "
+                    "FROM task_logs l WHERE l.task_id = t.id), 0)"
+                )
+            )
+        ).scalar()
+        alerts = (
+            await conn.execute(
+                text(
+                    "SELECT type, payload->>'projectId', payload->>'taskId', recipient_id, count(*) FROM notifications "
+                    "GROUP BY 1, 2, 3, 4"
+                )
+            )
+        ).all()
     await engine.dispose()
     candidates = [int(d[1:]) for _, d in originals if d and d.startswith("c")]
     return {
@@ -150,10 +180,14 @@ def test_a_worker_killed_mid_bulk_leaves_the_whole_batch_or_nothing():
     for delay in (0.05, 0.3):
         with live_service(url) as (base, key):
             asyncio.run(_wipe(url))
+
             def upload(base: str = base, key: str = key) -> None:
                 try:
-                    outcomes.append(httpx.post(f"{base}/tasklogs/bulk/create/10/", json=batch,
-                                               headers={"X-API-Key": key}, timeout=60).status_code)
+                    outcomes.append(
+                        httpx.post(
+                            f"{base}/tasklogs/bulk/create/10/", json=batch, headers={"X-API-Key": key}, timeout=60
+                        ).status_code
+                    )
                 except httpx.TransportError:
                     outcomes.append("connection lost")
 
@@ -164,8 +198,12 @@ def test_a_worker_killed_mid_bulk_leaves_the_whole_batch_or_nothing():
             sender.join()
         stored = asyncio.run(_count(url, "SELECT count(*) FROM task_logs WHERE description = 'killed-batch'"))
         assert stored in (0, 1000), (delay, stored)
-        assert asyncio.run(_count(url, "SELECT count(*) FROM task_log_changes WHERE after->>'description' = "
-                                       "'killed-batch'")) == stored
+        assert (
+            asyncio.run(
+                _count(url, "SELECT count(*) FROM task_log_changes WHERE after->>'description' = 'killed-batch'")
+            )
+            == stored
+        )
     assert outcomes  # the uploads ran
 
 

@@ -32,21 +32,29 @@ def bearer(backend: Any, employee_id: int, company_id: int = 1) -> dict[str, str
     return {"Authorization": f"Bearer {backend.token(employee_id, company_id)}"}
 
 
-def minutes_logs(count: int, user_id: int = 10, task_ids: tuple[int, ...] = (250, 251, 252),
-                 first: datetime = datetime(2024, 3, 1, tzinfo=UTC), description: str = "log") -> list[dict[str, Any]]:
+def minutes_logs(
+    count: int,
+    user_id: int = 10,
+    task_ids: tuple[int, ...] = (250, 251, 252),
+    first: datetime = datetime(2024, 3, 1, tzinfo=UTC),
+    description: str = "log",
+) -> list[dict[str, Any]]:
     """`count` one-minute logs, one every two minutes."""
     return [
-        {"taskId": task_ids[i % len(task_ids)], "userId": user_id,
-         "startTime": (first + timedelta(minutes=2 * i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-         "endTime": (first + timedelta(minutes=2 * i + 1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-         "description": f"{description} {i}"}
+        {
+            "taskId": task_ids[i % len(task_ids)],
+            "userId": user_id,
+            "startTime": (first + timedelta(minutes=2 * i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "endTime": (first + timedelta(minutes=2 * i + 1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "description": f"{description} {i}",
+        }
         for i in range(count)
     ]
 
 
 async def bulk(http: httpx.AsyncClient, items: list[dict[str, Any]], user_id: int = 10) -> None:
     for start in range(0, len(items), 1000):
-        response = await http.post(f"/tasklogs/bulk/create/{user_id}/", json=items[start:start + 1000])
+        response = await http.post(f"/tasklogs/bulk/create/{user_id}/", json=items[start : start + 1000])
         assert response.status_code == 200, response.text
 
 
@@ -125,8 +133,9 @@ async def test_history_comes_in_pages_that_follow_next_cursor(small_limits, back
     assert_error(await http.get(f"/tasklogs/{log_id}/history/", params={"limit": 1001}), 422, "VALIDATION_ERROR")
     # Access is unchanged: another employee is refused, another company sees nothing.
     assert_error(await http.get(f"/tasklogs/{log_id}/history/", headers=bearer(backend, 11)), 403, "FORBIDDEN")
-    assert_error(await http.get(f"/tasklogs/{log_id}/history/", headers=bearer(backend, 20, 2)), 404,
-                 "TASK_LOG_NOT_FOUND")
+    assert_error(
+        await http.get(f"/tasklogs/{log_id}/history/", headers=bearer(backend, 20, 2)), 404, "TASK_LOG_NOT_FOUND"
+    )
     own = await http.get(f"/tasklogs/{log_id}/history/", params={"limit": 1}, headers=bearer(backend, 10))
     assert own.status_code == 200 and len(own.json()["data"]) == 1 and own.json()["nextCursor"]
 
@@ -168,16 +177,20 @@ async def test_the_export_streams_every_matching_log_with_count_and_checksum_of_
 async def test_the_csv_export_is_formula_safe(small_limits, backend):
     http = small_limits
     items = minutes_logs(3)
-    items[0]["description"] = "=HYPERLINK(\"http://evil\")"
-    items[1]["description"] = "+1, with a comma and \"quotes\""
+    items[0]["description"] = '=HYPERLINK("http://evil")'
+    items[1]["description"] = '+1, with a comma and "quotes"'
     await bulk(http, items)
-    response = await http.get("/tasklogs/export/", params={"from": "2024-03-01", "to": "2024-03-02",
-                                                             "format": "csv", "employeeId": 10})
+    response = await http.get(
+        "/tasklogs/export/", params={"from": "2024-03-01", "to": "2024-03-02", "format": "csv", "employeeId": 10}
+    )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
-    assert [r["description"] for r in rows] == ["'=HYPERLINK(\"http://evil\")", "'+1, with a comma and \"quotes\"",
-                                                "log 2"]
+    assert [r["description"] for r in rows] == [
+        '\'=HYPERLINK("http://evil")',
+        '\'+1, with a comma and "quotes"',
+        "log 2",
+    ]
     assert [int(r["taskLogId"]) for r in rows] == await database_ids(backend)
     assert rows[0]["startTime"] == "2024-03-01T00:00:00Z" and rows[0]["manualAdd"] == "false"
     assert rows[0]["userName"] == "Asha Rao" and rows[0]["durationSeconds"] == "60"
@@ -193,12 +206,16 @@ async def test_an_export_needs_a_window_of_at_most_the_configured_days(small_lim
     assert {e["field"] for e in body["errors"]} == {"from", "to"}
     assert_error(await http.get("/tasklogs/export/", params={"from": "2024-01-01"}), 422, "MISSING_FIELD")
     # export_max_days is 31 here.
-    assert_error(await http.get("/tasklogs/export/", params={"from": "2024-01-01", "to": "2024-02-02"}), 422,
-                 "EXPORT_TOO_LONG")
+    assert_error(
+        await http.get("/tasklogs/export/", params={"from": "2024-01-01", "to": "2024-02-02"}), 422, "EXPORT_TOO_LONG"
+    )
     ok = await http.get("/tasklogs/export/", params={"from": "2024-01-01", "to": "2024-02-01"})
     assert ok.status_code == 200 and ok.content == b""
-    assert_error(await http.get("/tasklogs/export/", params={"from": "2024-01-01", "to": "2024-01-02",
-                                                            "format": "xml"}), 422, "VALIDATION_ERROR")
+    assert_error(
+        await http.get("/tasklogs/export/", params={"from": "2024-01-01", "to": "2024-01-02", "format": "xml"}),
+        422,
+        "VALIDATION_ERROR",
+    )
 
 
 # ---------------------------------------------------------------- PostgreSQL: size and plans
@@ -247,8 +264,13 @@ async def explain(backend: Any, search: LogSearch, expect_rows: int | None = Non
 async def test_an_employees_window_is_an_index_range_scan(postgres_only, small_limits, backend):
     await backend.execute(PG_FILL, count=50_000)
     await backend.execute("ANALYZE task_logs")
-    search = LogSearch(employee_ids=(10,), company_id=1, start=datetime(2024, 1, 10, tzinfo=UTC),
-                       end=datetime(2024, 1, 11, tzinfo=UTC), starts_after=datetime(2024, 1, 9, tzinfo=UTC))
+    search = LogSearch(
+        employee_ids=(10,),
+        company_id=1,
+        start=datetime(2024, 1, 10, tzinfo=UTC),
+        end=datetime(2024, 1, 11, tzinfo=UTC),
+        starts_after=datetime(2024, 1, 9, tzinfo=UTC),
+    )
     plan = await explain(backend, search, expect_rows=100)
     assert "ix_task_logs_user_id_start_time" in plan, plan
     assert "Seq Scan on task_logs" not in plan, plan
@@ -257,8 +279,13 @@ async def test_an_employees_window_is_an_index_range_scan(postgres_only, small_l
 async def test_a_projects_window_reads_its_tasks_first_and_the_logs_by_an_index(postgres_only, small_limits, backend):
     await backend.execute(PG_FILL, count=50_000)
     await backend.execute("ANALYZE task_logs")
-    search = LogSearch(project_ids=(8,), company_id=1, start=datetime(2024, 1, 10, tzinfo=UTC),
-                       end=datetime(2024, 1, 11, tzinfo=UTC), starts_after=datetime(2024, 1, 9, tzinfo=UTC))
+    search = LogSearch(
+        project_ids=(8,),
+        company_id=1,
+        start=datetime(2024, 1, 10, tzinfo=UTC),
+        end=datetime(2024, 1, 11, tzinfo=UTC),
+        starts_after=datetime(2024, 1, 9, tzinfo=UTC),
+    )
     plan = await explain(backend, search)
     # The task ids first (one index look-up), then the logs by an index
     # range: by task, or (the planner's choice with a company of few

@@ -13,21 +13,63 @@ from tests.factories import put, seed
 # Company 1 is in Europe/Berlin (UTC+1 from 2024-10-27). Employee 10 and 11
 # are company 1's; employee 21 is company 2's.
 LOGS: dict[str, dict[str, Any]] = {
-    "A": {"taskId": 250, "userId": 10, "startTime": "2024-10-01T08:00:00Z", "endTime": "2024-10-01T09:00:00Z",
-          "description": "Worked on Auth", "manualAdd": False},
-    "E": {"taskId": 250, "userId": 11, "startTime": "2024-10-01T08:00:00Z", "endTime": "2024-10-01T09:00:00Z",
-          "description": "pairing", "manualAdd": False},
-    "B": {"taskId": 251, "userId": 10, "startTime": "2024-10-01T09:00:00Z", "endTime": "2024-10-01T10:00:00Z",
-          "description": "code REVIEW 100%", "manualAdd": True},
-    "G": {"taskId": 900, "userId": 21, "startTime": "2024-10-10T10:00:00Z", "endTime": "2024-10-10T11:00:00Z",
-          "description": "theirs", "manualAdd": False},
-    "F": {"taskId": 252, "userId": 11, "startTime": "2024-10-15T12:00:00Z", "endTime": "2024-10-15T13:00:00Z",
-          "description": "100_percent", "manualAdd": False},
+    "A": {
+        "taskId": 250,
+        "userId": 10,
+        "startTime": "2024-10-01T08:00:00Z",
+        "endTime": "2024-10-01T09:00:00Z",
+        "description": "Worked on Auth",
+        "manualAdd": False,
+    },
+    "E": {
+        "taskId": 250,
+        "userId": 11,
+        "startTime": "2024-10-01T08:00:00Z",
+        "endTime": "2024-10-01T09:00:00Z",
+        "description": "pairing",
+        "manualAdd": False,
+    },
+    "B": {
+        "taskId": 251,
+        "userId": 10,
+        "startTime": "2024-10-01T09:00:00Z",
+        "endTime": "2024-10-01T10:00:00Z",
+        "description": "code REVIEW 100%",
+        "manualAdd": True,
+    },
+    "G": {
+        "taskId": 900,
+        "userId": 21,
+        "startTime": "2024-10-10T10:00:00Z",
+        "endTime": "2024-10-10T11:00:00Z",
+        "description": "theirs",
+        "manualAdd": False,
+    },
+    "F": {
+        "taskId": 252,
+        "userId": 11,
+        "startTime": "2024-10-15T12:00:00Z",
+        "endTime": "2024-10-15T13:00:00Z",
+        "description": "100_percent",
+        "manualAdd": False,
+    },
     # 00:15-00:45 on November 1 in Berlin, still October 31 in UTC.
-    "C": {"taskId": 260, "userId": 10, "startTime": "2024-10-31T23:15:00Z", "endTime": "2024-10-31T23:45:00Z",
-          "description": "late night", "manualAdd": False},
-    "D": {"taskId": 250, "userId": 10, "startTime": "2024-11-05T10:00:00Z", "endTime": "2024-11-05T11:00:00Z",
-          "description": "=cmd|' /C calc'!A0", "manualAdd": False},
+    "C": {
+        "taskId": 260,
+        "userId": 10,
+        "startTime": "2024-10-31T23:15:00Z",
+        "endTime": "2024-10-31T23:45:00Z",
+        "description": "late night",
+        "manualAdd": False,
+    },
+    "D": {
+        "taskId": 250,
+        "userId": 10,
+        "startTime": "2024-11-05T10:00:00Z",
+        "endTime": "2024-11-05T11:00:00Z",
+        "description": "=cmd|' /C calc'!A0",
+        "manualAdd": False,
+    },
 }
 ORDER = ["A", "E", "B", "G", "F", "C", "D"]  # by start time, then id (A is created before E)
 
@@ -71,8 +113,10 @@ async def world(backend: Any) -> Any:
         await seed(http, timezone="Europe/Berlin")
         await put(http, "/employees/13/", {"companyId": 1, "name": "Tia Lead", "isTeamLeader": True})
         ids = await seed_logs(http)
-        keys = {"platform_key": http.headers["X-API-Key"],
-                "company_key": await backend.api_key("billing", company_id=1)}
+        keys = {
+            "platform_key": http.headers["X-API-Key"],
+            "company_key": await backend.api_key("billing", company_id=1),
+        }
         del http.headers["X-API-Key"]
         yield World(backend, http, ids, keys)
     await lifespan.__aexit__(None, None, None)
@@ -148,15 +192,22 @@ async def test_updated_since_finds_logs_changed_at_or_after_an_instant(world):
     # Give every log an updated_at of its start, then edit A now.
     await world.backend.execute("UPDATE task_logs SET updated_at = start_time")
     assert ok_names(world, await world.search(updatedSince="2024-10-31T23:15:00Z")) == ["C", "D"]
-    edited = await world.http.patch(f"/tasklogs/{world.ids['A']}/", json={"description": "Auth, again"},
-                                    headers=world.caller("platform_key"))
+    edited = await world.http.patch(
+        f"/tasklogs/{world.ids['A']}/", json={"description": "Auth, again"}, headers=world.caller("platform_key")
+    )
     assert edited.status_code == 200, edited.text
     assert ok_names(world, await world.search(updatedSince="2024-11-01T00:00:00Z")) == ["A", "D"]
 
 
 async def test_filters_combine(world):
-    params = {"employeeId": 10, "projectId": 7, "from": "2024-10-01", "to": "2024-11-01", "manualAdd": "false",
-              "q": "auth"}
+    params = {
+        "employeeId": 10,
+        "projectId": 7,
+        "from": "2024-10-01",
+        "to": "2024-11-01",
+        "manualAdd": "false",
+        "q": "auth",
+    }
     assert ok_names(world, await world.search("admin", **params)) == ["A"]
     params = {"taskId": [250, 251], "userId": 10, "order": "-startTime", "to": "2024-11-01"}
     assert ok_names(world, await world.search(**params)) == ["B", "A"]
@@ -218,8 +269,9 @@ async def test_inserts_between_pages_neither_repeat_nor_skip_a_log(world):
         {"taskId": 252, "userId": 11, "startTime": "2024-10-20T08:00:00Z", "endTime": "2024-10-20T09:00:00Z"},
     ]
     for body in new:
-        created = await world.http.post(f"/tasklogs/bulk/create/{body['userId']}/", json=[body],
-                                        headers=world.caller("platform_key"))
+        created = await world.http.post(
+            f"/tasklogs/bulk/create/{body['userId']}/", json=[body], headers=world.caller("platform_key")
+        )
         assert created.status_code == 200, created.text
     seen = ok_names(world, first)
     cursor = first.json()["nextCursor"]
@@ -229,8 +281,9 @@ async def test_inserts_between_pages_neither_repeat_nor_skip_a_log(world):
         cursor = response.json()["nextCursor"]
         if len(seen) == 4:  # and one more, after the second page
             body = {"taskId": 251, "userId": 11, "startTime": "2024-11-04T08:00:00Z", "endTime": "2024-11-04T09:00:00Z"}
-            created = await world.http.post("/tasklogs/bulk/create/11/", json=[body],
-                                            headers=world.caller("platform_key"))
+            created = await world.http.post(
+                "/tasklogs/bulk/create/11/", json=[body], headers=world.caller("platform_key")
+            )
             assert created.status_code == 200, created.text
     assert len(seen) == len(set(seen)), seen
     assert set(ORDER) <= set(seen)
@@ -252,8 +305,7 @@ async def test_a_tampered_or_foreign_cursor_is_refused(world):
     # The same cursor with other filters, or another order.
     assert_error(await world.search(limit=2, employeeId=11, cursor=cursor), 422, "INVALID_CURSOR")
     assert_error(await world.search(limit=2, cursor=cursor), 422, "INVALID_CURSOR")
-    assert_error(await world.search(limit=2, employeeId=10, order="-startTime", cursor=cursor), 422,
-                 "INVALID_CURSOR")
+    assert_error(await world.search(limit=2, employeeId=10, order="-startTime", cursor=cursor), 422, "INVALID_CURSOR")
     # Another page size is fine: the cursor is a position.
     assert ok_names(world, await world.search(limit=5, employeeId=10, cursor=cursor)) == ["C", "D"]
 
@@ -272,10 +324,14 @@ async def test_limit_and_input_checks(world):
     assert_error(await world.search(employeeId=0), 422, "VALIDATION_ERROR")
 
 
-@pytest.mark.parametrize("params", [
-    {"from": "9999-12-31"}, {"from": "9999-12-31T23:59:59-05:00"},
-    {"updatedSince": "0001-01-01T00:00:00+05:00"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "9999-12-31"},
+        {"from": "9999-12-31T23:59:59-05:00"},
+        {"updatedSince": "0001-01-01T00:00:00+05:00"},
+    ],
+)
 async def test_times_at_the_calendars_edges_are_refused_not_crashed(world, params):
     assert_error(await world.search(**params), 422, "INVALID_TIME")
 

@@ -78,8 +78,7 @@ async def tables(url: str) -> set[str]:
 
 async def schema_differences(url: str) -> list[Any]:
     def compare(sync_conn: Any) -> list[Any]:
-        context = MigrationContext.configure(sync_conn, opts={"compare_type": True,
-                                                              "compare_server_default": False})
+        context = MigrationContext.configure(sync_conn, opts={"compare_type": True, "compare_server_default": False})
         return compare_metadata(context, Base.metadata)
 
     return await on_connection(url, compare)
@@ -151,8 +150,9 @@ async def test_database_rejects_a_raw_duplicate_of_task_user_and_start(client, b
     assert await backend.scalar("SELECT count(*) FROM task_logs") == 1
 
 
-@pytest.mark.parametrize("times", ["end_time, start_time", "end_time, end_time"],
-                         ids=["end-before-start", "end-equals-start"])
+@pytest.mark.parametrize(
+    "times", ["end_time, start_time", "end_time, end_time"], ids=["end-before-start", "end-equals-start"]
+)
 async def test_database_rejects_a_raw_log_not_ending_after_it_starts(client, backend, times):
     log_id = await stored_log(client)
     with pytest.raises(IntegrityError):

@@ -7,8 +7,17 @@ import pytest
 
 from tests.factories import SEED_BULK, put, seed
 
-NOTIFICATION_KEYS = {"notificationId", "recipientId", "category", "type", "title", "message", "payload", "read",
-                     "createdAt"}
+NOTIFICATION_KEYS = {
+    "notificationId",
+    "recipientId",
+    "category",
+    "type",
+    "title",
+    "message",
+    "payload",
+    "read",
+    "createdAt",
+}
 
 
 async def alert_n_times(client, n: int) -> None:
@@ -156,9 +165,14 @@ async def test_unread_count_is_zero_for_someone_never_notified(client):
     assert await unread(client, 1) == 2
 
 
-@pytest.mark.parametrize("path", [
-    "/notifications/recipient/1", "/notifications/unread-count/1",
-], ids=["list", "unread-count"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/notifications/recipient/1",
+        "/notifications/unread-count/1",
+    ],
+    ids=["list", "unread-count"],
+)
 async def test_paths_work_without_trailing_slash(client, path):
     await alert_n_times(client, 1)
 

@@ -20,8 +20,10 @@ NO_DATABASE = "postgresql+asyncpg://nobody@127.0.0.1:1/none"
 async def app_on(backend, **settings):
     """A client of an app with these settings (no credentials needed: auth disabled)."""
     app = create_app(backend.settings(auth_disabled=True, **settings))
-    async with (app.router.lifespan_context(app),
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http):
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
         yield http
 
 
@@ -58,8 +60,13 @@ async def test_readiness_is_503_when_migrations_are_behind(backend, tmp_path):
         url = make_url(PG_ADMIN_URL).render_as_string(hide_password=False)  # the admin db: no alembic_version
     engine = create_engine(backend.settings(database_url=url))
     async with engine.begin() as conn:
-        await conn.execute(text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32))"
-                                if backend.name == "sqlite" else "SELECT 1"))
+        await conn.execute(
+            text(
+                "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32))"
+                if backend.name == "sqlite"
+                else "SELECT 1"
+            )
+        )
     await engine.dispose()
     async with app_on(backend, database_url=url) as http:
         response = await http.get("/readyz")
@@ -124,8 +131,8 @@ async def test_request_id_is_echoed_or_generated_and_in_error_bodies(client):
     assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["X-Request-ID"])
     assert generated.json()["requestId"] == generated.headers["X-Request-ID"]
     # A header that could forge log lines is replaced, not echoed.
-    forged = await client.get("/healthz", headers={"X-Request-ID": "a\" injected=1"})
-    assert forged.headers["X-Request-ID"] != "a\" injected=1"
+    forged = await client.get("/healthz", headers={"X-Request-ID": 'a" injected=1'})
+    assert forged.headers["X-Request-ID"] != 'a" injected=1'
 
 
 async def test_one_json_access_line_per_request_without_secrets(backend, capsys):
@@ -141,7 +148,10 @@ async def test_one_json_access_line_per_request_without_secrets(backend, capsys)
     access = [line for line in lines if line["logger"] == "tasklogs.access"]
     assert len(access) == 1
     assert {k: access[0][k] for k in ("method", "route", "status", "request_id", "principal")} == {
-        "method": "GET", "route": "/tasks/{taskId}/", "status": 200, "request_id": "req-42",
+        "method": "GET",
+        "route": "/tasks/{taskId}/",
+        "status": 200,
+        "request_id": "req-42",
         "principal": "employee:10",
     }
     assert access[0]["duration_ms"] >= 0
@@ -152,8 +162,10 @@ async def test_request_body_over_the_limit_is_413_and_writes_nothing(backend):
     lifespan, http = await make_client(backend, max_body_bytes=2048)
     async with http:
         await seed(http)
-        big = [log(start=f"2024-10-{day:02d}T09:00:00Z", end=f"2024-10-{day:02d}T10:00:00Z",
-                   description="x" * 200) for day in range(1, 29)]
+        big = [
+            log(start=f"2024-10-{day:02d}T09:00:00Z", end=f"2024-10-{day:02d}T10:00:00Z", description="x" * 200)
+            for day in range(1, 29)
+        ]
         response = await http.post("/tasklogs/bulk/create/10/", json=big)
 
         async def chunks():  # no Content-Length: counted as it arrives
@@ -162,8 +174,9 @@ async def test_request_body_over_the_limit_is_413_and_writes_nothing(backend):
                 yield json.dumps(log()).encode() + b","
             yield json.dumps(log()).encode() + b"]"
 
-        streamed = await http.post("/tasklogs/bulk/create/10/", content=chunks(),
-                                   headers={"Content-Type": "application/json"})
+        streamed = await http.post(
+            "/tasklogs/bulk/create/10/", content=chunks(), headers={"Content-Type": "application/json"}
+        )
     await lifespan.__aexit__(None, None, None)
     assert response.status_code == 413 and response.json()["error_code"] == "PAYLOAD_TOO_LARGE"
     assert streamed.status_code == 413 and streamed.json()["error_code"] == "PAYLOAD_TOO_LARGE"

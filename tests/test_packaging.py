@@ -33,7 +33,8 @@ def test_compose_runs_postgres_a_one_shot_migration_and_two_api_workers():
     assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
     assert services["api"]["command"] == ["serve", "--workers", "2"]
     assert services["api"]["depends_on"] == {
-        "db": {"condition": "service_healthy"}, "migrate": {"condition": "service_completed_successfully"},
+        "db": {"condition": "service_healthy"},
+        "migrate": {"condition": "service_completed_successfully"},
     }
     assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
     for name in ("migrate", "api"):
@@ -50,6 +51,9 @@ def test_the_compose_commands_serve_with_two_workers(tmp_path, workers):
         metrics = httpx.get(f"{base}/metrics").text
     assert {a.status_code for a in answers} == {200}
     # Counters from both workers are added up.
-    total = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-                if line.startswith("tasklogs_http_requests_total{") and 'route="/taskLogs/task/{taskId}/"' in line)
+    total = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("tasklogs_http_requests_total{") and 'route="/taskLogs/task/{taskId}/"' in line
+    )
     assert total == 10

@@ -58,8 +58,12 @@ async def test_every_task_log_endpoint_answers_with_and_without_slash(client, ba
     assert put_.status_code == 200 and put_.json()["data"]["description"] == "put"
     patch = await routed(client, "PATCH", p(f"/tasklogs/{log_id}/"), json={"description": "patch"})
     assert patch.status_code == 200 and patch.json()["data"]["description"] == "patch"
-    bulk = await routed(client, "POST", p("/tasklogs/bulk/create/10/"),
-                        json=[log(start="2024-10-28T09:00:00Z", end="2024-10-28T10:00:00Z")])
+    bulk = await routed(
+        client,
+        "POST",
+        p("/tasklogs/bulk/create/10/"),
+        json=[log(start="2024-10-28T09:00:00Z", end="2024-10-28T10:00:00Z")],
+    )
     assert bulk.status_code == 200, bulk.text
     delete = await routed(client, "DELETE", p(f"/api/tasklogs/delete/{log_id}/"))
     assert delete.status_code == 200 and delete.json()["data"] == {"taskLogId": log_id}
@@ -104,8 +108,11 @@ async def test_every_notification_endpoint_answers_with_and_without_slash(client
 
 async def test_post_is_never_redirected_even_when_it_fails(client, backend):
     await seed(client)
-    for path in both_spellings("/tasklog/create/") + both_spellings("/tasklogs/bulk/create/10/") \
-            + both_spellings("/mark_notifications_as_read/1/"):
+    for path in (
+        both_spellings("/tasklog/create/")
+        + both_spellings("/tasklogs/bulk/create/10/")
+        + both_spellings("/mark_notifications_as_read/1/")
+    ):
         response = await client.post(path, content=b"{", headers={"content-type": "application/json"})
         assert response.status_code not in REDIRECTS, (path, response.status_code)
         assert response.status_code in (200, 400), (path, response.status_code, response.text)
@@ -129,13 +136,16 @@ async def test_documented_path_case_is_served(client, backend):
     assert (await client.delete(f"/api/tasklogs/delete/{log_id}/")).status_code == 200
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/nope/"),
-    ("GET", "/nope"),
-    ("POST", "/tasklog/new/"),
-    ("GET", "/taskLogs/task/"),
-    ("DELETE", "/tasklogs/delete/1/"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/nope/"),
+        ("GET", "/nope"),
+        ("POST", "/tasklog/new/"),
+        ("GET", "/taskLogs/task/"),
+        ("DELETE", "/tasklogs/delete/1/"),
+    ],
+)
 async def test_unknown_path_is_404_in_the_envelope(client, backend, method, path):
     response = await client.request(method, path)
     assert response.status_code == 404, response.text

@@ -45,7 +45,10 @@ async def test_put_company_creates_then_updates_the_same_row(client, backend):
     assert body["status"] == 1
     data = body["data"]
     assert {k: data[k] for k in ("companyId", "name", "timezone")} == {
-        "companyId": 3, "name": "Acme", "timezone": "Europe/Berlin"}
+        "companyId": 3,
+        "name": "Acme",
+        "timezone": "Europe/Berlin",
+    }
     assert data["createdAt"].endswith("Z") and data["updatedAt"].endswith("Z")
 
     again = await client.put("/companies/3/", json={"name": "Acme GmbH", "timezone": "Asia/Kolkata"})
@@ -61,8 +64,7 @@ async def test_repeating_the_same_put_gives_the_same_object(client, backend):
     body = {"name": "Acme", "timezone": "UTC"}
     first = await put(client, "/companies/3/", body)
     second = await put(client, "/companies/3/", body)
-    assert {k: v for k, v in first.items() if k != "updatedAt"} == \
-        {k: v for k, v in second.items() if k != "updatedAt"}
+    assert {k: v for k, v in first.items() if k != "updatedAt"} == {k: v for k, v in second.items() if k != "updatedAt"}
     assert await rows_in(backend, "companies") == 1
 
 
@@ -90,23 +92,47 @@ async def test_company_name_is_required_and_not_blank(client, backend):
 
 async def test_put_employee_camel_case(client, backend):
     await put(client, "/companies/1/", {"name": "Acme", "timezone": "Europe/Berlin"})
-    data = await put(client, "/employees/10/", {
-        "companyId": 1, "name": "Asha Rao", "email": "asha@example.com", "isAdmin": True,
-        "isTeamLeader": True, "isActive": False,
-    })
-    expected = {"employeeId": 10, "companyId": 1, "name": "Asha Rao", "email": "asha@example.com",
-                "isAdmin": True, "isTeamLeader": True, "isActive": False, "timezone": None,
-                "effectiveTimezone": "Europe/Berlin"}
+    data = await put(
+        client,
+        "/employees/10/",
+        {
+            "companyId": 1,
+            "name": "Asha Rao",
+            "email": "asha@example.com",
+            "isAdmin": True,
+            "isTeamLeader": True,
+            "isActive": False,
+        },
+    )
+    expected = {
+        "employeeId": 10,
+        "companyId": 1,
+        "name": "Asha Rao",
+        "email": "asha@example.com",
+        "isAdmin": True,
+        "isTeamLeader": True,
+        "isActive": False,
+        "timezone": None,
+        "effectiveTimezone": "Europe/Berlin",
+    }
     assert {k: data[k] for k in expected} == expected
     assert {k: v for k, v in (await get(client, "/employees/10/")).items() if k in expected} == expected
 
 
 async def test_put_employee_snake_case(client, backend):
     await put(client, "/companies/1/", {"name": "Acme"})
-    data = await put(client, "/employees/10/", {
-        "company_id": 1, "name": "Asha Rao", "is_admin": True, "is_team_leader": True, "is_active": False,
-        "timezone": "Asia/Kolkata",
-    })
+    data = await put(
+        client,
+        "/employees/10/",
+        {
+            "company_id": 1,
+            "name": "Asha Rao",
+            "is_admin": True,
+            "is_team_leader": True,
+            "is_active": False,
+            "timezone": "Asia/Kolkata",
+        },
+    )
     assert (data["isAdmin"], data["isTeamLeader"], data["isActive"]) == (True, True, False)
     assert (data["timezone"], data["effectiveTimezone"]) == ("Asia/Kolkata", "Asia/Kolkata")
     assert await backend.scalar("SELECT timezone FROM employees WHERE id = 10") == "Asia/Kolkata"
@@ -158,13 +184,23 @@ async def test_employee_with_control_characters_in_email_is_422(client, backend)
 
 async def test_put_project_and_task_both_casings(client, backend):
     await put(client, "/companies/1/", {"name": "Acme"})
-    project = await put(client, "/projects/7/", {"company_id": 1, "name": "Website", "allocated_hours": 12.5,
-                                                 "is_active": False})
+    project = await put(
+        client, "/projects/7/", {"company_id": 1, "name": "Website", "allocated_hours": 12.5, "is_active": False}
+    )
     assert {k: project[k] for k in ("projectId", "companyId", "name", "allocatedHours", "isActive")} == {
-        "projectId": 7, "companyId": 1, "name": "Website", "allocatedHours": 12.5, "isActive": False}
+        "projectId": 7,
+        "companyId": 1,
+        "name": "Website",
+        "allocatedHours": 12.5,
+        "isActive": False,
+    }
     task = await put(client, "/tasks/250/", {"projectId": 7, "name": "Auth", "allocatedHours": 8})
     assert {k: task[k] for k in ("taskId", "projectId", "name", "allocatedHours")} == {
-        "taskId": 250, "projectId": 7, "name": "Auth", "allocatedHours": 8.0}
+        "taskId": 250,
+        "projectId": 7,
+        "name": "Auth",
+        "allocatedHours": 8.0,
+    }
     task = await put(client, "/tasks/250/", {"project_id": 7, "name": "Auth v2", "allocated_hours": None})
     assert (task["name"], task["allocatedHours"]) == ("Auth v2", None)
     assert await rows_in(backend, "tasks") == 1
@@ -192,12 +228,15 @@ async def test_negative_allocation_is_422(client, backend):
     assert await rows_in(backend, "projects") == 0
 
 
-@pytest.mark.parametrize(("path", "code"), [
-    ("/companies/404/", "COMPANY_NOT_FOUND"),
-    ("/employees/404/", "USER_NOT_FOUND"),
-    ("/projects/404/", "PROJECT_NOT_FOUND"),
-    ("/tasks/404/", "TASK_NOT_FOUND"),
-])
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("/companies/404/", "COMPANY_NOT_FOUND"),
+        ("/employees/404/", "USER_NOT_FOUND"),
+        ("/projects/404/", "PROJECT_NOT_FOUND"),
+        ("/tasks/404/", "TASK_NOT_FOUND"),
+    ],
+)
 async def test_get_unknown_reference_is_404(client, backend, path, code):
     await seed(client)
     assert_error(await client.get(path), 404, code)
@@ -220,8 +259,12 @@ async def test_project_and_task_show_logged_and_remaining_hours(client, backend)
     await log_time(client, task_id=260, start="2024-10-29T11:00:00Z", end="2024-10-29T12:00:00Z")  # project 8
 
     project = await get(client, "/projects/7/")
-    assert (project["allocatedHours"], project["loggedSeconds"], project["loggedHours"],
-            project["remainingHours"]) == (10.0, 8100, 2.25, 7.75)
+    assert (project["allocatedHours"], project["loggedSeconds"], project["loggedHours"], project["remainingHours"]) == (
+        10.0,
+        8100,
+        2.25,
+        7.75,
+    )
     task = await get(client, "/tasks/250/")
     assert (task["loggedSeconds"], task["loggedHours"], task["remainingHours"]) == (5400, 1.5, 0.5)
 
@@ -234,8 +277,12 @@ async def test_project_without_allocation_has_no_remaining_hours(client, backend
     await seed(client)
     await log_time(client, task_id=260)
     project = await get(client, "/projects/8/")
-    assert (project["allocatedHours"], project["loggedSeconds"], project["loggedHours"],
-            project["remainingHours"]) == (None, 5400, 1.5, None)
+    assert (project["allocatedHours"], project["loggedSeconds"], project["loggedHours"], project["remainingHours"]) == (
+        None,
+        5400,
+        1.5,
+        None,
+    )
 
 
 async def test_over_allocated_project_has_negative_remaining_hours(client, backend):

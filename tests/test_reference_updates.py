@@ -8,15 +8,27 @@ from tests.factories import log, put, seed
 
 
 async def _employee(backend, employee_id):
-    rows = await backend.rows("SELECT company_id, name, email, is_admin, is_team_leader, is_active, timezone "
-                              "FROM employees WHERE id = :id", id=employee_id)
+    rows = await backend.rows(
+        "SELECT company_id, name, email, is_admin, is_team_leader, is_active, timezone FROM employees WHERE id = :id",
+        id=employee_id,
+    )
     return tuple(rows[0]) if rows else None
 
 
 async def test_a_put_of_an_employee_keeps_the_fields_it_leaves_out(client, backend):
     await seed(client)
-    await put(client, "/employees/1/", {"companyId": 1, "name": "Ada Admin", "email": "ada@example.com",
-                                        "isAdmin": True, "isTeamLeader": True, "timezone": "Asia/Kolkata"})
+    await put(
+        client,
+        "/employees/1/",
+        {
+            "companyId": 1,
+            "name": "Ada Admin",
+            "email": "ada@example.com",
+            "isAdmin": True,
+            "isTeamLeader": True,
+            "timezone": "Asia/Kolkata",
+        },
+    )
     data = await put(client, "/employees/1/", {"companyId": 1, "name": "Ada A."})
     assert data["isAdmin"] is True and data["isActive"] is True and data["isTeamLeader"] is True
     assert data["email"] == "ada@example.com" and data["timezone"] == "Asia/Kolkata"
@@ -33,7 +45,12 @@ async def test_a_new_employee_takes_the_defaults(client, backend):
     await seed(client)
     data = await put(client, "/employees/40/", {"companyId": 1, "name": "New Person"})
     assert (data["isAdmin"], data["isTeamLeader"], data["isActive"], data["email"], data["timezone"]) == (
-        False, False, True, None, None)
+        False,
+        False,
+        True,
+        None,
+        None,
+    )
 
 
 async def test_a_put_of_a_company_keeps_its_zone_when_left_out(client):
@@ -100,14 +117,17 @@ async def test_a_task_with_logs_cannot_move_to_another_companys_project(client, 
     await put(client, "/tasks/251/", {"projectId": 9, "name": "Task 251"})  # no logs: allowed
 
 
-@pytest.mark.parametrize(("path", "body", "status"), [
-    ("/employees/60/", {"companyId": 2, "name": "Spy"}, 422),
-    ("/employees/21/", {"companyId": 1, "name": "Poached"}, 404),
-    ("/projects/60/", {"companyId": 2, "name": "Spy"}, 422),
-    ("/projects/9/", {"companyId": 1, "name": "Taken"}, 404),
-    ("/tasks/960/", {"projectId": 9, "name": "Spy"}, 422),
-    ("/tasks/900/", {"projectId": 7, "name": "Taken"}, 404),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/employees/60/", {"companyId": 2, "name": "Spy"}, 422),
+        ("/employees/21/", {"companyId": 1, "name": "Poached"}, 404),
+        ("/projects/60/", {"companyId": 2, "name": "Spy"}, 422),
+        ("/projects/9/", {"companyId": 1, "name": "Taken"}, 404),
+        ("/tasks/960/", {"projectId": 9, "name": "Spy"}, 422),
+        ("/tasks/900/", {"projectId": 7, "name": "Taken"}, 404),
+    ],
+)
 async def test_a_company_admin_creates_new_ids_only_in_its_own_company(client, backend, path, body, status):
     await seed(client)
     del client.headers["X-API-Key"]
@@ -115,6 +135,7 @@ async def test_a_company_admin_creates_new_ids_only_in_its_own_company(client, b
     response = await client.put(path, json=body, headers=admin)
     assert response.status_code == status, response.text
     new = {**body, "companyId": 1} if "companyId" in body else {**body, "projectId": 7}
-    created = await client.put(path.replace("/9/", "/61/").replace("/21/", "/61/").replace("/900/", "/961/"),
-                               json=new, headers=admin)
+    created = await client.put(
+        path.replace("/9/", "/61/").replace("/21/", "/61/").replace("/900/", "/961/"), json=new, headers=admin
+    )
     assert created.status_code == 200, created.text

@@ -15,10 +15,12 @@ async def assert_totals_match_the_logs(backend):
     seconds = SECONDS[backend.name]
     tasks = await backend.rows(
         f"SELECT t.id, t.logged_seconds, COALESCE((SELECT SUM({seconds}) FROM task_logs l WHERE l.task_id = t.id), 0),"
-        " t.allocated_hours IS NOT NULL FROM tasks t")
+        " t.allocated_hours IS NOT NULL FROM tasks t"
+    )
     projects = await backend.rows(
         f"SELECT p.id, p.logged_seconds, COALESCE((SELECT SUM({seconds}) FROM task_logs l JOIN tasks t "
-        "ON t.id = l.task_id WHERE t.project_id = p.id), 0), p.allocated_hours IS NOT NULL FROM projects p")
+        "ON t.id = l.task_id WHERE t.project_id = p.id), 0), p.allocated_hours IS NOT NULL FROM projects p"
+    )
     for rows in (tasks, projects):
         assert any(allocated for *_, allocated in rows)
         assert [(i, kept) for i, kept, _, _ in rows] == [(i, s if allocated else None) for i, _, s, allocated in rows]

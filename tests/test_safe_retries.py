@@ -56,8 +56,11 @@ async def test_a_retried_delete_is_not_a_404(client, backend):
 async def test_the_same_key_with_another_body_is_refused(client, backend):
     await seed(client)
     await client.post("/tasklog/create/", json=log(), headers={"Idempotency-Key": "k"})
-    other = await client.post("/tasklog/create/", json=log(start="2024-10-29T11:00:00Z", end="2024-10-29T12:00:00Z"),
-                              headers={"Idempotency-Key": "k"})
+    other = await client.post(
+        "/tasklog/create/",
+        json=log(start="2024-10-29T11:00:00Z", end="2024-10-29T12:00:00Z"),
+        headers={"Idempotency-Key": "k"},
+    )
     assert other.status_code == 422
     assert other.json()["error_code"] == "IDEMPOTENCY_KEY_REUSED"
     assert await backend.scalar("SELECT count(*) FROM task_logs") == 1
@@ -145,8 +148,9 @@ async def served(backend: Backend) -> AsyncIterator[Served]:
     key = await backend.api_key("platform")
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
-                          headers={"X-API-Key": key}) as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers={"X-API-Key": key}
+        ) as client,
     ):
         yield Served(app, client)
 
@@ -175,7 +179,7 @@ async def test_the_key_is_recorded_by_the_writes_last_statement_before_commit(se
     statements.clear()
     response = await served.client.post("/tasklog/create/", json=log(), headers={"Idempotency-Key": "k-1"})
     assert response.status_code == 200
-    transaction = statements[:statements.index("COMMIT")]
+    transaction = statements[: statements.index("COMMIT")]
     recorded = [i for i, s in enumerate(transaction) if "INSERT INTO idempotency_keys" in s]
     assert recorded == [len(transaction) - 1]  # the last statement before COMMIT, and only there
     looked_up = next(i for i, s in enumerate(transaction) if "FROM idempotency_keys" in s)

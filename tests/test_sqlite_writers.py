@@ -28,8 +28,9 @@ async def _serve(backend: Backend, *, busy_timeout_ms: int) -> AsyncIterator[Ser
     key = await backend.api_key("platform")
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
-                          headers={"X-API-Key": key}) as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers={"X-API-Key": key}
+        ) as client,
     ):
         yield Served(app, client)
 
@@ -76,8 +77,9 @@ async def test_a_read_answers_while_a_writer_holds_the_write_lock(impatient, sql
     # Another process's writer holds SQLite's write lock (BEGIN IMMEDIATE and a write, not committed),
     # and this process has a write transaction of its own under way.
     async with sqlite_backend.engine.connect() as other_writer, impatient.app.state.writer_queue.turn():
-        await other_writer.execute(text("UPDATE task_logs SET description = 'being edited' WHERE id = :id"),
-                                   {"id": log_id})
+        await other_writer.execute(
+            text("UPDATE task_logs SET description = 'being edited' WHERE id = :id"), {"id": log_id}
+        )
         read = await asyncio.wait_for(impatient.client.get(f"/tasklogs/{log_id}/"), timeout=10)
         await other_writer.rollback()
     assert read.status_code == 200, read.text

@@ -19,8 +19,9 @@ async def count_logs(backend: Any) -> int:
     return await backend.scalar("SELECT count(*) FROM task_logs")
 
 
-async def assert_rejected(response: httpx.Response, backend: Any, status: int, code: str,
-                          field: str | None = None) -> dict[str, Any]:
+async def assert_rejected(
+    response: httpx.Response, backend: Any, status: int, code: str, field: str | None = None
+) -> dict[str, Any]:
     """The error envelope with `code`, naming `field`, and no task log stored."""
     assert response.status_code == status, response.text
     body = response.json()
@@ -110,8 +111,7 @@ async def test_naive_time_uses_the_employees_own_zone_over_the_company(client, b
 async def test_naive_time_is_utc_when_the_company_has_no_zone(client, backend):
     await seed(client)  # company 2 was created without a time zone
     await put(client, "/employees/21/", {"companyId": 2, "name": "Other Worker"})
-    data = await created(client, log(task_id=900, user_id=21, start="2024-10-29T09:00:00",
-                                     end="2024-10-29T10:00:00"))
+    data = await created(client, log(task_id=900, user_id=21, start="2024-10-29T09:00:00", end="2024-10-29T10:00:00"))
     assert data["startTime"] == "2024-10-29T09:00:00Z"
 
 
@@ -144,11 +144,15 @@ async def test_ambiguous_wall_time_is_read_as_its_first_occurrence(client, backe
     assert data["startTime"] == "2024-10-27T00:30:00Z"  # 02:30 CEST, not CET
 
 
-@pytest.mark.parametrize(("start", "end"), [
-    ("0001-01-01T00:00:00+05:00", "0001-01-01T02:00:00+05:00"),
-    ("0001-01-01T00:30:00", "0001-01-01T02:00:00"),
-    ("9999-12-31T20:00:00-05:00", "9999-12-31T23:00:00-05:00"),
-], ids=["year-1-with-offset", "year-1-naive-in-berlin", "year-9999-with-offset"])
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("0001-01-01T00:00:00+05:00", "0001-01-01T02:00:00+05:00"),
+        ("0001-01-01T00:30:00", "0001-01-01T02:00:00"),
+        ("9999-12-31T20:00:00-05:00", "9999-12-31T23:00:00-05:00"),
+    ],
+    ids=["year-1-with-offset", "year-1-naive-in-berlin", "year-9999-with-offset"],
+)
 async def test_timestamp_at_the_edge_of_the_calendar_is_422_not_500(client, backend, start, end):
     await seed(client, timezone="Europe/Berlin")
     response = await post(client, log(start=start, end=end))
@@ -166,14 +170,17 @@ async def test_unparseable_timestamp_is_422(client, backend):
 # ---------------------------------------------------------------- references
 
 
-@pytest.mark.parametrize(("body", "code", "field"), [
-    (log(task_id=999), "TASK_NOT_FOUND", "taskId"),
-    (log(user_id=999), "USER_NOT_FOUND", "userId"),
-    (log(user_id=12), "USER_INACTIVE", "userId"),
-    (log(task_id=900, user_id=10), "COMPANY_MISMATCH", "taskId"),
-    (log(task_id=250, user_id=21), "COMPANY_MISMATCH", "taskId"),
-], ids=["unknown-task", "unknown-employee", "inactive-employee", "task-of-other-company",
-        "employee-of-other-company"])
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        (log(task_id=999), "TASK_NOT_FOUND", "taskId"),
+        (log(user_id=999), "USER_NOT_FOUND", "userId"),
+        (log(user_id=12), "USER_INACTIVE", "userId"),
+        (log(task_id=900, user_id=10), "COMPANY_MISMATCH", "taskId"),
+        (log(task_id=250, user_id=21), "COMPANY_MISMATCH", "taskId"),
+    ],
+    ids=["unknown-task", "unknown-employee", "inactive-employee", "task-of-other-company", "employee-of-other-company"],
+)
 async def test_reference_rule_broken_is_422_with_its_code(client, backend, body, code, field):
     await seed(client)
     response = await post(client, body)
@@ -221,8 +228,11 @@ async def test_description_over_5000_characters_is_rejected(client, backend):
     await assert_rejected(response, backend, 422, "VALIDATION_ERROR", "description")
 
 
-@pytest.mark.parametrize("text", ["nul\x00byte", "bell\x07", "escape\x1b[31m", "delete\x7f", "c1-csi\x9b31m"],
-                         ids=["nul", "bell", "escape", "del", "c1-control"])
+@pytest.mark.parametrize(
+    "text",
+    ["nul\x00byte", "bell\x07", "escape\x1b[31m", "delete\x7f", "c1-csi\x9b31m"],
+    ids=["nul", "bell", "escape", "del", "c1-control"],
+)
 async def test_description_with_control_characters_is_rejected(client, backend, text):
     await seed(client)
     response = await post(client, log(description=text))
@@ -292,8 +302,9 @@ async def test_unknown_fields_are_ignored(client, backend):
 
 async def test_malformed_json_is_400_malformed_json(client, backend):
     await seed(client)
-    response = await client.post("/tasklog/create/", content=b'{"taskId": 250,',
-                                 headers={"content-type": "application/json"})
+    response = await client.post(
+        "/tasklog/create/", content=b'{"taskId": 250,', headers={"content-type": "application/json"}
+    )
     await assert_rejected(response, backend, 400, "MALFORMED_JSON")
 
 

@@ -9,8 +9,21 @@ import httpx
 from tests.factories import hours_from_now, log, put, seed
 
 LOG_KEYS = {
-    "taskLogId", "taskId", "projectId", "userId", "userName", "startTime", "endTime",
-    "durationSeconds", "duration", "description", "manualAdd", "createdAt", "updatedAt", "createdBy", "updatedBy",
+    "taskLogId",
+    "taskId",
+    "projectId",
+    "userId",
+    "userName",
+    "startTime",
+    "endTime",
+    "durationSeconds",
+    "duration",
+    "description",
+    "manualAdd",
+    "createdAt",
+    "updatedAt",
+    "createdBy",
+    "updatedBy",
     "version",
 }
 UTC_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -49,10 +62,16 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
 
 async def test_create_with_snake_case_seed_payload(client, backend):
     await seed(client)
-    response = await client.post("/tasklog/create/", json={
-        "task_id": 250, "employee_id": 10, "start_time": "2024-10-29T09:00:00Z",
-        "end_time": "2024-10-29T10:30:00Z", "description": "Worked on authentication",
-    })
+    response = await client.post(
+        "/tasklog/create/",
+        json={
+            "task_id": 250,
+            "employee_id": 10,
+            "start_time": "2024-10-29T09:00:00Z",
+            "end_time": "2024-10-29T10:30:00Z",
+            "description": "Worked on authentication",
+        },
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == 1
@@ -81,8 +100,10 @@ async def test_create_with_camel_case_user_id_and_manual_add(client, backend):
 
 async def test_create_accepts_employee_id_camel_case_for_the_user(client, backend):
     await seed(client)
-    data = await create(client, {"taskId": 251, "employeeId": 11, "startTime": "2024-10-29T09:00:00Z",
-                                 "endTime": "2024-10-29T09:45:00Z"})
+    data = await create(
+        client,
+        {"taskId": 251, "employeeId": 11, "startTime": "2024-10-29T09:00:00Z", "endTime": "2024-10-29T09:45:00Z"},
+    )
     assert (data["taskId"], data["userId"], data["userName"]) == (251, 11, "Ravi Kumar")
     assert data["duration"] == "0:45"
     assert data["description"] == ""
@@ -220,14 +241,24 @@ async def test_patch_changes_only_the_given_field_and_marks_manual(client, backe
 async def test_put_changes_times_and_answer_matches_get(client, backend):
     await seed(client)
     created = await create(client, log())
-    response = await client.put(f"/tasklogs/{created['taskLogId']}/", json={
-        "startTime": "2024-10-29T09:00:00Z", "endTime": "2024-10-29T11:00:00Z",
-        "description": "Research and planning", "taskId": 251, "userId": 10,
-    })
+    response = await client.put(
+        f"/tasklogs/{created['taskLogId']}/",
+        json={
+            "startTime": "2024-10-29T09:00:00Z",
+            "endTime": "2024-10-29T11:00:00Z",
+            "description": "Research and planning",
+            "taskId": 251,
+            "userId": 10,
+        },
+    )
     assert response.status_code == 200, response.text
     data = response.json()["data"]
     assert (data["taskId"], data["endTime"], data["durationSeconds"], data["duration"]) == (
-        251, "2024-10-29T11:00:00Z", 7200, "2:00")
+        251,
+        "2024-10-29T11:00:00Z",
+        7200,
+        "2:00",
+    )
     assert data["manualAdd"] is True
     assert (await client.get(f"/tasklogs/{created['taskLogId']}/")).json()["data"] == data
     assert await stored(backend, created["taskLogId"]) == (251, 10, "Research and planning", True)
@@ -236,8 +267,9 @@ async def test_put_changes_times_and_answer_matches_get(client, backend):
 async def test_put_with_snake_case_fields(client, backend):
     await seed(client)
     created = await create(client, log())
-    response = await client.put(f"/tasklogs/{created['taskLogId']}/",
-                                json={"end_time": "2024-10-29T12:00:00Z", "employee_id": 11})
+    response = await client.put(
+        f"/tasklogs/{created['taskLogId']}/", json={"end_time": "2024-10-29T12:00:00Z", "employee_id": 11}
+    )
     assert response.status_code == 200, response.text
     data = response.json()["data"]
     assert (data["userId"], data["userName"], data["endTime"]) == (11, "Ravi Kumar", "2024-10-29T12:00:00Z")
@@ -247,8 +279,9 @@ async def test_edit_keeps_manual_add_false_when_body_says_so(client, backend):
     await seed(client)
     created = await create(client, log())
     for method in ("PUT", "PATCH"):
-        response = await client.request(method, f"/tasklogs/{created['taskLogId']}/",
-                                        json={"description": method, "manualAdd": False})
+        response = await client.request(
+            method, f"/tasklogs/{created['taskLogId']}/", json={"description": method, "manualAdd": False}
+        )
         assert response.status_code == 200, response.text
         assert response.json()["data"]["manualAdd"] is False
     assert await stored(backend, created["taskLogId"]) == (250, 10, "PATCH", False)
@@ -281,11 +314,13 @@ async def test_edit_is_revalidated_and_nothing_changes_on_failure(client, backen
 async def test_edit_onto_another_logs_key_is_409_and_changes_nothing(client, backend):
     await seed(client)
     first = await create(client, log(start="2024-10-29T09:00:00Z", end="2024-10-29T10:00:00Z"))
-    second = await create(client, log(start="2024-10-29T11:00:00Z", end="2024-10-29T12:00:00Z",
-                                      description="second"))
+    second = await create(client, log(start="2024-10-29T11:00:00Z", end="2024-10-29T12:00:00Z", description="second"))
     for method in ("PUT", "PATCH"):
-        response = await client.request(method, f"/tasklogs/{second['taskLogId']}/",
-                                        json={"startTime": "2024-10-29T09:00:00Z", "description": "moved"})
+        response = await client.request(
+            method,
+            f"/tasklogs/{second['taskLogId']}/",
+            json={"startTime": "2024-10-29T09:00:00Z", "description": "moved"},
+        )
         body = assert_error(response, 409, "DUPLICATE_TASK_LOG")
         assert body["message"] == "Duplicate Time Log."
         assert body["existingTaskLogId"] == first["taskLogId"]
@@ -297,8 +332,9 @@ async def test_edit_onto_another_logs_key_is_409_and_changes_nothing(client, bac
 async def test_edit_onto_its_own_key_is_not_a_duplicate(client, backend):
     await seed(client)
     created = await create(client, log())
-    response = await client.put(f"/tasklogs/{created['taskLogId']}/",
-                                json={"taskId": 250, "userId": 10, "startTime": created["startTime"]})
+    response = await client.put(
+        f"/tasklogs/{created['taskLogId']}/", json={"taskId": 250, "userId": 10, "startTime": created["startTime"]}
+    )
     assert response.status_code == 200, response.text
     assert response.json()["data"]["taskLogId"] == created["taskLogId"]
 
@@ -314,8 +350,10 @@ async def test_edit_of_unknown_task_log_is_404(client, backend):
 async def test_edit_reads_naive_times_in_the_employees_zone(client, backend):
     await seed(client, timezone="Europe/Berlin")
     created = await create(client, log())
-    response = await client.patch(f"/tasklogs/{created['taskLogId']}/",
-                                  json={"startTime": "2024-10-29T09:00:00", "endTime": "2024-10-29T12:00:00"})
+    response = await client.patch(
+        f"/tasklogs/{created['taskLogId']}/",
+        json={"startTime": "2024-10-29T09:00:00", "endTime": "2024-10-29T12:00:00"},
+    )
     assert response.status_code == 200, response.text
     data = response.json()["data"]
     assert (data["startTime"], data["endTime"]) == ("2024-10-29T08:00:00Z", "2024-10-29T11:00:00Z")
@@ -325,12 +363,12 @@ async def test_edit_moving_a_log_to_another_employee_uses_that_employees_zone(cl
     await seed(client, timezone="Europe/Berlin")
     await put(client, "/employees/11/", {"companyId": 1, "name": "Ravi Kumar", "timezone": "Asia/Kolkata"})
     created = await create(client, log())
-    response = await client.put(f"/tasklogs/{created['taskLogId']}/",
-                                json={"userId": 11, "startTime": "2024-10-29T09:00:00"})
+    response = await client.put(
+        f"/tasklogs/{created['taskLogId']}/", json={"userId": 11, "startTime": "2024-10-29T09:00:00"}
+    )
     assert response.status_code == 200, response.text
     data = response.json()["data"]
-    assert (data["userId"], data["startTime"], data["endTime"]) == (
-        11, "2024-10-29T03:30:00Z", "2024-10-29T10:30:00Z")
+    assert (data["userId"], data["startTime"], data["endTime"]) == (11, "2024-10-29T03:30:00Z", "2024-10-29T10:30:00Z")
 
 
 async def test_edit_can_clear_the_description(client, backend):

@@ -12,11 +12,22 @@ from hypothesis import strategies as st
 from app.core.timeutil import local_day, local_days_touched, zone
 from tests.factories import iso, put, seed
 
-ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Chatham",
-         "America/St_Johns", "Asia/Kathmandu", "Europe/London", "America/Santiago"]
+ZONES = [
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+    "America/St_Johns",
+    "Asia/Kathmandu",
+    "Europe/London",
+    "America/Santiago",
+]
 
 instants = st.datetimes(min_value=datetime(2023, 1, 1), max_value=datetime(2025, 12, 31)).map(
-    lambda d: d.replace(microsecond=0, tzinfo=UTC))
+    lambda d: d.replace(microsecond=0, tzinfo=UTC)
+)
 durations = st.integers(min_value=1, max_value=24 * 3600)
 
 
@@ -39,8 +50,10 @@ def test_the_local_days_of_a_log_hold_exactly_its_seconds(start, seconds, zone_n
 
 
 @settings(max_examples=500, deadline=None)
-@given(day=st.dates(min_value=datetime(2023, 1, 1).date(), max_value=datetime(2025, 12, 31).date()),
-       zone_name=st.sampled_from(ZONES))
+@given(
+    day=st.dates(min_value=datetime(2023, 1, 1).date(), max_value=datetime(2025, 12, 31).date()),
+    zone_name=st.sampled_from(ZONES),
+)
 def test_a_local_day_is_23_to_25_hours(day, zone_name):
     bounds = local_day(day, zone(zone_name))
     assert timedelta(hours=22, minutes=30) <= bounds.end - bounds.start <= timedelta(hours=25)
@@ -54,8 +67,12 @@ async def test_database_daily_totals_are_the_sum_of_the_parts(client, backend):
     for zone_name in ("Europe/Berlin", "Australia/Lord_Howe", "America/St_Johns"):
         await put(client, "/employees/11/", {"companyId": 1, "name": "Ravi Kumar", "timezone": zone_name})
         tz = zone(zone_name)
-        logs, cursor = [], datetime(2024, 3, 28, tzinfo=UTC) if zone_name != "Australia/Lord_Howe" else \
-            datetime(2024, 4, 4, tzinfo=UTC)
+        logs, cursor = (
+            [],
+            datetime(2024, 3, 28, tzinfo=UTC)
+            if zone_name != "Australia/Lord_Howe"
+            else datetime(2024, 4, 4, tzinfo=UTC),
+        )
         for _ in range(40):  # back to back with random gaps, over the DST change
             cursor += timedelta(minutes=rng.randint(0, 600))
             length = timedelta(minutes=rng.randint(1, 20 * 60))

@@ -16,14 +16,16 @@ async def logged(anon_client):  # noqa: F811
     """Employee 10: 1 h on task 250; employee 11: 2 h on task 250 (company 1, 28 Oct 2024)."""
     http, callers = anon_client
     for user, end in ((10, "10:00"), (11, "11:00")):
-        response = await http.post(f"/tasklogs/bulk/create/{user}/", headers=callers("platform_key"),
-                                   json=[log(250, user, "2024-10-28T09:00:00Z", f"2024-10-28T{end}:00Z")])
+        response = await http.post(
+            f"/tasklogs/bulk/create/{user}/",
+            headers=callers("platform_key"),
+            json=[log(250, user, "2024-10-28T09:00:00Z", f"2024-10-28T{end}:00Z")],
+        )
         assert response.status_code == 200, response.text
     return http, callers
 
 
-OWN = {"employee": 200, "team_leader": 200, "admin": 200, "company_key": 200, "platform_key": 200,
-       "other_admin": 404}
+OWN = {"employee": 200, "team_leader": 200, "admin": 200, "company_key": 200, "platform_key": 200, "other_admin": 404}
 COLLEAGUE = {**OWN, "employee": 403}
 
 
@@ -48,16 +50,24 @@ async def test_employee_reports_follow_the_roles(logged, role):
 
 
 EVERYONE = [(10, "Asha Rao", 3600), (11, "Ravi Kumar", 7200)]
-PROJECT_ROWS = {"employee": [EVERYONE[0]], "team_leader": EVERYONE, "admin": EVERYONE, "company_key": EVERYONE,
-                "platform_key": EVERYONE, "other_admin": None}
+PROJECT_ROWS = {
+    "employee": [EVERYONE[0]],
+    "team_leader": EVERYONE,
+    "admin": EVERYONE,
+    "company_key": EVERYONE,
+    "platform_key": EVERYONE,
+    "other_admin": None,
+}
 
 
 @pytest.mark.parametrize("role", ROLES)
 async def test_a_plain_employee_sees_only_their_own_time_in_a_project_report(logged, role):
     http, callers = logged
     expected = PROJECT_ROWS[role]
-    for path, params in [("/timesheets/", {"projectId": 7, "groupBy": "employee", **DAY}),
-                         ("/api/project/7/employees-time-spent/", RANGE)]:
+    for path, params in [
+        ("/timesheets/", {"projectId": 7, "groupBy": "employee", **DAY}),
+        ("/api/project/7/employees-time-spent/", RANGE),
+    ]:
         response = await http.get(path, params=params, headers=callers(role))
         if expected is None:
             expect(response, 404, "PROJECT_NOT_FOUND")
@@ -70,8 +80,14 @@ async def test_a_plain_employee_sees_only_their_own_time_in_a_project_report(log
         assert body["filters"]["employeeId"] == (10 if role == "employee" else None)
 
 
-COMPANY = {"employee": (403, "FORBIDDEN"), "team_leader": (200, None), "admin": (200, None),
-           "company_key": (200, None), "platform_key": (200, None), "other_admin": (404, "COMPANY_NOT_FOUND")}
+COMPANY = {
+    "employee": (403, "FORBIDDEN"),
+    "team_leader": (200, None),
+    "admin": (200, None),
+    "company_key": (200, None),
+    "platform_key": (200, None),
+    "other_admin": (404, "COMPANY_NOT_FOUND"),
+}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -87,14 +103,26 @@ async def test_another_companys_admin_sees_their_own_company(logged):
     http, callers = logged
     expect(await http.get("/api/company/2/working-hours/", params=RANGE, headers=callers("other_admin")), 200)
     expect(await http.get("/timesheets/", params={"employeeId": 21, **DAY}, headers=callers("other_admin")), 200)
-    expect(await http.get("/timesheets/", params={"employeeId": 21, **DAY}, headers=callers("company_key")), 404,
-           "USER_NOT_FOUND")
-    expect(await http.get("/timesheets/", params={"employeeId": 10, "taskId": 900, **DAY},
-                          headers=callers("admin")), 404, "TASK_NOT_FOUND")
+    expect(
+        await http.get("/timesheets/", params={"employeeId": 21, **DAY}, headers=callers("company_key")),
+        404,
+        "USER_NOT_FOUND",
+    )
+    expect(
+        await http.get("/timesheets/", params={"employeeId": 10, "taskId": 900, **DAY}, headers=callers("admin")),
+        404,
+        "TASK_NOT_FOUND",
+    )
 
 
-EXPORT = {"employee": 403, "team_leader": 200, "admin": 200, "company_key": 200, "platform_key": 200,
-          "other_admin": 404}
+EXPORT = {
+    "employee": 403,
+    "team_leader": 200,
+    "admin": 200,
+    "company_key": 200,
+    "platform_key": 200,
+    "other_admin": 404,
+}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -113,8 +141,13 @@ async def test_month_export_follows_the_roles(logged, role):
 @pytest.mark.parametrize("role", ["no_token", "expired_token", "revoked_key"])
 async def test_reports_need_credentials(logged, role):
     http, callers = logged
-    for path in ("/timesheets/?employeeId=10&startDate=2024-10-28&endDate=2024-10-28", "/timesheets/week/",
-                 "/user-working-hours/10/2024-10-28/", "/api/employee/10/working-hours/2024-10-28/2024-10-28/",
-                 "/api/project/7/employees-time-spent/", "/api/company/1/working-hours/",
-                 "/api/company/1/user/10/export-csv-report/2024-10/"):
+    for path in (
+        "/timesheets/?employeeId=10&startDate=2024-10-28&endDate=2024-10-28",
+        "/timesheets/week/",
+        "/user-working-hours/10/2024-10-28/",
+        "/api/employee/10/working-hours/2024-10-28/2024-10-28/",
+        "/api/project/7/employees-time-spent/",
+        "/api/company/1/working-hours/",
+        "/api/company/1/user/10/export-csv-report/2024-10/",
+    ):
         expect(await http.get(path, headers=callers(role)), 401)

@@ -20,10 +20,12 @@ async def logged(client):
     Task 251 is renamed to a formula and a name with a comma, quote and accent."""
     await seed(client)
     await client.put("/tasks/251/", json={"projectId": 7, "name": '=HYPERLINK("x"), "Ünïcode", task'})
-    await add(client,
-              log(250, 10, "2024-10-28T09:00:00Z", "2024-10-28T10:30:00Z"),
-              log(251, 10, "2024-10-28T11:00:00Z", "2024-10-28T11:45:00Z"),
-              log(250, 10, "2024-10-29T22:00:00Z", "2024-10-30T00:00:00Z"))
+    await add(
+        client,
+        log(250, 10, "2024-10-28T09:00:00Z", "2024-10-28T10:30:00Z"),
+        log(251, 10, "2024-10-28T11:00:00Z", "2024-10-28T11:45:00Z"),
+        log(250, 10, "2024-10-29T22:00:00Z", "2024-10-30T00:00:00Z"),
+    )
     return client
 
 
@@ -61,43 +63,103 @@ async def test_csv_two_levels_one_row_per_inner_group_and_text_neutralised(logge
 
 
 async def test_project_csv_is_named_after_the_project(logged):
-    response = await logged.get("/timesheets/", params={"projectId": 7, "startDate": "2024-10-28",
-                                                        "endDate": "2024-10-28", "groupBy": "employee",
-                                                        "format": "csv"})
+    response = await logged.get(
+        "/timesheets/",
+        params={
+            "projectId": 7,
+            "startDate": "2024-10-28",
+            "endDate": "2024-10-28",
+            "groupBy": "employee",
+            "format": "csv",
+        },
+    )
     assert response.headers["content-disposition"].endswith('filename="timesheet-project-7-2024-10-28-2024-10-28.csv"')
     assert parse_csv(response) == [["Employee ID", "Employee", "Hours", "Time"], ["10", "Asha Rao", "2.25", "2:15"]]
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
-    ("plain", "plain"), ("1+1", "1+1"), ("", ""),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("plain", "plain"),
+        ("1+1", "1+1"),
+        ("", ""),
+    ],
+)
 def test_neutralise(text, expected):
     assert neutralise(text) == expected
 
 
 async def test_month_export_one_line_per_log_and_day_with_descriptions_neutralised(client):
     await seed(client, timezone="Europe/Berlin")
-    await add(client,
-              log(250, 10, "2024-10-31T22:00:00Z", "2024-11-01T00:30:00Z", description="=1+1"),  # 23:00-01:30 CET
-              log(260, 10, "2024-11-15T08:00:00Z", "2024-11-15T09:15:00Z", description='Says "hi", twice\nok'),
-              log(250, 10, "2024-11-30T22:30:00Z", "2024-12-01T00:00:00Z", description="-nope"))  # 23:30 - 01:00
+    await add(
+        client,
+        log(250, 10, "2024-10-31T22:00:00Z", "2024-11-01T00:30:00Z", description="=1+1"),  # 23:00-01:30 CET
+        log(260, 10, "2024-11-15T08:00:00Z", "2024-11-15T09:15:00Z", description='Says "hi", twice\nok'),
+        log(250, 10, "2024-11-30T22:30:00Z", "2024-12-01T00:00:00Z", description="-nope"),
+    )  # 23:30 - 01:00
     await add(client, log(250, 11, "2024-11-15T08:00:00Z", "2024-11-15T09:00:00Z"), user=11)
 
     response = await client.get("/api/company/1/user/10/export-csv-report/2024-11/")
 
     assert response.headers["content-disposition"] == 'attachment; filename="timesheet-10-2024-11-01-2024-11-30.csv"'
     rows = parse_csv(response)
-    assert rows[0] == ["Date", "From", "To", "Hours", "Time", "Project ID", "Project", "Task ID", "Task",
-                       "Description", "Task log ID"]
+    assert rows[0] == [
+        "Date",
+        "From",
+        "To",
+        "Hours",
+        "Time",
+        "Project ID",
+        "Project",
+        "Task ID",
+        "Task",
+        "Description",
+        "Task log ID",
+    ]
     body = [row[:10] for row in rows[1:]]
     assert body == [
-        ["2024-11-01", "2024-11-01T00:00:00+01:00", "2024-11-01T01:30:00+01:00", "1.50", "1:30", "7", "Website",
-         "250", "Task 250", "'=1+1"],
-        ["2024-11-15", "2024-11-15T09:00:00+01:00", "2024-11-15T10:15:00+01:00", "1.25", "1:15", "8", "Internal",
-         "260", "Task 260", 'Says "hi", twice\nok'],
-        ["2024-11-30", "2024-11-30T23:30:00+01:00", "2024-12-01T00:00:00+01:00", "0.50", "0:30", "7", "Website",
-         "250", "Task 250", "'-nope"],
+        [
+            "2024-11-01",
+            "2024-11-01T00:00:00+01:00",
+            "2024-11-01T01:30:00+01:00",
+            "1.50",
+            "1:30",
+            "7",
+            "Website",
+            "250",
+            "Task 250",
+            "'=1+1",
+        ],
+        [
+            "2024-11-15",
+            "2024-11-15T09:00:00+01:00",
+            "2024-11-15T10:15:00+01:00",
+            "1.25",
+            "1:15",
+            "8",
+            "Internal",
+            "260",
+            "Task 260",
+            'Says "hi", twice\nok',
+        ],
+        [
+            "2024-11-30",
+            "2024-11-30T23:30:00+01:00",
+            "2024-12-01T00:00:00+01:00",
+            "0.50",
+            "0:30",
+            "7",
+            "Website",
+            "250",
+            "Task 250",
+            "'-nope",
+        ],
     ]
     assert all(row[10].isdigit() for row in rows[1:])
 

@@ -12,8 +12,11 @@ from tests.factories import log, put, seed
 
 
 def t(seconds: int) -> dict[str, Any]:
-    return {"totalSeconds": seconds, "totalHours": round(seconds / 3600, 2),
-            "totalTime": f"{seconds // 3600}:{seconds % 3600 // 60:02d}"}
+    return {
+        "totalSeconds": seconds,
+        "totalHours": round(seconds / 3600, 2),
+        "totalTime": f"{seconds // 3600}:{seconds % 3600 // 60:02d}",
+    }
 
 
 async def add(client: Any, *logs: dict[str, Any], user: int = 10) -> None:
@@ -28,36 +31,46 @@ async def report(backend: Any, query: TimesheetQuery) -> Report:
 
 async def test_months_hold_their_part_of_each_week(client, backend):
     await seed(client)
-    await add(client,
-              log(250, 10, "2024-10-31T09:00:00Z", "2024-10-31T10:00:00Z"),   # Thu, week of Oct 28: 1 h
-              log(250, 10, "2024-11-01T09:00:00Z", "2024-11-01T11:00:00Z"),   # Fri, same week, November: 2 h
-              log(251, 10, "2024-11-05T09:00:00Z", "2024-11-05T12:00:00Z"))   # Tue, week of Nov 4: 3 h
-    query = TimesheetQuery(Period(date(2024, 10, 28), date(2024, 11, 10)), employee_id=10,
-                           group_by=("month", "week"))
+    await add(
+        client,
+        log(250, 10, "2024-10-31T09:00:00Z", "2024-10-31T10:00:00Z"),  # Thu, week of Oct 28: 1 h
+        log(250, 10, "2024-11-01T09:00:00Z", "2024-11-01T11:00:00Z"),  # Fri, same week, November: 2 h
+        log(251, 10, "2024-11-05T09:00:00Z", "2024-11-05T12:00:00Z"),
+    )  # Tue, week of Nov 4: 3 h
+    query = TimesheetQuery(Period(date(2024, 10, 28), date(2024, 11, 10)), employee_id=10, group_by=("month", "week"))
 
     result = await report(backend, query)
 
     assert result.rows == [
         {"month": "2024-10", **t(3600), "children": [{"weekStart": "2024-10-28", **t(3600)}]},
-        {"month": "2024-11", **t(18000), "children": [{"weekStart": "2024-10-28", **t(7200)},
-                                                      {"weekStart": "2024-11-04", **t(10800)}]},
+        {
+            "month": "2024-11",
+            **t(18000),
+            "children": [{"weekStart": "2024-10-28", **t(7200)}, {"weekStart": "2024-11-04", **t(10800)}],
+        },
     ]
     assert result.total_seconds == 21600
 
 
 async def test_weeks_start_on_the_day_asked_for(client, backend):
     await seed(client)
-    await add(client,
-              log(250, 10, "2024-11-02T09:00:00Z", "2024-11-02T10:00:00Z"),   # Sat: week of Sun Oct 27
-              log(250, 10, "2024-11-03T09:00:00Z", "2024-11-03T11:00:00Z"),   # Sun: week of Nov 3
-              log(250, 10, "2024-11-10T09:00:00Z", "2024-11-10T09:30:00Z"))   # Sun: week of Nov 10
-    query = TimesheetQuery(Period(date(2024, 11, 1), date(2024, 11, 14)), employee_id=10, group_by=("week",),
-                           week_start="sun")
+    await add(
+        client,
+        log(250, 10, "2024-11-02T09:00:00Z", "2024-11-02T10:00:00Z"),  # Sat: week of Sun Oct 27
+        log(250, 10, "2024-11-03T09:00:00Z", "2024-11-03T11:00:00Z"),  # Sun: week of Nov 3
+        log(250, 10, "2024-11-10T09:00:00Z", "2024-11-10T09:30:00Z"),
+    )  # Sun: week of Nov 10
+    query = TimesheetQuery(
+        Period(date(2024, 11, 1), date(2024, 11, 14)), employee_id=10, group_by=("week",), week_start="sun"
+    )
 
     result = await report(backend, query)
 
-    assert result.rows == [{"weekStart": "2024-10-27", **t(3600)}, {"weekStart": "2024-11-03", **t(7200)},
-                           {"weekStart": "2024-11-10", **t(1800)}]
+    assert result.rows == [
+        {"weekStart": "2024-10-27", **t(3600)},
+        {"weekStart": "2024-11-03", **t(7200)},
+        {"weekStart": "2024-11-10", **t(1800)},
+    ]
 
 
 async def test_each_report_is_in_the_zone_the_employees_row_has_then(client, backend):
@@ -73,7 +86,10 @@ async def test_each_report_is_in_the_zone_the_employees_row_has_then(client, bac
     back_in_company_zone = await report(backend, query)
 
     assert in_company_zone.subject.timezone == back_in_company_zone.subject.timezone == "UTC"
-    assert in_company_zone.rows == back_in_company_zone.rows == [{"date": "2024-10-28", **t(7200)},
-                                                                 {"date": "2024-10-29", **t(0)}]
+    assert (
+        in_company_zone.rows
+        == back_in_company_zone.rows
+        == [{"date": "2024-10-28", **t(7200)}, {"date": "2024-10-29", **t(0)}]
+    )
     assert in_own_zone.subject.timezone == "Asia/Kolkata"
     assert in_own_zone.rows == [{"date": "2024-10-28", **t(0)}, {"date": "2024-10-29", **t(7200)}]

@@ -40,14 +40,17 @@ async def write_held_open(backend, item: dict) -> AsyncIterator[None]:
 async def waiting_on_a_lock(backend) -> int:
     """How many of this database's backends wait on a lock now."""
     return await backend.scalar(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
 
 
 async def test_another_employee_on_another_project_commits_while_a_write_is_open(client, backend):
     await seed(client)
     async with write_held_open(backend, log(250, 10)):  # project 7
-        response = await asyncio.wait_for(client.post("/tasklog/create/", json=log(260, 11)),  # project 8
-                                          NOT_BLOCKED_WITHIN_SECONDS)
+        response = await asyncio.wait_for(
+            client.post("/tasklog/create/", json=log(260, 11)),  # project 8
+            NOT_BLOCKED_WITHIN_SECONDS,
+        )
         assert response.status_code == 200, response.text
         assert await backend.scalar("SELECT count(*) FROM task_logs WHERE user_id = 11") == 1
     assert await backend.scalar("SELECT count(*) FROM task_logs") == 2
@@ -56,8 +59,9 @@ async def test_another_employee_on_another_project_commits_while_a_write_is_open
 async def test_the_same_project_without_allocation_does_not_queue(client, backend):
     await seed(client, project_hours=None)
     async with write_held_open(backend, log(250, 10)):
-        response = await asyncio.wait_for(client.post("/tasklog/create/", json=log(251, 11)),
-                                          NOT_BLOCKED_WITHIN_SECONDS)
+        response = await asyncio.wait_for(
+            client.post("/tasklog/create/", json=log(251, 11)), NOT_BLOCKED_WITHIN_SECONDS
+        )
         assert response.status_code == 200, response.text
     assert await backend.scalar("SELECT count(*) FROM task_logs") == 2
     project = (await client.get("/projects/7/")).json()["data"]

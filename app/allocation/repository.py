@@ -88,7 +88,8 @@ class AllocationRepository:
         their allocation and total can change without a write in between."""
         model = _MODELS[kind]
         await self.session.execute(
-            select(model.id).where(model.id.in_(sorted(ids))).order_by(model.id).with_for_update())
+            select(model.id).where(model.id.in_(sorted(ids))).order_by(model.id).with_for_update()
+        )
 
     async def recount(self, keys: set[BudgetKey]) -> list[Moved]:
         """Count the running totals of these budgets again from the logs (call
@@ -103,8 +104,11 @@ class AllocationRepository:
                 budget.logged_seconds = await self._sum_of_logs(budget.kind, budget.id)
                 budget.exceeded = budget.is_over(budget.logged_seconds)
             model = _MODELS[budget.kind]
-            await self.session.execute(update(model).where(model.id == budget.id).values(
-                logged_seconds=budget.logged_seconds, allocation_exceeded=budget.exceeded))
+            await self.session.execute(
+                update(model)
+                .where(model.id == budget.id)
+                .values(logged_seconds=budget.logged_seconds, allocation_exceeded=budget.exceeded)
+            )
             recounted.append(Moved(budget, was_over))
         return recounted
 
@@ -143,10 +147,22 @@ class _PostgresAllocations(AllocationRepository):
         for kind in kinds:
             params |= _DELTAS[kind].params("postgresql", by_kind[kind])
         rows = await self.session.execute(_move(kinds), params)
-        return [Moved(Budget(kind=row.kind, id=row.id, project_id=row.project_id, company_id=row.company_id,
-                             name=row.name, allocated_hours=row.allocated_hours, exceeded=row.exceeded,
-                             logged_seconds=row.logged_seconds), row.was_over)
-                for row in rows]
+        return [
+            Moved(
+                Budget(
+                    kind=row.kind,
+                    id=row.id,
+                    project_id=row.project_id,
+                    company_id=row.company_id,
+                    name=row.name,
+                    allocated_hours=row.allocated_hours,
+                    exceeded=row.exceeded,
+                    logged_seconds=row.logged_seconds,
+                ),
+                row.was_over,
+            )
+            for row in rows
+        ]
 
 
 class _SqliteAllocations(AllocationRepository):
@@ -162,7 +178,9 @@ class _SqliteAllocations(AllocationRepository):
             changed = [m.budget for m in moved if m.budget.kind == kind]
             if changed:
                 await self.session.execute(
-                    update(model).where(model.id.in_([b.id for b in changed])).values(
+                    update(model)
+                    .where(model.id.in_([b.id for b in changed]))
+                    .values(
                         logged_seconds=case({b.id: b.logged_seconds for b in changed}, value=model.id),
                         allocation_exceeded=case({b.id: b.exceeded for b in changed}, value=model.id),
                     )
@@ -180,13 +198,27 @@ _DELTAS = {kind: RowsTable(f"{kind}_delta", [("id", BigInteger()), ("seconds", B
 def _budget_rows(kind: BudgetKind, ids: str) -> Any:
     """Budget rows of the projects or tasks in :<ids>, columns named as Budget's fields."""
     if kind == "project":
-        return select(literal_column("'project'").label("kind"), Project.id, Project.id.label("project_id"),
-                      Project.company_id, Project.name, Project.allocated_hours,
-                      Project.allocation_exceeded.label("exceeded"), Project.logged_seconds).where(
-            among(Project.id, ids_param(ids)))
+        return select(
+            literal_column("'project'").label("kind"),
+            Project.id,
+            Project.id.label("project_id"),
+            Project.company_id,
+            Project.name,
+            Project.allocated_hours,
+            Project.allocation_exceeded.label("exceeded"),
+            Project.logged_seconds,
+        ).where(among(Project.id, ids_param(ids)))
     return (
-        select(literal_column("'task'").label("kind"), Task.id, Task.project_id, Project.company_id, Task.name,
-               Task.allocated_hours, Task.allocation_exceeded.label("exceeded"), Task.logged_seconds)
+        select(
+            literal_column("'task'").label("kind"),
+            Task.id,
+            Task.project_id,
+            Project.company_id,
+            Task.name,
+            Task.allocated_hours,
+            Task.allocation_exceeded.label("exceeded"),
+            Task.logged_seconds,
+        )
         .join(Project, Project.id == Task.project_id)
         .where(among(Task.id, ids_param(ids)))
     )
@@ -221,14 +253,19 @@ def _move(kinds: tuple[BudgetKind, ...]) -> Any:
         # The ORDER BY sits under the lock: rows are locked in id order.
         locked = (
             select(model.id, model.allocation_exceeded.label("was"))
-            .join(delta, delta.c.id == model.id).order_by(model.id)
+            .join(delta, delta.c.id == model.id)
+            .order_by(model.id)
             .with_for_update(of=model, key_share=True)
             .cte(f"{kind}_locked")
         )
         total = model.logged_seconds + delta.c.seconds
-        stmt = update(model).where(model.id == locked.c.id, model.id == delta.c.id).values(
-            logged_seconds=total,
-            allocation_exceeded=and_(model.allocated_hours.is_not(None), total > model.allocated_hours * 3600),
+        stmt = (
+            update(model)
+            .where(model.id == locked.c.id, model.id == delta.c.id)
+            .values(
+                logged_seconds=total,
+                allocation_exceeded=and_(model.allocated_hours.is_not(None), total > model.allocated_hours * 3600),
+            )
         )
         owner: tuple[Any, ...]
         if kind == "project":
@@ -237,8 +274,14 @@ def _move(kinds: tuple[BudgetKind, ...]) -> Any:
             stmt = stmt.where(Project.id == Task.project_id)
             owner = (Task.project_id, Project.company_id)
         moved = stmt.returning(
-            literal(kind).label("kind"), model.id, *owner, model.name, model.allocated_hours,
-            model.allocation_exceeded.label("exceeded"), model.logged_seconds, locked.c.was.label("was_over"),
+            literal(kind).label("kind"),
+            model.id,
+            *owner,
+            model.name,
+            model.allocated_hours,
+            model.allocation_exceeded.label("exceeded"),
+            model.logged_seconds,
+            locked.c.was.label("was_over"),
         ).cte(f"moved_{kind}s")
         parts.append(select(moved))
     return parts[0] if len(parts) == 1 else union_all(*parts)

@@ -117,8 +117,7 @@ def _alert(budget: Budget, recipient_id: int, log_ids: list[int]) -> dict[str, A
         "type": ALERT_TYPES[budget.kind],
         "title": f"{what} over its allocated hours: {budget.name}",
         "message": (
-            f"{what} '{budget.name}' has {hours_minutes(logged)} logged, "
-            f"over its allocation of {allocated:g} hours."
+            f"{what} '{budget.name}' has {hours_minutes(logged)} logged, over its allocation of {allocated:g} hours."
         ),
         "payload": {
             f"{budget.kind}Id": budget.id,

@@ -20,8 +20,10 @@ async def print_token(settings: Settings, employee_id: int, hours: float) -> int
     finally:
         await engine.dispose()
     if employee is None:
-        print(f"employee {employee_id} is not in the mirror (PUT /employees/{employee_id}/ or `tasklogs demo`)",
-              file=sys.stderr)
+        print(
+            f"employee {employee_id} is not in the mirror (PUT /employees/{employee_id}/ or `tasklogs demo`)",
+            file=sys.stderr,
+        )
         return 1
     try:
         print(issue_token(settings, employee_id, employee.company_id, hours=hours))
@@ -38,7 +40,8 @@ async def apikey_command(settings: Settings, args: argparse.Namespace) -> int:
             repo = ApiKeyRepository(session)
             if args.action == "create":
                 if args.company_id is not None and not await ReferenceRepository(session).exists(
-                        Company, args.company_id):
+                    Company, args.company_id
+                ):
                     print(f"company {args.company_id} is not in the mirror", file=sys.stderr)
                     return 1
                 key = new_key()

@@ -20,11 +20,14 @@ from app.core.schemas import MAX_ID
 from app.reference.repository import ReferenceRepository
 
 bearer_scheme = HTTPBearer(
-    auto_error=False, scheme_name="BearerAuth",
+    auto_error=False,
+    scheme_name="BearerAuth",
     description="A person's JWT: `sub` is the employee id. Locally: `tasklogs token --employee-id 10`.",
 )
 api_key_scheme = APIKeyHeader(
-    name="X-API-Key", auto_error=False, scheme_name="ApiKeyAuth",
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="ApiKeyAuth",
     description="A service's key, made with `tasklogs apikey create --name NAME [--company-id ID]`.",
 )
 
@@ -67,8 +70,9 @@ async def authenticate(request: Request, session: AsyncSession) -> Principal:
         return await _key_principal(request, session, request.headers.get("x-api-key"))
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("INVALID_ACCESS_TOKEN", "The Authorization header must be 'Bearer <token>'.",
-                           invalid_token=True)
+        raise Unauthorized(
+            "INVALID_ACCESS_TOKEN", "The Authorization header must be 'Bearer <token>'.", invalid_token=True
+        )
     verification = request.app.state.jwt_key
     if verification is None:
         raise Unauthorized("INVALID_ACCESS_TOKEN", "This service accepts API keys only.", invalid_token=True)
@@ -78,8 +82,7 @@ async def authenticate(request: Request, session: AsyncSession) -> Principal:
         raise Unauthorized(exc.code, exc.message, invalid_token=True) from exc
     employee_id = _employee_id(claims.get("sub"))
     if employee_id is None:
-        raise Unauthorized("INVALID_ACCESS_TOKEN", "The token's subject is not an employee id.",
-                           invalid_token=True)
+        raise Unauthorized("INVALID_ACCESS_TOKEN", "The token's subject is not an employee id.", invalid_token=True)
     company_id = claims.get("company_id")
     if company_id is None:
         raise Unauthorized("INVALID_ACCESS_TOKEN", "The token has no 'company_id' claim.", invalid_token=True)
@@ -87,13 +90,18 @@ async def authenticate(request: Request, session: AsyncSession) -> Principal:
     if employee is None:
         raise Unauthorized("USER_NOT_FOUND", f"Employee {employee_id} is not known to this service.")
     if isinstance(company_id, bool) or str(company_id) != str(employee.company_id):
-        raise Unauthorized("INVALID_ACCESS_TOKEN", "The token's company does not match the employee's.",
-                           invalid_token=True)
+        raise Unauthorized(
+            "INVALID_ACCESS_TOKEN", "The token's company does not match the employee's.", invalid_token=True
+        )
     if not employee.is_active:
         raise Unauthorized("USER_INACTIVE", f"Employee {employee_id} is inactive.")
     return Principal(
-        kind="employee", label=f"employee:{employee_id}", employee_id=employee_id,
-        company_id=employee.company_id, is_admin=employee.is_admin, is_team_leader=employee.is_team_leader,
+        kind="employee",
+        label=f"employee:{employee_id}",
+        employee_id=employee_id,
+        company_id=employee.company_id,
+        is_admin=employee.is_admin,
+        is_team_leader=employee.is_team_leader,
     )
 
 

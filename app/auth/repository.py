@@ -22,7 +22,8 @@ def new_key() -> str:
 
 
 _ACTIVE_KEY = select(ApiKey.id, ApiKey.company_id).where(
-    ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+    ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
+)
 
 
 class ApiKeyRepository:

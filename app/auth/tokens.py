@@ -56,8 +56,10 @@ def verification_key(settings: Settings, *, create_dev_secret: bool = True) -> V
         )
     secret = path.read_text().strip()
     if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
-        raise RuntimeError(f"The development JWT secret {path} is shorter than {MIN_JWT_SECRET_BYTES} bytes: "
-                           "delete it to have a new one made.")
+        raise RuntimeError(
+            f"The development JWT secret {path} is shorter than {MIN_JWT_SECRET_BYTES} bytes: "
+            "delete it to have a new one made."
+        )
     return VerificationKey(secret, ["HS256"], True)
 
 

@@ -54,7 +54,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         _create_private_file(settings.sqlite_path)
         engine = create_async_engine(
-            settings.database_url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+            settings.database_url,
+            connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
             json_serializer=dumps_text,
         )
         _configure_sqlite(engine, settings)
@@ -212,4 +213,3 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 # scope="function": a read session goes back to the pool before the response is sent.
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
-

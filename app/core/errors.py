@@ -78,8 +78,14 @@ class PayloadTooLarge(AppError):
 
 
 def error_body(message: str, error_code: str, errors: list[dict[str, Any]] | None = None, **extra: Any) -> dict:
-    return {"status": 0, "message": message, "error_code": error_code, "errors": errors or [], **extra,
-            "requestId": request_id_var.get()}
+    return {
+        "status": 0,
+        "message": message,
+        "error_code": error_code,
+        "errors": errors or [],
+        **extra,
+        "requestId": request_id_var.get(),
+    }
 
 
 class ServiceUnavailable(AppError):
@@ -147,9 +153,17 @@ def install_error_handlers(app: FastAPI) -> None:
             # UTF-16 surrogate"): they describe the body, never the server.
             reason = (invalid[0].get("ctx") or {}).get("error")
             return EnvelopeResponse(
-                error_body("The request body is not valid JSON.", "MALFORMED_JSON",
-                           [{"field": "body", "message": f"Invalid JSON: {reason}" if reason else "Invalid JSON",
-                             "code": "MALFORMED_JSON"}]),
+                error_body(
+                    "The request body is not valid JSON.",
+                    "MALFORMED_JSON",
+                    [
+                        {
+                            "field": "body",
+                            "message": f"Invalid JSON: {reason}" if reason else "Invalid JSON",
+                            "code": "MALFORMED_JSON",
+                        }
+                    ],
+                ),
                 status_code=400,
             )
         if any(e.get("type") == "too_long" and tuple(e.get("loc", ())) == ("body",) for e in raw):
@@ -157,8 +171,11 @@ def install_error_handlers(app: FastAPI) -> None:
                 error_body("Too many items in one request; split the upload.", "PAYLOAD_TOO_LARGE"), status_code=413
             )
         errors = [
-            {"field": _loc_to_field(tuple(e.get("loc", ()))), "message": e.get("msg", "Invalid value"),
-             "code": "VALIDATION_ERROR"}
+            {
+                "field": _loc_to_field(tuple(e.get("loc", ()))),
+                "message": e.get("msg", "Invalid value"),
+                "code": "VALIDATION_ERROR",
+            }
             for e in raw[:MAX_REPORTED_ERRORS]
         ]
         message = errors[0]["message"] if len(raw) == 1 else f"{len(raw)} fields are invalid."
@@ -190,8 +207,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return await _unexpected(request, exc)
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
         outage = ServiceUnavailable()
-        return EnvelopeResponse(error_body(outage.message, outage.error_code), status_code=503,
-                                headers=outage.headers)
+        return EnvelopeResponse(error_body(outage.message, outage.error_code), status_code=503, headers=outage.headers)
 
     # Registered per class (not under Exception) so they are answered like
     # any handled error instead of being re-raised to the server as a crash.
@@ -201,6 +217,4 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> EnvelopeResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return EnvelopeResponse(
-            error_body("Internal server error.", "INTERNAL_ERROR"), status_code=500
-        )
+        return EnvelopeResponse(error_body("Internal server error.", "INTERNAL_ERROR"), status_code=500)

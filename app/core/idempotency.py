@@ -98,14 +98,16 @@ class StoredAnswer:
     headers: dict[str, str]
 
     def replay(self) -> Response:
-        return Response(self.body, status_code=self.status_code,
-                        headers={**self.headers, "Idempotent-Replayed": "true"})
+        return Response(
+            self.body, status_code=self.status_code, headers={**self.headers, "Idempotent-Replayed": "true"}
+        )
 
     def answer_to(self, fingerprint: str) -> Response:
         """The replay for the same request; 422 for another one under the same key."""
         if self.request_hash != fingerprint:
-            return _error(AppError("This Idempotency-Key was used for a different request.",
-                                   "IDEMPOTENCY_KEY_REUSED", 422))
+            return _error(
+                AppError("This Idempotency-Key was used for a different request.", "IDEMPOTENCY_KEY_REUSED", 422)
+            )
         return self.replay()
 
 
@@ -123,15 +125,23 @@ class KeyedWrite:
 
     async def stored_answer(self, session: AsyncSession, *, expired_too: bool = False) -> StoredAnswer | None:
         """The answer kept under this key, by a plain read (no lock)."""
-        query = select(IdempotencyKey.request_hash, IdempotencyKey.status_code, IdempotencyKey.response_body,
-                       IdempotencyKey.response_headers).where(self._this_key())
+        query = select(
+            IdempotencyKey.request_hash,
+            IdempotencyKey.status_code,
+            IdempotencyKey.response_body,
+            IdempotencyKey.response_headers,
+        ).where(self._this_key())
         if not expired_too:
             query = query.where(IdempotencyKey.expires_at > utcnow())
         row = (await session.execute(query)).first()
         if row is None:
             return None
-        return StoredAnswer(request_hash=row.request_hash, status_code=row.status_code or 200,
-                            body=row.response_body or b"", headers=row.response_headers or {})
+        return StoredAnswer(
+            request_hash=row.request_hash,
+            status_code=row.status_code or 200,
+            body=row.response_body or b"",
+            headers=row.response_headers or {},
+        )
 
     async def caller_is_full(self, session: AsyncSession, limit: int) -> int | None:
         """None while the caller holds fewer than `limit` live keys; else the
@@ -185,17 +195,23 @@ async def _handle_keyed(request: Request, handle: RouteHandler, key: str) -> Res
             principal = await _caller(request, session)
             if principal is None:
                 return await handle(request)  # not authenticated: the handler answers 401
-            keyed = KeyedWrite(principal, key, fingerprint,
-                               timedelta(hours=request.app.state.settings.idempotency_ttl_hours))
+            keyed = KeyedWrite(
+                principal, key, fingerprint, timedelta(hours=request.app.state.settings.idempotency_ttl_hours)
+            )
             stored = await keyed.stored_answer(session)
             if stored is not None:
                 return stored.answer_to(fingerprint)  # nothing written
             limit = request.app.state.settings.idempotency_max_keys_per_caller
             if limit and (wait := await keyed.caller_is_full(session, limit)) is not None:
-                return _error(AppError(
-                    f"This caller holds {limit} live Idempotency-Keys, the most allowed; send the write without "
-                    "a key, or retry when older keys expire.", "TOO_MANY_IDEMPOTENCY_KEYS", 429,
-                    headers={"Retry-After": str(wait)}))
+                return _error(
+                    AppError(
+                        f"This caller holds {limit} live Idempotency-Keys, the most allowed; send the write without "
+                        "a key, or retry when older keys expire.",
+                        "TOO_MANY_IDEMPOTENCY_KEYS",
+                        429,
+                        headers={"Retry-After": str(wait)},
+                    )
+                )
             response = await handle(request)
             if not await keyed.record(session, response):
                 raise _AnsweredMeanwhile
@@ -248,8 +264,7 @@ def _read_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
 
 
 def _error(exc: AppError) -> EnvelopeResponse:
-    return EnvelopeResponse(error_body(exc.message, exc.error_code), status_code=exc.status_code,
-                            headers=exc.headers)
+    return EnvelopeResponse(error_body(exc.message, exc.error_code), status_code=exc.status_code, headers=exc.headers)
 
 
 async def purge_expired_keys(
@@ -261,12 +276,16 @@ async def purge_expired_keys(
     deleted = 0
     while True:
         now = utcnow()
-        expired = select(IdempotencyKey.principal, IdempotencyKey.key).where(
-            IdempotencyKey.expires_at <= now).limit(batch_size)
+        expired = (
+            select(IdempotencyKey.principal, IdempotencyKey.key)
+            .where(IdempotencyKey.expires_at <= now)
+            .limit(batch_size)
+        )
         # expires_at again on the row itself: a key renewed by a new answer
         # meanwhile (PostgreSQL re-checks the condition on the new row) stays.
         statement = delete(IdempotencyKey).where(
-            tuple_(IdempotencyKey.principal, IdempotencyKey.key).in_(expired), IdempotencyKey.expires_at <= now)
+            tuple_(IdempotencyKey.principal, IdempotencyKey.key).in_(expired), IdempotencyKey.expires_at <= now
+        )
         async with queue.turn(), sessionmaker() as session, session.begin():
             result: Any = await session.execute(statement)
         deleted += result.rowcount

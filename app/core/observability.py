@@ -31,15 +31,16 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 # ---------------------------------------------------------------- metrics
 
-HTTP_REQUESTS = Counter(
-    "tasklogs_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
-)
+HTTP_REQUESTS = Counter("tasklogs_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
-    "tasklogs_http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"],
+    "tasklogs_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 DB_POOL_IN_USE = Gauge(
-    "tasklogs_db_pool_connections_in_use", "Database connections checked out of the pool",
+    "tasklogs_db_pool_connections_in_use",
+    "Database connections checked out of the pool",
     multiprocess_mode="livesum",
 )
 TASK_LOGS_CREATED = Counter("tasklogs_task_logs_created_total", "Task logs created (committed)")
@@ -169,11 +170,19 @@ class RequestContextMiddleware:
             HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], template).observe(elapsed)
             access_log.info(
-                "%s %s %s", scope["method"], template, status,
-                extra={"fields": {
-                    "method": scope["method"], "route": template, "status": status,
-                    "duration_ms": round(elapsed * 1000, 2), "principal": scope["state"].get("principal"),
-                }},
+                "%s %s %s",
+                scope["method"],
+                template,
+                status,
+                extra={
+                    "fields": {
+                        "method": scope["method"],
+                        "route": template,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "principal": scope["state"].get("principal"),
+                    }
+                },
             )
             request_id_var.reset(token)
 
@@ -194,10 +203,20 @@ class RequestContextMiddleware:
         return receive_limited
 
     async def _too_large(self, send: Send) -> None:
-        body = json.dumps({
-            "status": 0, "message": f"The request body is larger than {self.max_body_bytes} bytes.",
-            "error_code": "PAYLOAD_TOO_LARGE", "errors": [], "requestId": request_id_var.get(),
-        }).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            {
+                "status": 0,
+                "message": f"The request body is larger than {self.max_body_bytes} bytes.",
+                "error_code": "PAYLOAD_TOO_LARGE",
+                "errors": [],
+                "requestId": request_id_var.get(),
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

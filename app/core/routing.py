@@ -121,4 +121,4 @@ def allowed_methods(app: Any, scope: Scope) -> list[str]:
 def _route_path(scope: Scope) -> str:
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
-    return path[len(root):] if root and path.startswith(root) else path
+    return path[len(root) :] if root and path.startswith(root) else path

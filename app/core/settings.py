@@ -34,8 +34,10 @@ class Settings(BaseSettings):
         15_000, ge=0, description="PostgreSQL statement_timeout for every query (0: none); a slower query is a 503."
     )
     sqlite_busy_timeout_ms: int = Field(
-        30_000, ge=0, description="How long an SQLite writer waits for a write lock held by another process "
-        "before failing (the writers of one process queue first come, first served, without polling)."
+        30_000,
+        ge=0,
+        description="How long an SQLite writer waits for a write lock held by another process "
+        "before failing (the writers of one process queue first come, first served, without polling).",
     )
 
     max_log_hours: float = Field(24.0, gt=0, description="Longest allowed single task log, in hours.")
@@ -56,23 +58,28 @@ class Settings(BaseSettings):
         15, ge=0, description="How often each worker deletes expired Idempotency-Key answers, in batches (0: never)."
     )
     idempotency_max_keys_per_caller: int = Field(
-        10_000, ge=0, description="Most live Idempotency-Keys one caller may hold; a keyed write above it is 429 "
-        "TOO_MANY_IDEMPOTENCY_KEYS (0: no limit)."
+        10_000,
+        ge=0,
+        description="Most live Idempotency-Keys one caller may hold; a keyed write above it is 429 "
+        "TOO_MANY_IDEMPOTENCY_KEYS (0: no limit).",
     )
     max_page_size: int = Field(500, ge=1, description="Largest page_size a list endpoint accepts.")
     unpaged_max: int = Field(
-        10_000, ge=1, description="Most logs `GET /taskLogs/task/{id}/` answers without `page`/`page_size`; a task "
-        "with more answers 422 TOO_MANY_RESULTS (page it, or use `GET /tasklogs/?taskId=`)."
+        10_000,
+        ge=1,
+        description="Most logs `GET /taskLogs/task/{id}/` answers without `page`/`page_size`; a task "
+        "with more answers 422 TOO_MANY_RESULTS (page it, or use `GET /tasklogs/?taskId=`).",
     )
     export_max_days: int = Field(
         366, ge=1, description="Longest window (`from` to `to`) one `GET /tasklogs/export/` may cover (422 above)."
     )
 
     jwt_secret: SecretStr | None = Field(
-        None, description="HS256 secret for people's bearer tokens, at least 32 bytes (the service refuses "
+        None,
+        description="HS256 secret for people's bearer tokens, at least 32 bytes (the service refuses "
         "to start with a shorter one). With SQLite and no key configured, a development secret is generated "
         "beside the database file (readable by its owner only: the service refuses a group- or "
-        "world-readable one)."
+        "world-readable one).",
     )
     jwt_public_key: str | None = Field(
         None, description="PEM public key for RS256/ES256 bearer tokens (instead of a secret)."
@@ -81,20 +88,26 @@ class Settings(BaseSettings):
     jwt_audience: str | None = Field(None, description="Required `aud` claim, when set.")
     jwt_leeway_seconds: int = Field(30, ge=0, le=600, description="Clock skew tolerated on `exp`/`nbf`.")
     api_key_cache_seconds: float = Field(
-        5.0, ge=0, le=300, description="How long a worker trusts an API key the database accepted before asking "
-        "again; a revoked key keeps working up to this long. 0: ask on every request."
+        5.0,
+        ge=0,
+        le=300,
+        description="How long a worker trusts an API key the database accepted before asking "
+        "again; a revoked key keeps working up to this long. 0: ask on every request.",
     )
     auth_disabled: bool = Field(
-        False, description="Answer every request without credentials (as a platform key). For local "
-        "experiments only; a warning is logged at every start."
+        False,
+        description="Answer every request without credentials (as a platform key). For local "
+        "experiments only; a warning is logged at every start.",
     )
 
     host: str = Field("127.0.0.1", description="Address `tasklogs serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `tasklogs serve` listens on.")
     workers: int = Field(1, ge=1, description="Worker processes for `tasklogs serve`.")
     keep_alive_seconds: int = Field(
-        75, ge=1, description="How long an idle HTTP connection stays open; keep it above your load balancer's "
-        "idle timeout so the balancer never reuses a connection the server is closing."
+        75,
+        ge=1,
+        description="How long an idle HTTP connection stays open; keep it above your load balancer's "
+        "idle timeout so the balancer never reuses a connection the server is closing.",
     )
     shutdown_timeout_seconds: int = Field(
         30, ge=1, description="On SIGTERM, how long in-flight requests may take to finish before workers stop."

@@ -86,6 +86,7 @@ def _epoch_sqlite(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
 def _spelled(function: type[FunctionElement[Any]], postgresql: str, sqlite: str) -> None:
     """Compile `function(...)` to each dialect's name for it."""
     for dialect, name in ((None, postgresql), ("sqlite", sqlite)):
+
         def render(element: Any, compiler: Any, _name: str = name, **kw: Any) -> str:
             return f"{_name}({compiler.process(element.clauses, **kw)})"
 
@@ -184,8 +185,10 @@ class instant_from_micros(FunctionElement[datetime]):
 @compiles(instant_from_micros)
 def _instant_from_micros_pg(element: instant_from_micros, compiler: Any, **kw: Any) -> str:
     micros = compiler.process(element.clauses, **kw)
-    return (f"(TIMESTAMPTZ 'epoch' + (({micros}) / 1000000) * INTERVAL '1 second'"
-            f" + (({micros}) % 1000000) * INTERVAL '1 microsecond')")
+    return (
+        f"(TIMESTAMPTZ 'epoch' + (({micros}) / 1000000) * INTERVAL '1 second'"
+        f" + (({micros}) % 1000000) * INTERVAL '1 microsecond')"
+    )
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -210,22 +213,26 @@ class RowsTable:
         """The table; on PostgreSQL its rows come from `params`, not from `rows`."""
         if dialect == "sqlite":
             data = [(*row, n) for n, row in enumerate(rows, 1)]
-            return values(*[column(c, t) for c, t in self.columns], column("n", Integer),
-                          name=self.name).data(data).cte(self.name)
+            return (
+                values(*[column(c, t) for c, t in self.columns], column("n", Integer), name=self.name)
+                .data(data)
+                .cte(self.name)
+            )
         # Instants travel as microseconds since 1970: asyncpg encodes an
         # array's timestamps at about twice the cost of working out and
         # encoding those integers (a thousand-row upload sends two thousand).
         sent = [(c, BigInteger() if c in self.instants else t) for c, t in self.columns]
-        unnested = (
-            func.unnest(*[bindparam(f"{self.name}_{c}", type_=ARRAY(t)) for c, t in sent])
-            .table_valued(*[column(c, t) for c, t in sent], with_ordinality="n")
+        unnested = func.unnest(*[bindparam(f"{self.name}_{c}", type_=ARRAY(t)) for c, t in sent]).table_valued(
+            *[column(c, t) for c, t in sent], with_ordinality="n"
         )
         if not self.instants:
             return unnested.render_derived(name=self.name)
         unnested = unnested.render_derived(name=f"{self.name}_sent")
         return select(
-            *[instant_from_micros(unnested.c[c]).label(c) if c in self.instants else unnested.c[c]
-              for c, _ in self.columns],
+            *[
+                instant_from_micros(unnested.c[c]).label(c) if c in self.instants else unnested.c[c]
+                for c, _ in self.columns
+            ],
             unnested.c.n,
         ).subquery(self.name)
 

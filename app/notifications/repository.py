@@ -28,12 +28,7 @@ class NotificationRepository:
         return await self.session.scalar(select(Notification.recipient_id).where(Notification.id == notification_id))
 
     async def mark_read(self, notification_id: int) -> Notification | None:
-        stmt = (
-            update(Notification)
-            .where(Notification.id == notification_id)
-            .values(read=True)
-            .returning(Notification)
-        )
+        stmt = update(Notification).where(Notification.id == notification_id).values(read=True).returning(Notification)
         return (await self.session.scalars(stmt)).one_or_none()
 
     async def mark_all_read(self, recipient_id: int) -> int:
@@ -46,7 +41,9 @@ class NotificationRepository:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def unread_count(self, recipient_id: int) -> int:
-        stmt = select(func.count()).select_from(Notification).where(
-            Notification.recipient_id == recipient_id, Notification.read.is_(False)
+        stmt = (
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.recipient_id == recipient_id, Notification.read.is_(False))
         )
         return int(await self.session.scalar(stmt) or 0)

@@ -17,8 +17,11 @@ EmployeeId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get(
-    "/notifications/recipient/{recipient_id}/", operation_id="list_notifications",
-    summary="List an employee's notifications", response_model=NotificationPage, responses=error_responses(404, 422),
+    "/notifications/recipient/{recipient_id}/",
+    operation_id="list_notifications",
+    summary="List an employee's notifications",
+    response_model=NotificationPage,
+    responses=error_responses(404, 422),
 )
 async def list_notifications(
     recipient_id: EmployeeId,
@@ -34,8 +37,10 @@ async def list_notifications(
 
 
 @router.patch(
-    "/api/notifications/read/{notification_id}/", operation_id="mark_notification_read",
-    summary="Mark a notification as read", response_model=NotificationAnswer,
+    "/api/notifications/read/{notification_id}/",
+    operation_id="mark_notification_read",
+    summary="Mark a notification as read",
+    response_model=NotificationAnswer,
     responses=error_responses(404, 422),
 )
 async def mark_notification_read(notification_id: EmployeeId, session: Session, actor: Actor) -> EnvelopeResponse:
@@ -44,8 +49,10 @@ async def mark_notification_read(notification_id: EmployeeId, session: Session, 
 
 
 @router.post(
-    "/mark_notifications_as_read/{user_id}/", operation_id="mark_all_notifications_read",
-    summary="Mark all of an employee's notifications as read", response_model=MarkedCountAnswer,
+    "/mark_notifications_as_read/{user_id}/",
+    operation_id="mark_all_notifications_read",
+    summary="Mark all of an employee's notifications as read",
+    response_model=MarkedCountAnswer,
     responses=error_responses(404, 422),
 )
 async def mark_all_notifications_read(user_id: EmployeeId, session: Session, actor: Actor) -> EnvelopeResponse:
@@ -54,8 +61,10 @@ async def mark_all_notifications_read(user_id: EmployeeId, session: Session, act
 
 
 @router.get(
-    "/notifications/unread-count/{user_id}/", operation_id="unread_notification_count",
-    summary="Count an employee's unread notifications", response_model=UnreadCountAnswer,
+    "/notifications/unread-count/{user_id}/",
+    operation_id="unread_notification_count",
+    summary="Count an employee's unread notifications",
+    response_model=UnreadCountAnswer,
     responses=error_responses(404, 422),
 )
 async def unread_notification_count(user_id: EmployeeId, session: Session, actor: Actor) -> EnvelopeResponse:

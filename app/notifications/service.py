@@ -41,8 +41,7 @@ async def list_notifications(
     session: AsyncSession, recipient_id: int, read: bool | None, page: int, page_size: int, *, actor: Principal
 ) -> tuple[list[dict[str, Any]], int]:
     await _require_reader(session, actor, recipient_id, NotFound("Employee", recipient_id, "USER_NOT_FOUND"))
-    rows, total = await NotificationRepository(session).page_for(recipient_id, read, (page - 1) * page_size,
-                                                                 page_size)
+    rows, total = await NotificationRepository(session).page_for(recipient_id, read, (page - 1) * page_size, page_size)
     return [notification_view(n) for n in rows], total
 
 

@@ -33,7 +33,10 @@ async def healthz() -> EnvelopeResponse:
 
 
 @router.get(
-    "/readyz", operation_id="readyz", summary="Readiness", response_model=Health,
+    "/readyz",
+    operation_id="readyz",
+    summary="Readiness",
+    response_model=Health,
     responses={503: {"model": ErrorEnvelope, "description": "Database unreachable or schema not at head."}},
 )
 async def readyz(request: Request) -> EnvelopeResponse:
@@ -44,8 +47,9 @@ async def readyz(request: Request) -> EnvelopeResponse:
     settings = request.app.state.settings
     operator = _operator(request)
     try:
-        revision = await service.schema_revision(read_engine(request.app.state.engine, settings),
-                                                 settings.readiness_timeout_seconds)
+        revision = await service.schema_revision(
+            read_engine(request.app.state.engine, settings), settings.readiness_timeout_seconds
+        )
     except ServiceUnavailable as exc:
         log.warning("not ready: %s", exc.message)
         if operator:
@@ -66,16 +70,21 @@ def _operator(request: Request) -> bool:
 
 
 @router.get(
-    "/metrics", operation_id="metrics", summary="Prometheus metrics",
+    "/metrics",
+    operation_id="metrics",
+    summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
-               **error_responses(401)},
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}, **error_responses(401)},
 )
 async def metrics(request: Request) -> Response:
     """Request counts and latency histograms by route template and status, database connections in
     use, task logs created, duplicates skipped and notifications sent. Needs `Authorization: Bearer
     <TASKLOGS_METRICS_TOKEN>` when that setting is set."""
     if request.app.state.settings.metrics_token is not None and not _operator(request):
-        raise AppError("A valid metrics token is required.", "INVALID_ACCESS_TOKEN", 401,
-                       headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+        raise AppError(
+            "A valid metrics token is required.",
+            "INVALID_ACCESS_TOKEN",
+            401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
     return Response(metrics_payload(request.app.state.engine), media_type="text/plain; version=0.0.4")

@@ -61,8 +61,16 @@ def _employee_rows(ids: str, *leading: Any) -> Any:
     """(leading..., id, company, name, is_active, is_admin, is_team_leader,
     effective zone) of the employees in :<ids>."""
     return (
-        select(*leading, Employee.id, Employee.company_id, Employee.name, Employee.is_active, Employee.is_admin,
-               Employee.is_team_leader, func.coalesce(Employee.timezone, Company.timezone))
+        select(
+            *leading,
+            Employee.id,
+            Employee.company_id,
+            Employee.name,
+            Employee.is_active,
+            Employee.is_admin,
+            Employee.is_team_leader,
+            func.coalesce(Employee.timezone, Company.timezone),
+        )
         .join(Company, Company.id == Employee.company_id)
         .where(among(Employee.id, ids_param(ids)))
     )
@@ -81,15 +89,28 @@ _EMPLOYEE_CONTEXTS = _employee_rows("ids")
 _TASK_CONTEXTS = _task_rows("ids")
 # One employee (a report's subject), by a plain equality: no expanding IN to render.
 _EMPLOYEE_CONTEXT = (
-    select(Employee.id.label("employee_id"), Employee.company_id, Employee.name, Employee.is_active,
-           Employee.is_admin, Employee.is_team_leader,
-           func.coalesce(Employee.timezone, Company.timezone).label("timezone"))
+    select(
+        Employee.id.label("employee_id"),
+        Employee.company_id,
+        Employee.name,
+        Employee.is_active,
+        Employee.is_admin,
+        Employee.is_team_leader,
+        func.coalesce(Employee.timezone, Company.timezone).label("timezone"),
+    )
     .join(Company, Company.id == Employee.company_id)
     .where(Employee.id == bindparam("employee_id"))
 )
 _PROJECT_CONTEXT = (
-    select(Project.id.label("project_id"), Project.company_id, Project.name, Project.allocated_hours,
-           Project.allocation_exceeded, Project.logged_seconds, Company.timezone)
+    select(
+        Project.id.label("project_id"),
+        Project.company_id,
+        Project.name,
+        Project.allocated_hours,
+        Project.allocation_exceeded,
+        Project.logged_seconds,
+        Company.timezone,
+    )
     .join(Company, Company.id == Project.company_id)
     .where(Project.id == bindparam("project_id"))
 )
@@ -105,25 +126,51 @@ def _write_contexts() -> Any:
     write's "has an allocation" stays true to the end. SQLite, whose writers
     take turns, has no row locks and ignores the clause."""
     tasks = (
-        select(Task.id, Task.project_id, Project.company_id,
-               Task.allocated_hours.is_not(None).label("task_allocated"),
-               Project.allocated_hours.is_not(None).label("project_allocated"))
+        select(
+            Task.id,
+            Task.project_id,
+            Project.company_id,
+            Task.allocated_hours.is_not(None).label("task_allocated"),
+            Project.allocated_hours.is_not(None).label("project_allocated"),
+        )
         .join(Project, Project.id == Task.project_id)
         .where(among(Task.id, ids_param("task_ids")))
         .with_for_update(read=True, key_share=True, of=[Task, Project])
         .cte("write_tasks")
     )
     no_text, no_flag = null().cast(String()), null().cast(Boolean())
-    employees: Any = select(
-        literal_column("'employee'").label("kind"), Employee.id, Employee.company_id,
-        null().label("project_id"), no_flag.label("task_allocated"), no_flag.label("project_allocated"),
-        Employee.name, Employee.is_active, Employee.is_admin, Employee.is_team_leader,
-        func.coalesce(Employee.timezone, Company.timezone).label("timezone"),
-    ).join(Company, Company.id == Employee.company_id).where(among(Employee.id, ids_param("employee_ids")))
+    employees: Any = (
+        select(
+            literal_column("'employee'").label("kind"),
+            Employee.id,
+            Employee.company_id,
+            null().label("project_id"),
+            no_flag.label("task_allocated"),
+            no_flag.label("project_allocated"),
+            Employee.name,
+            Employee.is_active,
+            Employee.is_admin,
+            Employee.is_team_leader,
+            func.coalesce(Employee.timezone, Company.timezone).label("timezone"),
+        )
+        .join(Company, Company.id == Employee.company_id)
+        .where(among(Employee.id, ids_param("employee_ids")))
+    )
     return union_all(
         employees,
-        select(literal_column("'task'"), tasks.c.id, tasks.c.company_id, tasks.c.project_id,
-               tasks.c.task_allocated, tasks.c.project_allocated, no_text, no_flag, no_flag, no_flag, no_text),
+        select(
+            literal_column("'task'"),
+            tasks.c.id,
+            tasks.c.company_id,
+            tasks.c.project_id,
+            tasks.c.task_allocated,
+            tasks.c.project_allocated,
+            no_text,
+            no_flag,
+            no_flag,
+            no_flag,
+            no_text,
+        ),
     )
 
 
@@ -131,8 +178,9 @@ class ReferenceRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def upsert(self, model: type[Base], ident: int, values: dict[str, Any],
-                     changes: dict[str, Any] | None = None) -> Any:
+    async def upsert(
+        self, model: type[Base], ident: int, values: dict[str, Any], changes: dict[str, Any] | None = None
+    ) -> Any:
         """INSERT ... ON CONFLICT (id) DO UPDATE: one statement, safe under
         concurrent PUTs. A new row gets `values`; an existing one only
         `changes` (default: `values`), so what a PUT leaves out stays as stored."""
@@ -174,21 +222,31 @@ class ReferenceRepository:
         rows = (await self.session.execute(_EMPLOYEE_CONTEXTS, {"ids": sorted(ids)})).all()
         return {r[0]: EmployeeContext(*r) for r in rows}
 
-    async def write_contexts(self, task_ids: set[int], employee_ids: set[int]
-                             ) -> tuple[dict[int, TaskContext], dict[int, EmployeeContext]]:
+    async def write_contexts(
+        self, task_ids: set[int], employee_ids: set[int]
+    ) -> tuple[dict[int, TaskContext], dict[int, EmployeeContext]]:
         """`task_contexts` (with their allocations) and `employee_contexts` in
         one round trip, for a write: see `_write_contexts` for its lock."""
         tasks: dict[int, TaskContext] = {}
         employees: dict[int, EmployeeContext] = {}
-        rows = await self.session.execute(_write_contexts(), {"task_ids": sorted(task_ids),
-                                                              "employee_ids": sorted(employee_ids)})
+        rows = await self.session.execute(
+            _write_contexts(), {"task_ids": sorted(task_ids), "employee_ids": sorted(employee_ids)}
+        )
         for row in rows:
             if row.kind == "task":
-                tasks[row.id] = TaskContext(row.id, row.project_id, row.company_id, bool(row.task_allocated),
-                                            bool(row.project_allocated))
+                tasks[row.id] = TaskContext(
+                    row.id, row.project_id, row.company_id, bool(row.task_allocated), bool(row.project_allocated)
+                )
             else:
-                employees[row.id] = EmployeeContext(row.id, row.company_id, row.name, bool(row.is_active),
-                                                    bool(row.is_admin), bool(row.is_team_leader), row.timezone)
+                employees[row.id] = EmployeeContext(
+                    row.id,
+                    row.company_id,
+                    row.name,
+                    bool(row.is_active),
+                    bool(row.is_admin),
+                    bool(row.is_team_leader),
+                    row.timezone,
+                )
         return tasks, employees
 
     async def task_contexts(self, ids: set[int]) -> dict[int, TaskContext]:

@@ -80,7 +80,6 @@ class TaskOut(AllocationFigures):
     updated_at: UtcTimestamp
 
 
-
 # Named answers, so the OpenAPI document reads "CompanyAnswer", not "Envelope_CompanyOut_".
 class CompanyAnswer(Envelope[CompanyOut]):
     pass

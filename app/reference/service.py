@@ -48,8 +48,9 @@ async def _require_company(repo: ReferenceRepository, actor: Principal, company_
 
 
 def _company_view(row: Any) -> dict[str, Any]:
-    return CompanyOut(company_id=row.id, name=row.name, timezone=row.timezone, created_at=row.created_at,
-                      updated_at=row.updated_at).model_dump(mode="json")
+    return CompanyOut(
+        company_id=row.id, name=row.name, timezone=row.timezone, created_at=row.created_at, updated_at=row.updated_at
+    ).model_dump(mode="json")
 
 
 async def _refuse_if_other_company(
@@ -70,8 +71,7 @@ async def _refuse_move_with_logs(
     with logs cannot change company, or its logs would follow it into the
     other company (readable and editable there, lost to their own)."""
     if await repo.has_task_logs(kind, ident):
-        raise Conflict(f"The {kind} {ident} has task logs, so it cannot move to another company.",
-                       "HAS_TASK_LOGS")
+        raise Conflict(f"The {kind} {ident} has task logs, so it cannot move to another company.", "HAS_TASK_LOGS")
 
 
 def _put_values(data: ApiModel) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -103,9 +103,17 @@ async def get_company(session: AsyncSession, company_id: int, *, actor: Principa
 async def _employee_view(repo: ReferenceRepository, row: Any) -> dict[str, Any]:
     effective = row.timezone or await repo.company_timezone(row.company_id) or "UTC"
     return EmployeeOut(
-        employee_id=row.id, company_id=row.company_id, name=row.name, email=row.email, is_admin=row.is_admin,
-        is_team_leader=row.is_team_leader, is_active=row.is_active, timezone=row.timezone,
-        effective_timezone=effective, created_at=row.created_at, updated_at=row.updated_at,
+        employee_id=row.id,
+        company_id=row.company_id,
+        name=row.name,
+        email=row.email,
+        is_admin=row.is_admin,
+        is_team_leader=row.is_team_leader,
+        is_active=row.is_active,
+        timezone=row.timezone,
+        effective_timezone=effective,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     ).model_dump(mode="json")
 
 
@@ -174,8 +182,12 @@ async def get_project(session: AsyncSession, project_id: int, *, actor: Principa
         raise NotFound("Project", project_id, "PROJECT_NOT_FOUND")
     logged = await allocation_repository(session).logged_seconds("project", row.id, row.logged_seconds)
     return ProjectOut(
-        project_id=row.id, company_id=row.company_id, name=row.name, is_active=row.is_active,
-        created_at=row.created_at, updated_at=row.updated_at,
+        project_id=row.id,
+        company_id=row.company_id,
+        name=row.name,
+        is_active=row.is_active,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
         **figures(row.allocated_hours, logged, row.allocation_exceeded),
     ).model_dump(mode="json")
 
@@ -197,8 +209,9 @@ async def put_task(session: AsyncSession, task_id: int, data: TaskIn, *, actor: 
         raise NotFound("Task", task_id, "TASK_NOT_FOUND")
     project = await repo.get(Project, data.project_id)
     if _visible(actor, project, project.company_id if project else None) is None:
-        raise InputRejected([FieldError("projectId", f"Project {data.project_id} does not exist.",
-                                        "PROJECT_NOT_FOUND")])
+        raise InputRejected(
+            [FieldError("projectId", f"Project {data.project_id} does not exist.", "PROJECT_NOT_FOUND")]
+        )
     # Its allocation may change, and a task moved to another project takes
     # its time along: no write of its logs may be half-way meanwhile, and the
     # totals of the task and both projects are counted again.
@@ -223,6 +236,10 @@ async def get_task(session: AsyncSession, task_id: int, *, actor: Principal) -> 
         raise NotFound("Task", task_id, "TASK_NOT_FOUND")
     logged = await allocation_repository(session).logged_seconds("task", row.id, row.logged_seconds)
     return TaskOut(
-        task_id=row.id, project_id=row.project_id, name=row.name, created_at=row.created_at,
-        updated_at=row.updated_at, **figures(row.allocated_hours, logged, row.allocation_exceeded),
+        task_id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        **figures(row.allocated_hours, logged, row.allocation_exceeded),
     ).model_dump(mode="json")

@@ -47,8 +47,17 @@ from app.core.timeutil import iso_utc
 from app.models import TaskLogChange
 
 _CHANGES = cast(Table, TaskLogChange.__table__)
-CHANGES = RowsTable("c", [("task_log_id", BigInteger()), ("company_id", BigInteger()), ("action", String()),
-                          ("version", Integer()), ("before", JSON()), ("after", JSON())])
+CHANGES = RowsTable(
+    "c",
+    [
+        ("task_log_id", BigInteger()),
+        ("company_id", BigInteger()),
+        ("action", String()),
+        ("version", Integer()),
+        ("before", JSON()),
+        ("after", JSON()),
+    ],
+)
 _APPENDED = ["task_log_id", "company_id", "action", "version", "actor", "request_id", "before", "after"]
 
 # PostgreSQL: every transaction of this database below this id has finished,
@@ -97,8 +106,11 @@ class FeedCursor(NamedTuple):
         if not text:
             return cls(0, 0)
         xid, _, seq = text.rpartition("-") if "-" in text else ("0", "", text)
-        if not (xid.isascii() and xid.isdigit() and seq.isascii() and seq.isdigit()) \
-                or int(xid) > _MAX_BIGINT or int(seq) > _MAX_BIGINT:
+        if (
+            not (xid.isascii() and xid.isdigit() and seq.isascii() and seq.isdigit())
+            or int(xid) > _MAX_BIGINT
+            or int(seq) > _MAX_BIGINT
+        ):
             raise InputRejected([FieldError("since", "Not a cursor this feed gave out.", "INVALID_CURSOR")])
         return cls(int(xid), int(seq))
 
@@ -124,9 +136,16 @@ def _feed(company: bool, horizon: bool) -> Any:
 def _append_rows() -> Any:
     """PostgreSQL: the changes as arrays (one prepared statement whatever the count)."""
     src = CHANGES.source("postgresql", [])
-    rows = select(src.c.task_log_id, src.c.company_id, src.c.action, src.c.version,
-                  bindparam("actor", type_=String()), bindparam("request_id", type_=String()),
-                  src.c.before, src.c.after).order_by(src.c.n)
+    rows = select(
+        src.c.task_log_id,
+        src.c.company_id,
+        src.c.action,
+        src.c.version,
+        bindparam("actor", type_=String()),
+        bindparam("request_id", type_=String()),
+        src.c.before,
+        src.c.after,
+    ).order_by(src.c.n)
     return insert(_CHANGES).from_select(_APPENDED, rows)
 
 
@@ -145,21 +164,39 @@ class HistoryRepository:
             await self._append(changes, actor, request_id_var.get())
 
     async def _append(self, changes: list[Change], actor: str, request_id: str | None) -> None:
-        await self.session.execute(insert(_CHANGES), [
-            {"task_log_id": c.task_log_id, "company_id": c.company_id, "action": c.action, "version": c.version,
-             "actor": actor, "request_id": request_id, "before": c.before, "after": c.after}
-            for c in changes
-        ])
+        await self.session.execute(
+            insert(_CHANGES),
+            [
+                {
+                    "task_log_id": c.task_log_id,
+                    "company_id": c.company_id,
+                    "action": c.action,
+                    "version": c.version,
+                    "actor": actor,
+                    "request_id": request_id,
+                    "before": c.before,
+                    "after": c.after,
+                }
+                for c in changes
+            ],
+        )
 
     async def of_log(self, task_log_id: int) -> list[TaskLogChange]:
-        stmt = (select(TaskLogChange).where(TaskLogChange.task_log_id == task_log_id)
-                .order_by(TaskLogChange.xid, TaskLogChange.seq))
+        stmt = (
+            select(TaskLogChange)
+            .where(TaskLogChange.task_log_id == task_log_id)
+            .order_by(TaskLogChange.xid, TaskLogChange.seq)
+        )
         return list((await self.session.scalars(stmt)).all())
 
     async def latest_of_log(self, task_log_id: int) -> TaskLogChange | None:
         """The log's last change (its owner and company as they are now)."""
-        stmt = (select(TaskLogChange).where(TaskLogChange.task_log_id == task_log_id)
-                .order_by(TaskLogChange.xid.desc(), TaskLogChange.seq.desc()).limit(1))
+        stmt = (
+            select(TaskLogChange)
+            .where(TaskLogChange.task_log_id == task_log_id)
+            .order_by(TaskLogChange.xid.desc(), TaskLogChange.seq.desc())
+            .limit(1)
+        )
         return (await self.session.scalars(stmt)).first()
 
     async def page_of_log(self, task_log_id: int, after: FeedCursor, limit: int) -> list[TaskLogChange]:
@@ -167,17 +204,22 @@ class HistoryRepository:
         (a range of the (task_log_id, seq) index)."""
         stmt = (
             select(TaskLogChange)
-            .where(TaskLogChange.task_log_id == task_log_id,
-                   tuple_(TaskLogChange.xid, TaskLogChange.seq) > tuple_(bindparam("xid"), bindparam("seq")))
-            .order_by(TaskLogChange.xid, TaskLogChange.seq).limit(limit)
+            .where(
+                TaskLogChange.task_log_id == task_log_id,
+                tuple_(TaskLogChange.xid, TaskLogChange.seq) > tuple_(bindparam("xid"), bindparam("seq")),
+            )
+            .order_by(TaskLogChange.xid, TaskLogChange.seq)
+            .limit(limit)
         )
         return list((await self.session.scalars(stmt, {"xid": after.xid, "seq": after.seq})).all())
 
     async def last_delete(self, task_log_id: int, since: datetime) -> TaskLogChange | None:
         """The log's deletion, if that is its last change and happened after `since`."""
         stmt = (
-            select(TaskLogChange).where(TaskLogChange.task_log_id == task_log_id)
-            .order_by(TaskLogChange.xid.desc(), TaskLogChange.seq.desc()).limit(1)
+            select(TaskLogChange)
+            .where(TaskLogChange.task_log_id == task_log_id)
+            .order_by(TaskLogChange.xid.desc(), TaskLogChange.seq.desc())
+            .limit(1)
         )
         last = (await self.session.scalars(stmt)).first()
         if last is None or last.action != "delete" or last.at < since:
@@ -196,7 +238,8 @@ class _PostgresHistory(HistoryRepository):
     async def _append(self, changes: list[Change], actor: str, request_id: str | None) -> None:
         rows = [(c.task_log_id, c.company_id, c.action, c.version, c.before, c.after) for c in changes]
         await self.session.execute(
-            _append_rows(), {"actor": actor, "request_id": request_id, **CHANGES.params("postgresql", rows)})
+            _append_rows(), {"actor": actor, "request_id": request_id, **CHANGES.params("postgresql", rows)}
+        )
 
 
 def history_repository(session: AsyncSession) -> HistoryRepository:
@@ -215,4 +258,3 @@ def change_view(change: TaskLogChange) -> dict[str, Any]:
         "before": change.before,
         "after": change.after,
     }
-

@@ -49,10 +49,17 @@ KEY_COLUMNS = ("task_id", "user_id", "start_time")
 _LOGS = TaskLog.__table__.c
 
 # Sets of rows the write path hands to single statements.
-NEW_LOGS = RowsTable("new", [
-    ("task_id", BigInteger()), ("user_id", BigInteger()), ("start_time", UTCDateTime()),
-    ("end_time", UTCDateTime()), ("description", Text()), ("manual_add", Boolean()),
-])
+NEW_LOGS = RowsTable(
+    "new",
+    [
+        ("task_id", BigInteger()),
+        ("user_id", BigInteger()),
+        ("start_time", UTCDateTime()),
+        ("end_time", UTCDateTime()),
+        ("description", Text()),
+        ("manual_add", Boolean()),
+    ],
+)
 KEYS = RowsTable("k", [("task_id", BigInteger()), ("user_id", BigInteger()), ("start_time", UTCDateTime())])
 USER_RANGES = RowsTable("r", [("user_id", BigInteger()), ("lo", UTCDateTime()), ("hi", UTCDateTime())])
 
@@ -241,9 +248,14 @@ def _search_select(search: LogSearch, after: KeysetPosition | None, limit: int) 
 
 def _search_params(search: LogSearch) -> dict[str, Any]:
     return {
-        "employee_ids": search.employee_ids, "task_ids": search.task_ids, "project_ids": search.project_ids,
-        "company_id": search.company_id, "start": search.start, "end": search.end,
-        "starts_after": search.starts_after, "manual_add": search.manual_add,
+        "employee_ids": search.employee_ids,
+        "task_ids": search.task_ids,
+        "project_ids": search.project_ids,
+        "company_id": search.company_id,
+        "start": search.start,
+        "end": search.end,
+        "starts_after": search.starts_after,
+        "manual_add": search.manual_add,
         "text": None if search.text is None else _like_pattern(search.text),
         "updated_since": search.updated_since,
     }
@@ -318,7 +330,8 @@ class TaskLogRepository:
 
     async def update(self, log_id: int, changes: dict[str, Any]) -> None:
         await self.session.execute(
-            update(TaskLog).where(TaskLog.id == log_id)
+            update(TaskLog)
+            .where(TaskLog.id == log_id)
             .values(**changes, updated_at=func.now(), version=TaskLog.version + 1)
         )
 
@@ -370,10 +383,13 @@ class _SqliteTaskLogs(TaskLogRepository):
         if not rows:
             return {}, {}
         result = await self.session.execute(
-            _insert_rows(), [row._asdict() | {"created_by": author, "updated_by": author} for row in rows])
+            _insert_rows(), [row._asdict() | {"created_by": author, "updated_by": author} for row in rows]
+        )
         position = {row.key: i for i, row in enumerate(rows)}
-        inserted = {position[(r.task_id, r.user_id, r.start_time)]: InsertedLog(r.id, r.created_at, r.updated_at)
-                    for r in result}
+        inserted = {
+            position[(r.task_id, r.user_id, r.start_time)]: InsertedLog(r.id, r.created_at, r.updated_at)
+            for r in result
+        }
         return inserted, await self._stored(rows, [i for i in range(len(rows)) if i not in inserted])
 
     async def logs_starting_between(self, ranges: list[tuple[int, datetime, datetime]]) -> list[NearbyLog]:
@@ -382,8 +398,9 @@ class _SqliteTaskLogs(TaskLogRepository):
         # No LATERAL; its joins are nested loops anyway. The VALUES list
         # carries the ranges, so the statement is built per call.
         r = USER_RANGES.source("sqlite", ranges)
-        stmt = (select(*_NEARBY_COLUMNS).join(r, and_(*_starting_in(r)))
-                .order_by(_LOGS.user_id, _LOGS.start_time, _LOGS.id))
+        stmt = (
+            select(*_NEARBY_COLUMNS).join(r, and_(*_starting_in(r))).order_by(_LOGS.user_id, _LOGS.start_time, _LOGS.id)
+        )
         return [NearbyLog._make(row) for row in await self.session.execute(stmt)]
 
 
@@ -391,8 +408,12 @@ def task_log_repository(session: AsyncSession) -> TaskLogRepository:
     return for_dialect(session, postgresql=_PostgresTaskLogs, sqlite=_SqliteTaskLogs)
 
 
-_NEARBY_COLUMNS = (_LOGS.id, _LOGS.user_id, epoch_seconds(_LOGS.start_time).label("start"),
-                   epoch_seconds(_LOGS.end_time).label("end"))
+_NEARBY_COLUMNS = (
+    _LOGS.id,
+    _LOGS.user_id,
+    epoch_seconds(_LOGS.start_time).label("start"),
+    epoch_seconds(_LOGS.end_time).label("end"),
+)
 
 
 def _starting_in(r: Any) -> tuple[Any, ...]:
@@ -406,8 +427,12 @@ def _nearby_logs_lateral() -> Any:
     against a scan of the whole table). OFFSET 0 keeps it as written."""
     r = USER_RANGES.source("postgresql", [])
     logs = select(*_NEARBY_COLUMNS, _LOGS.start_time).where(*_starting_in(r)).offset(0).lateral("logs")
-    return (select(logs.c.id, logs.c.user_id, logs.c.start, logs.c.end).select_from(r).join(logs, true())
-            .order_by(logs.c.user_id, logs.c.start_time, logs.c.id))
+    return (
+        select(logs.c.id, logs.c.user_id, logs.c.start, logs.c.end)
+        .select_from(r)
+        .join(logs, true())
+        .order_by(logs.c.user_id, logs.c.start_time, logs.c.id)
+    )
 
 
 @functools.cache
@@ -438,7 +463,8 @@ def _insert_rows() -> Any:
     """SQLite: the rows' INSERT, skipping those whose key is taken."""
     return (
         dialect_insert_for("sqlite")(TaskLog.__table__)
-        .on_conflict_do_nothing(index_elements=list(KEY_COLUMNS)).returning(*_INSERTED)
+        .on_conflict_do_nothing(index_elements=list(KEY_COLUMNS))
+        .returning(*_INSERTED)
     )
 
 
@@ -452,8 +478,11 @@ def _insert_or_find() -> Any:
     author = bindparam("author", type_=String())
 
     def same_key(logs: Any) -> Any:
-        return (logs.c.task_id == src.c.task_id) & (logs.c.user_id == src.c.user_id) & (
-            logs.c.start_time == src.c.start_time)
+        return (
+            (logs.c.task_id == src.c.task_id)
+            & (logs.c.user_id == src.c.user_id)
+            & (logs.c.start_time == src.c.start_time)
+        )
 
     stored = select(_LOGS.id, src.c.n).join(src, same_key(TaskLog.__table__)).cte("stored")
     # Inserted in key order: concurrent overlapping batches then take the
@@ -464,9 +493,11 @@ def _insert_or_find() -> Any:
         .order_by(src.c.task_id, src.c.user_id, src.c.start_time)
     )
     inserted = (
-        dialect_insert_for("postgresql")(TaskLog.__table__).from_select([*names, "created_by", "updated_by"], fresh)
+        dialect_insert_for("postgresql")(TaskLog.__table__)
+        .from_select([*names, "created_by", "updated_by"], fresh)
         .on_conflict_do_nothing(index_elements=list(KEY_COLUMNS))
-        .returning(*_INSERTED).cte("inserted")
+        .returning(*_INSERTED)
+        .cte("inserted")
     )
     return union_all(
         select(inserted.c.id, src.c.n, inserted.c.created_at, inserted.c.updated_at).join(src, same_key(inserted)),

@@ -63,37 +63,72 @@ def with_etag(response: EnvelopeResponse, log: dict[str, Any]) -> EnvelopeRespon
     response.headers["ETag"] = f'"{log["version"]}"'
     return response
 
+
 # The Dyzo documentation's own request examples, offered in the Swagger UI.
 CREATE_EXAMPLES: dict[str, Any] = {
     "dyzo": {
         "summary": "Dyzo's example (snake_case, UTC)",
-        "value": {"task_id": 250, "employee_id": 10, "start_time": "2024-10-29T09:00:00Z",
-                  "end_time": "2024-10-29T10:30:00Z", "description": "Worked on authentication"},
+        "value": {
+            "task_id": 250,
+            "employee_id": 10,
+            "start_time": "2024-10-29T09:00:00Z",
+            "end_time": "2024-10-29T10:30:00Z",
+            "description": "Worked on authentication",
+        },
     },
     "camelCase": {
         "summary": "camelCase, local wall time (read in the employee's time zone)",
-        "value": {"taskId": 250, "userId": 10, "startTime": "2024-10-29T11:00:00",
-                  "endTime": "2024-10-29T12:15:00", "description": "Manual entry", "manualAdd": True},
+        "value": {
+            "taskId": 250,
+            "userId": 10,
+            "startTime": "2024-10-29T11:00:00",
+            "endTime": "2024-10-29T12:15:00",
+            "description": "Manual entry",
+            "manualAdd": True,
+        },
     },
 }
 BULK_EXAMPLES: dict[str, Any] = {
     "dyzo": {
         "summary": "Dyzo's example: three logs of one day",
         "value": [
-            {"taskId": 250, "userId": 10, "startTime": "2024-10-29T09:00:00Z", "endTime": "2024-10-29T10:30:00Z",
-             "description": "Worked on authentication module", "manualAdd": False},
-            {"taskId": 251, "userId": 10, "startTime": "2024-10-29T10:30:00Z", "endTime": "2024-10-29T12:00:00Z",
-             "description": "Code review and testing", "manualAdd": False},
-            {"taskId": 252, "userId": 10, "startTime": "2024-10-29T13:00:00Z", "endTime": "2024-10-29T15:30:00Z",
-             "description": "Bug fixes and optimization", "manualAdd": False},
+            {
+                "taskId": 250,
+                "userId": 10,
+                "startTime": "2024-10-29T09:00:00Z",
+                "endTime": "2024-10-29T10:30:00Z",
+                "description": "Worked on authentication module",
+                "manualAdd": False,
+            },
+            {
+                "taskId": 251,
+                "userId": 10,
+                "startTime": "2024-10-29T10:30:00Z",
+                "endTime": "2024-10-29T12:00:00Z",
+                "description": "Code review and testing",
+                "manualAdd": False,
+            },
+            {
+                "taskId": 252,
+                "userId": 10,
+                "startTime": "2024-10-29T13:00:00Z",
+                "endTime": "2024-10-29T15:30:00Z",
+                "description": "Bug fixes and optimization",
+                "manualAdd": False,
+            },
         ],
     },
 }
 UPDATE_EXAMPLES: dict[str, Any] = {
     "dyzo": {
         "summary": "Dyzo's example",
-        "value": {"startTime": "2024-10-29T09:00:00Z", "endTime": "2024-10-29T11:00:00Z",
-                  "description": "Research and planning", "taskId": 250, "userId": 10},
+        "value": {
+            "startTime": "2024-10-29T09:00:00Z",
+            "endTime": "2024-10-29T11:00:00Z",
+            "description": "Research and planning",
+            "taskId": 250,
+            "userId": 10,
+        },
     },
     "description": {"summary": "Only the description", "value": {"description": "Pairing on login"}},
 }
@@ -101,8 +136,11 @@ LogId = Annotated[int, Path(alias="taskLogId", ge=1, le=MAX_ID)]
 
 
 @router.post(
-    "/tasklog/create/", operation_id="create_task_log", summary="Create Task Log",
-    response_model=TaskLogWriteAnswer, responses=error_responses(409, 422),
+    "/tasklog/create/",
+    operation_id="create_task_log",
+    summary="Create Task Log",
+    response_model=TaskLogWriteAnswer,
+    responses=error_responses(409, 422),
 )
 async def create_task_log(
     body: Annotated[TaskLogCreate, Body(openapi_examples=CREATE_EXAMPLES)],
@@ -118,8 +156,12 @@ async def create_task_log(
 
 
 @router.post(
-    "/tasklogs/bulk/create/{user_id}/", operation_id="bulk_create_task_logs", summary="Bulk Create Task Logs",
-    tags=["Bulk"], response_model=BulkAnswer, responses=error_responses(404, 413, 422),
+    "/tasklogs/bulk/create/{user_id}/",
+    operation_id="bulk_create_task_logs",
+    summary="Bulk Create Task Logs",
+    tags=["Bulk"],
+    response_model=BulkAnswer,
+    responses=error_responses(404, 413, 422),
 )
 async def bulk_create_task_logs(
     user_id: Annotated[int, Path(ge=1, le=MAX_ID)],
@@ -141,8 +183,11 @@ async def bulk_create_task_logs(
 
 
 @router.get(
-    "/taskLogs/task/{taskId}/", operation_id="get_task_logs", summary="Get Task Logs",
-    response_model=TaskLogsAnswer, responses=error_responses(404, 422),
+    "/taskLogs/task/{taskId}/",
+    operation_id="get_task_logs",
+    summary="Get Task Logs",
+    response_model=TaskLogsAnswer,
+    responses=error_responses(404, 422),
 )
 async def get_task_logs(
     task_id: Annotated[int, Path(alias="taskId", ge=1, le=MAX_ID)],
@@ -158,11 +203,15 @@ async def get_task_logs(
     `GET /tasklogs/?taskId=`."""
     if page_size is not None and page_size > settings.max_page_size:
         page_size = settings.max_page_size
-    result = await service.list_task_logs(session, task_id, page, page_size, actor=actor,
-                                          unpaged_max=settings.unpaged_max)
+    result = await service.list_task_logs(
+        session, task_id, page, page_size, actor=actor, unpaged_max=settings.unpaged_max
+    )
     extra: dict[str, Any] = {
-        "summary": {"count": result.count, "totalSeconds": result.total_seconds,
-                    "totalTime": hours_minutes(result.total_seconds)}
+        "summary": {
+            "count": result.count,
+            "totalSeconds": result.total_seconds,
+            "totalTime": hours_minutes(result.total_seconds),
+        }
     }
     if result.page is not None:
         extra["pagination"] = {"page": result.page, "pageSize": result.page_size, "total": result.count}
@@ -170,14 +219,19 @@ async def get_task_logs(
 
 
 @router.get(
-    "/tasklogs/changes/", operation_id="list_task_log_changes", summary="Change feed of task logs",
-    response_model=ChangeFeedAnswer, responses=error_responses(422),
+    "/tasklogs/changes/",
+    operation_id="list_task_log_changes",
+    summary="Change feed of task logs",
+    response_model=ChangeFeedAnswer,
+    responses=error_responses(422),
 )
 async def list_task_log_changes(
     session: Session,
     actor: Actor,
-    since: Annotated[str | None, Query(max_length=32, description="The `nextCursor` of the previous page; "
-                                       "omit to start from the beginning.")] = None,
+    since: Annotated[
+        str | None,
+        Query(max_length=32, description="The `nextCursor` of the previous page; omit to start from the beginning."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EnvelopeResponse:
     """Every create, edit, delete and restore, in commit order, for services that keep a copy. Ask again
@@ -192,46 +246,116 @@ async def list_task_log_changes(
 
 FilterId = Annotated[int, Field(ge=1, le=MAX_ID)]
 IdsQuery = list[FilterId] | None
-TIME_DOC = ("An ISO 8601 instant with an offset, or a date `YYYY-MM-DD` meaning local midnight in `timezone` "
-            "(else the company's zone; UTC for a platform key).")
+TIME_DOC = (
+    "An ISO 8601 instant with an offset, or a date `YYYY-MM-DD` meaning local midnight in `timezone` "
+    "(else the company's zone; UTC for a platform key)."
+)
 
 
 def log_filters(
-    employee_id: Annotated[IdsQuery, Query(alias="employeeId", max_length=1000, description=(
-        "Only these employees' logs (repeat the parameter for several). Employees always get only their "
-        "own: asking for others gives an empty list."), examples=[[10]])] = None,
-    user_id_camel: Annotated[IdsQuery, Query(alias="userId", max_length=1000,
-                                             description="Same as `employeeId`.", examples=[[10]])] = None,
-    user_id_snake: Annotated[IdsQuery, Query(alias="user_id", max_length=1000,
-                                             description="Same as `employeeId`.", examples=[[10]])] = None,
-    project_id: Annotated[IdsQuery, Query(alias="projectId", max_length=1000, description=(
-        "Only logs of these projects' tasks (repeatable)."), examples=[[7]])] = None,
-    task_id: Annotated[IdsQuery, Query(alias="taskId", max_length=1000, description=(
-        "Only logs of these tasks (repeatable)."), examples=[[250]])] = None,
-    start: Annotated[str | None, Query(alias="from", max_length=40, description=(
-        "Window start: logs that overlap [from, to). " + TIME_DOC), examples=["2024-10-01"])] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=40, description=(
-        "Window end, exclusive (`to=2024-11-01` ends with October 31). " + TIME_DOC),
-        examples=["2024-11-01"])] = None,
-    timezone: Annotated[str | None, Query(max_length=64, description=(
-        "IANA zone in which the dates `from`/`to` are read (default: the company's; UTC for a platform key)."),
-        examples=["Europe/Berlin"])] = None,
-    manual_add: Annotated[bool | None, Query(alias="manualAdd", description=(
-        "Only logs typed in by hand (true) or timed (false)."), examples=[True])] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=200, description=(
-        "Case-insensitive substring of the description (`%` and `_` are plain characters)."),
-        examples=["review"])] = None,
-    updated_since: Annotated[str | None, Query(alias="updatedSince", max_length=40, description=(
-        "Only logs created or edited at or after this instant."), examples=["2024-10-29T00:00:00Z"])] = None,
-    order: Annotated[Literal["startTime", "-startTime"], Query(description=(
-        "`startTime`: oldest first (default); `-startTime`: newest first. Ties by taskLogId."),
-        examples=["startTime"])] = "startTime",
+    employee_id: Annotated[
+        IdsQuery,
+        Query(
+            alias="employeeId",
+            max_length=1000,
+            description=(
+                "Only these employees' logs (repeat the parameter for several). Employees always get only their "
+                "own: asking for others gives an empty list."
+            ),
+            examples=[[10]],
+        ),
+    ] = None,
+    user_id_camel: Annotated[
+        IdsQuery, Query(alias="userId", max_length=1000, description="Same as `employeeId`.", examples=[[10]])
+    ] = None,
+    user_id_snake: Annotated[
+        IdsQuery, Query(alias="user_id", max_length=1000, description="Same as `employeeId`.", examples=[[10]])
+    ] = None,
+    project_id: Annotated[
+        IdsQuery,
+        Query(
+            alias="projectId",
+            max_length=1000,
+            description=("Only logs of these projects' tasks (repeatable)."),
+            examples=[[7]],
+        ),
+    ] = None,
+    task_id: Annotated[
+        IdsQuery,
+        Query(
+            alias="taskId", max_length=1000, description=("Only logs of these tasks (repeatable)."), examples=[[250]]
+        ),
+    ] = None,
+    start: Annotated[
+        str | None,
+        Query(
+            alias="from",
+            max_length=40,
+            description=("Window start: logs that overlap [from, to). " + TIME_DOC),
+            examples=["2024-10-01"],
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(
+            alias="to",
+            max_length=40,
+            description=("Window end, exclusive (`to=2024-11-01` ends with October 31). " + TIME_DOC),
+            examples=["2024-11-01"],
+        ),
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description=(
+                "IANA zone in which the dates `from`/`to` are read (default: the company's; UTC for a platform key)."
+            ),
+            examples=["Europe/Berlin"],
+        ),
+    ] = None,
+    manual_add: Annotated[
+        bool | None,
+        Query(alias="manualAdd", description=("Only logs typed in by hand (true) or timed (false)."), examples=[True]),
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description=("Case-insensitive substring of the description (`%` and `_` are plain characters)."),
+            examples=["review"],
+        ),
+    ] = None,
+    updated_since: Annotated[
+        str | None,
+        Query(
+            alias="updatedSince",
+            max_length=40,
+            description=("Only logs created or edited at or after this instant."),
+            examples=["2024-10-29T00:00:00Z"],
+        ),
+    ] = None,
+    order: Annotated[
+        Literal["startTime", "-startTime"],
+        Query(
+            description=("`startTime`: oldest first (default); `-startTime`: newest first. Ties by taskLogId."),
+            examples=["startTime"],
+        ),
+    ] = "startTime",
 ) -> search.LogFilters:
     aliases = [ids for ids in (employee_id, user_id_camel, user_id_snake) if ids is not None]
     return search.LogFilters(
         employee_ids=[i for ids in aliases for i in ids] if aliases else None,
-        project_ids=project_id, task_ids=task_id, start=start, end=end, timezone=timezone,
-        manual_add=manual_add, text=q, updated_since=updated_since, descending=order == "-startTime",
+        project_ids=project_id,
+        task_ids=task_id,
+        start=start,
+        end=end,
+        timezone=timezone,
+        manual_add=manual_add,
+        text=q,
+        updated_since=updated_since,
+        descending=order == "-startTime",
     )
 
 
@@ -239,8 +363,11 @@ Filters = Annotated[search.LogFilters, Depends(log_filters)]
 
 
 @router.get(
-    "/tasklogs/", operation_id="search_task_logs", summary="Find task logs",
-    response_model=TaskLogSearchAnswer, responses=error_responses(422),
+    "/tasklogs/",
+    operation_id="search_task_logs",
+    summary="Find task logs",
+    response_model=TaskLogSearchAnswer,
+    responses=error_responses(422),
 )
 async def search_task_logs(
     filters: Filters,
@@ -248,9 +375,14 @@ async def search_task_logs(
     settings: AppSettings,
     actor: Actor,
     limit: Annotated[int, Query(ge=1, le=1000, description="Logs per page (at most 1,000).", examples=[100])] = 100,
-    cursor: Annotated[str | None, Query(max_length=512, description=(
-        "The `nextCursor` of the previous page, with the same filters; omit for the first page."),
-        examples=["eyJxIjoiYWJjIiwicCI6WzE3MzAxOTI0MDAsNDFdfQ.c2lnbmF0dXJl"])] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=512,
+            description=("The `nextCursor` of the previous page, with the same filters; omit for the first page."),
+            examples=["eyJxIjoiYWJjIiwicCI6WzE3MzAxOTI0MDAsNDFdfQ.c2lnbmF0dXJl"],
+        ),
+    ] = None,
 ) -> EnvelopeResponse:
     """Task logs matching every filter given, in start order, a page at a time. Follow `nextCursor` (null on
     the last page) with the same filters: pages never repeat a log and never skip one that existed when the
@@ -262,9 +394,24 @@ async def search_task_logs(
 
 
 NDJSON_MEDIA_TYPE = "application/x-ndjson"
-EXPORT_COLUMNS = ["taskLogId", "taskId", "projectId", "userId", "userName", "startTime", "endTime",
-                  "durationSeconds", "duration", "description", "manualAdd", "createdAt", "updatedAt",
-                  "createdBy", "updatedBy", "version"]
+EXPORT_COLUMNS = [
+    "taskLogId",
+    "taskId",
+    "projectId",
+    "userId",
+    "userName",
+    "startTime",
+    "endTime",
+    "durationSeconds",
+    "duration",
+    "description",
+    "manualAdd",
+    "createdAt",
+    "updatedAt",
+    "createdBy",
+    "updatedBy",
+    "version",
+]
 _TEXT_COLUMNS = {"userName", "description", "createdBy", "updatedBy"}
 
 
@@ -275,12 +422,20 @@ def _csv_lines(rows: list[TaskLogRow], header: bool) -> bytes:
         writer.writerow(EXPORT_COLUMNS)
     for row in rows:
         view = service.task_log_view(row)
-        writer.writerow([
-            "" if view[c] is None else neutralise(str(view[c])) if c in _TEXT_COLUMNS
-            else view[c].strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(view[c], "strftime")
-            else str(view[c]).lower() if isinstance(view[c], bool) else str(view[c])
-            for c in EXPORT_COLUMNS
-        ])
+        writer.writerow(
+            [
+                ""
+                if view[c] is None
+                else neutralise(str(view[c]))
+                if c in _TEXT_COLUMNS
+                else view[c].strftime("%Y-%m-%dT%H:%M:%SZ")
+                if hasattr(view[c], "strftime")
+                else str(view[c]).lower()
+                if isinstance(view[c], bool)
+                else str(view[c])
+                for c in EXPORT_COLUMNS
+            ]
+        )
     return buffer.getvalue().encode("utf-8")
 
 
@@ -289,12 +444,17 @@ def _ndjson_lines(rows: list[TaskLogRow]) -> bytes:
 
 
 @router.get(
-    "/tasklogs/export/", operation_id="export_task_logs", summary="Export task logs (streamed)",
-    responses={200: {"description": "Every matching log, in order: one JSON object a line (`format=ndjson`) "
-                     "or CSV with a header row (`format=csv`).",
-                     "content": {NDJSON_MEDIA_TYPE: {"schema": {"type": "string"}},
-                                 "text/csv": {"schema": {"type": "string"}}}},
-               **error_responses(422)},
+    "/tasklogs/export/",
+    operation_id="export_task_logs",
+    summary="Export task logs (streamed)",
+    responses={
+        200: {
+            "description": "Every matching log, in order: one JSON object a line (`format=ndjson`) "
+            "or CSV with a header row (`format=csv`).",
+            "content": {NDJSON_MEDIA_TYPE: {"schema": {"type": "string"}}, "text/csv": {"schema": {"type": "string"}}},
+        },
+        **error_responses(422),
+    },
 )
 async def export_task_logs(
     request: Request,
@@ -302,9 +462,17 @@ async def export_task_logs(
     session: Session,
     settings: AppSettings,
     actor: Actor,
-    output: Annotated[Literal["ndjson", "csv"], Query(alias="format", description=(
-        "`ndjson`: one task-log view a line; `csv`: spreadsheet-safe CSV (cells that would start a formula "
-        "are prefixed with `'`)."), examples=["ndjson"])] = "ndjson",
+    output: Annotated[
+        Literal["ndjson", "csv"],
+        Query(
+            alias="format",
+            description=(
+                "`ndjson`: one task-log view a line; `csv`: spreadsheet-safe CSV (cells that would start a formula "
+                "are prefixed with `'`)."
+            ),
+            examples=["ndjson"],
+        ),
+    ] = "ndjson",
 ) -> StreamingResponse:
     """Every log of the same filters as `GET /tasklogs/` (no `limit`, no `cursor`), streamed in order with
     constant memory. `from` and `to` are required, at most `TASKLOGS_EXPORT_MAX_DAYS` (366) days apart."""
@@ -320,13 +488,17 @@ async def export_task_logs(
             yield _csv_lines([], True)
 
     media_type, suffix = (CSV_MEDIA_TYPE, "csv") if output == "csv" else (NDJSON_MEDIA_TYPE, "ndjson")
-    return StreamingResponse(body(), media_type=media_type,
-                             headers={"Content-Disposition": f'attachment; filename="tasklogs.{suffix}"'})
+    return StreamingResponse(
+        body(), media_type=media_type, headers={"Content-Disposition": f'attachment; filename="tasklogs.{suffix}"'}
+    )
 
 
 @router.get(
-    "/tasklogs/{taskLogId}/", operation_id="get_task_log", summary="Get one task log",
-    response_model=TaskLogAnswer, responses=error_responses(404, 422),
+    "/tasklogs/{taskLogId}/",
+    operation_id="get_task_log",
+    summary="Get one task log",
+    response_model=TaskLogAnswer,
+    responses=error_responses(404, 422),
 )
 async def get_task_log(log_id: LogId, session: Session, actor: Actor) -> EnvelopeResponse:
     """One task log. Employees may read their own; team leaders, admins and keys their company's.
@@ -341,12 +513,20 @@ and start time of another log is a 409 `DUPLICATE_TASK_LOG`."""
 
 
 @router.put(
-    "/tasklogs/{taskLogId}/", operation_id="update_task_log", summary="Update Task Log",
-    response_model=TaskLogWriteAnswer, responses=error_responses(404, 409, 412, 422), description=UPDATE_DOC,
+    "/tasklogs/{taskLogId}/",
+    operation_id="update_task_log",
+    summary="Update Task Log",
+    response_model=TaskLogWriteAnswer,
+    responses=error_responses(404, 409, 412, 422),
+    description=UPDATE_DOC,
 )
 @router.patch(
-    "/tasklogs/{taskLogId}/", operation_id="patch_task_log", summary="Update Task Log (partial)",
-    response_model=TaskLogWriteAnswer, responses=error_responses(404, 409, 412, 422), description=UPDATE_DOC,
+    "/tasklogs/{taskLogId}/",
+    operation_id="patch_task_log",
+    summary="Update Task Log (partial)",
+    response_model=TaskLogWriteAnswer,
+    responses=error_responses(404, 409, 412, 422),
+    description=UPDATE_DOC,
 )
 async def update_task_log(
     log_id: LogId,
@@ -356,28 +536,41 @@ async def update_task_log(
     actor: Actor,
     if_match: IfMatch = None,
 ) -> EnvelopeResponse:
-    result = await service.update_task_log(session, settings, log_id, body, actor=actor,
-                                           expected_version=expected_version(if_match))
+    result = await service.update_task_log(
+        session, settings, log_id, body, actor=actor, expected_version=expected_version(if_match)
+    )
     return with_etag(ok("Task log updated", result.created[0], **result.effects()), result.created[0])
 
 
 @router.delete(
-    "/api/tasklogs/delete/{pk}/", operation_id="delete_task_log", summary="Delete Task Log",
-    response_model=DeleteAnswer, responses=error_responses(404, 412, 422),
+    "/api/tasklogs/delete/{pk}/",
+    operation_id="delete_task_log",
+    summary="Delete Task Log",
+    response_model=DeleteAnswer,
+    responses=error_responses(404, 412, 422),
 )
-async def delete_task_log(pk: Annotated[int, Path(ge=1, le=MAX_ID)], session: Session,
-                          settings: AppSettings, actor: Actor, if_match: IfMatch = None) -> EnvelopeResponse:
+async def delete_task_log(
+    pk: Annotated[int, Path(ge=1, le=MAX_ID)],
+    session: Session,
+    settings: AppSettings,
+    actor: Actor,
+    if_match: IfMatch = None,
+) -> EnvelopeResponse:
     """Delete a task log. The answer carries the employee's new `dailyTotals` and the re-computed
     `allocation` of the log's project and task. The log stays restorable by an admin for
     `TASKLOGS_RESTORE_DAYS` (`POST /tasklogs/{taskLogId}/restore/`); deleted logs count nowhere."""
-    result = await service.delete_task_log(session, settings, pk, actor=actor,
-                                           expected_version=expected_version(if_match))
+    result = await service.delete_task_log(
+        session, settings, pk, actor=actor, expected_version=expected_version(if_match)
+    )
     return ok("Task log deleted", {"taskLogId": pk}, **result.effects())
 
 
 @router.post(
-    "/tasklogs/{taskLogId}/restore/", operation_id="restore_task_log", summary="Restore a deleted task log",
-    response_model=TaskLogWriteAnswer, responses=error_responses(404, 409, 422),
+    "/tasklogs/{taskLogId}/restore/",
+    operation_id="restore_task_log",
+    summary="Restore a deleted task log",
+    response_model=TaskLogWriteAnswer,
+    responses=error_responses(404, 409, 422),
 )
 async def restore_task_log(log_id: LogId, session: Session, settings: AppSettings, actor: Actor) -> EnvelopeResponse:
     """Bring back a log deleted less than `TASKLOGS_RESTORE_DAYS` ago, under its old id (admins and keys).
@@ -387,17 +580,23 @@ async def restore_task_log(log_id: LogId, session: Session, settings: AppSetting
 
 
 @router.get(
-    "/tasklogs/{taskLogId}/history/", operation_id="get_task_log_history", summary="History of a task log",
-    response_model=TaskLogHistoryAnswer, responses=error_responses(404, 422),
+    "/tasklogs/{taskLogId}/history/",
+    operation_id="get_task_log_history",
+    summary="History of a task log",
+    response_model=TaskLogHistoryAnswer,
+    responses=error_responses(404, 422),
 )
 async def get_task_log_history(
     log_id: LogId,
     session: Session,
     actor: Actor,
-    limit: Annotated[int, Query(ge=1, le=1000, description="Changes per page (at most 1,000).",
-                                examples=[100])] = 100,
-    cursor: Annotated[str | None, Query(max_length=64, description=(
-        "The `nextCursor` of the previous page; omit for the first."), examples=["0-17"])] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Changes per page (at most 1,000).", examples=[100])] = 100,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=64, description=("The `nextCursor` of the previous page; omit for the first."), examples=["0-17"]
+        ),
+    ] = None,
 ) -> EnvelopeResponse:
     """The changes of the log, oldest first, a page of `limit` at a time (follow `nextCursor`, null on the
     last page): who (`actor`), when, in which request (`requestId`), and the log `before` and `after`. For

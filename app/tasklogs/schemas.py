@@ -116,8 +116,9 @@ class TaskLogOut(ApiModel):
     manual_add: bool
     created_at: UtcTimestamp
     updated_at: UtcTimestamp
-    created_by: str | None = Field(description="Who wrote it first: 'employee:10' or 'apikey:3'.",
-                                   examples=["employee:10"])
+    created_by: str | None = Field(
+        description="Who wrote it first: 'employee:10' or 'apikey:3'.", examples=["employee:10"]
+    )
     updated_by: str | None = Field(description="Who wrote it last.", examples=["employee:10"])
     version: int = Field(description="+1 on every change; also the `ETag`.", examples=[1])
 
@@ -233,12 +234,14 @@ class TaskLogsAnswer(ApiModel):
 
 class TaskLogSearchAnswer(Envelope[list[TaskLogOut]]):
     next_cursor: str | None = Field(
-        None, alias="nextCursor",
+        None,
+        alias="nextCursor",
         description="Give it back as `cursor` (with the same filters) for the next page; null on the last page.",
-        examples=["eyJxIjoiYWJjIiwicCI6WzE3MzAxOTI0MDAsNDFdfQ.c2lnbmF0dXJl"])
+        examples=["eyJxIjoiYWJjIiwicCI6WzE3MzAxOTI0MDAsNDFdfQ.c2lnbmF0dXJl"],
+    )
 
 
 class TaskLogHistoryAnswer(Envelope[list[TaskLogChangeOut]]):
     next_cursor: str | None = Field(
-        None, alias="nextCursor",
-        description="Give it back as `cursor` for the next page; null on the last page.")
+        None, alias="nextCursor", description="Give it back as `cursor` for the next page; null on the last page."
+    )

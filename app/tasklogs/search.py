@@ -81,9 +81,15 @@ class _Instants:
                 return instant.astimezone(UTC)
         except (ValueError, OverflowError):
             pass
-        raise InputRejected([FieldError(
-            field, "An ISO 8601 instant with an offset (2024-10-01T00:00:00Z) or a date (2024-10-01).",
-            "INVALID_TIME")])
+        raise InputRejected(
+            [
+                FieldError(
+                    field,
+                    "An ISO 8601 instant with an offset (2024-10-01T00:00:00Z) or a date (2024-10-01).",
+                    "INVALID_TIME",
+                )
+            ]
+        )
 
 
 async def resolve_search(
@@ -118,8 +124,7 @@ async def resolve_search(
         company_id=company_id,
         start=start,
         end=end,
-        starts_after=None if start is None or start - datetime.min.replace(tzinfo=UTC) <= longest
-        else start - longest,
+        starts_after=None if start is None or start - datetime.min.replace(tzinfo=UTC) <= longest else start - longest,
         manual_add=filters.manual_add,
         text=filters.text,
         updated_since=await instants.read("updatedSince", filters.updated_since),
@@ -148,8 +153,13 @@ class LogPage:
 
 
 async def search_task_logs(
-    session: AsyncSession, settings: Settings, filters: LogFilters, limit: int, cursor: str | None,
-    *, actor: Principal,
+    session: AsyncSession,
+    settings: Settings,
+    filters: LogFilters,
+    limit: int,
+    cursor: str | None,
+    *,
+    actor: Principal,
 ) -> LogPage:
     """One page of the logs matching the filters, in start order, and the
     cursor of the next page (None on the last). One query of limit + 1 rows:
@@ -164,21 +174,28 @@ async def search_task_logs(
     return LogPage(rows[:limit], encode_cursor(key, scope, [int(last.start_time.timestamp()), last.id]))
 
 
-async def plan_export(
-    session: AsyncSession, settings: Settings, filters: LogFilters, *, actor: Principal
-) -> LogSearch:
+async def plan_export(session: AsyncSession, settings: Settings, filters: LogFilters, *, actor: Principal) -> LogSearch:
     """The export's query, refused before anything is streamed: `from` and
     `to` are required, at most TASKLOGS_EXPORT_MAX_DAYS apart."""
-    missing = [FieldError(name, f"`{name}` is required for an export.", "MISSING_FIELD")
-               for name, value in (("from", filters.start), ("to", filters.end)) if value is None]
+    missing = [
+        FieldError(name, f"`{name}` is required for an export.", "MISSING_FIELD")
+        for name, value in (("from", filters.start), ("to", filters.end))
+        if value is None
+    ]
     if missing:
         raise InputRejected(missing)
     search = await resolve_search(session, settings, filters, actor=actor)
     assert search.start is not None and search.end is not None
     if search.end - search.start > timedelta(days=settings.export_max_days):
-        raise InputRejected([FieldError(
-            "to", f"An export covers at most {settings.export_max_days} days: split it into several.",
-            "EXPORT_TOO_LONG")])
+        raise InputRejected(
+            [
+                FieldError(
+                    "to",
+                    f"An export covers at most {settings.export_max_days} days: split it into several.",
+                    "EXPORT_TOO_LONG",
+                )
+            ]
+        )
     return search
 
 

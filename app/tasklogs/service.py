@@ -74,8 +74,12 @@ class Draft:
 
     def row(self, author: str) -> dict[str, Any]:
         return {
-            "task_id": self.task_id, "user_id": self.user_id, "start_time": self.start_time,
-            "end_time": self.end_time, "description": self.description, "manual_add": self.manual_add,
+            "task_id": self.task_id,
+            "user_id": self.user_id,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "description": self.description,
+            "manual_add": self.manual_add,
             "updated_by": author,
         }
 
@@ -172,8 +176,11 @@ class _Limits:
 
     @classmethod
     def of(cls, settings: Settings) -> "_Limits":
-        return cls(timedelta(hours=settings.max_log_hours),
-                   utcnow() + timedelta(seconds=settings.future_skew_seconds), settings.max_log_hours)
+        return cls(
+            timedelta(hours=settings.max_log_hours),
+            utcnow() + timedelta(seconds=settings.future_skew_seconds),
+            settings.max_log_hours,
+        )
 
 
 # A broken rule: (field, message, error code).
@@ -222,8 +229,16 @@ def _check(index: int, fields: dict[str, Any], subject: _Subject | Problem, limi
     if end > limits.latest_end:
         return "endTime", "Time cannot be logged in the future.", "FUTURE_TIME"
     task = subject.task
-    return Draft(index, task.task_id, fields["user_id"], task.project_id, start, end,
-                 fields.get("description") or "", bool(fields.get("manual_add")))
+    return Draft(
+        index,
+        task.task_id,
+        fields["user_id"],
+        task.project_id,
+        start,
+        end,
+        fields.get("description") or "",
+        bool(fields.get("manual_add")),
+    )
 
 
 def _validate_all(
@@ -255,9 +270,7 @@ def _validate_all(
             field_name, problem, code = outcome
             errors.append(FieldError(f"[{index}].{field_name}" if batch else field_name, problem, code))
     if errors:
-        message = None if not batch else (
-            f"{len(errors)} of {len(items)} task logs are invalid; nothing was saved."
-        )
+        message = None if not batch else (f"{len(errors)} of {len(items)} task logs are invalid; nothing was saved.")
         raise InputRejected(errors, message)
     return drafts
 
@@ -314,22 +327,31 @@ async def create_task_logs(
             log_ids[draft.key] = stored.get(i)
             skipped.append(draft)
     for draft in sorted(skipped, key=lambda d: d.index):
-        result.skipped.append({
-            "index": draft.index, "reason": "DUPLICATE", "existingTaskLogId": log_ids[draft.key],
-            "taskId": draft.task_id, "startTime": draft.start_time,  # orjson writes it as iso_utc would
-        })
+        result.skipped.append(
+            {
+                "index": draft.index,
+                "reason": "DUPLICATE",
+                "existingTaskLogId": log_ids[draft.key],
+                "taskId": draft.task_id,
+                "startTime": draft.start_time,  # orjson writes it as iso_utc would
+            }
+        )
 
     count_on_commit(session, "task_logs_created", len(result.created))
     count_on_commit(session, "duplicates_skipped", len(result.skipped))
     # Days and budgets of skipped duplicates are reported too: a client
     # re-sending a batch still learns where the day and the project stand.
-    await _report_days(session, settings, result, spans=drafts, zones=_zones(ctx),
-                       written={log_id for log_id, _ in written})
+    await _report_days(
+        session, settings, result, spans=drafts, zones=_zones(ctx), written={log_id for log_id, _ in written}
+    )
     result.allocation = await record_time_changes(session, _time_of(ctx, added=written, reported=drafts))
-    await history_repository(session).record([
-        Change(view["taskLogId"], ctx.employees[view["userId"]].company_id, "create", 1, None, view)
-        for view in result.created
-    ], actor.label)
+    await history_repository(session).record(
+        [
+            Change(view["taskLogId"], ctx.employees[view["userId"]].company_id, "create", 1, None, view)
+            for view in result.created
+        ],
+        actor.label,
+    )
     return result
 
 
@@ -358,9 +380,11 @@ async def bulk_create_task_logs(
         if fields["user_id"] is None:
             fields["user_id"] = user_id
         elif fields["user_id"] != user_id:
-            mismatched[index] = FieldError(f"[{index}].userId",
-                                           f"userId {fields['user_id']} differs from the path's user {user_id}.",
-                                           "USER_MISMATCH")
+            mismatched[index] = FieldError(
+                f"[{index}].userId",
+                f"userId {fields['user_id']} differs from the path's user {user_id}.",
+                "USER_MISMATCH",
+            )
             fields["user_id"] = user_id  # judged as the path's user; the item is rejected anyway
         rows.append(fields)
     return await create_task_logs(session, settings, rows, batch=True, actor=actor, rejected=mismatched, ctx=ctx)
@@ -378,7 +402,9 @@ async def _writable_log(
     if expected_version is not None and before.version not in expected_version:
         raise AppError(
             f"The task log is at version {before.version}, not at the one If-Match names.",
-            "VERSION_CONFLICT", 412, extra={"data": task_log_view(before)},
+            "VERSION_CONFLICT",
+            412,
+            extra={"data": task_log_view(before)},
         )
     return before
 
@@ -399,8 +425,13 @@ async def update_task_log(
     changes = patch.model_dump(exclude_unset=True, by_alias=False)
     changes = {k: v for k, v in changes.items() if v is not None or k == "description"}
     merged = {
-        "task_id": before.task_id, "user_id": before.user_id, "start_time": before.start_time,
-        "end_time": before.end_time, "description": before.description, "manual_add": True, **changes,
+        "task_id": before.task_id,
+        "user_id": before.user_id,
+        "start_time": before.start_time,
+        "end_time": before.end_time,
+        "description": before.description,
+        "manual_add": True,
+        **changes,
     }
     _require_may_write_for(actor, {merged["user_id"]})
     ctx = await _load_context(session, actor, {merged["task_id"], before.task_id}, {merged["user_id"], before.user_id})
@@ -420,14 +451,19 @@ async def update_task_log(
     await _report_days(session, settings, result, spans=[before, draft], zones=_zones(ctx), written={log_id})
     # The log may have moved: its old task and project lose the old time.
     result.allocation = await record_time_changes(session, _time_of(ctx, added=[(log_id, draft)], removed=[before]))
-    await history_repository(session).record([
-        Change(log_id, after.company_id, "update", after.version, task_log_view(before), result.created[0])
-    ], actor.label)
+    await history_repository(session).record(
+        [Change(log_id, after.company_id, "update", after.version, task_log_view(before), result.created[0])],
+        actor.label,
+    )
     return result
 
 
 async def delete_task_log(
-    session: AsyncSession, settings: Settings, log_id: int, *, actor: Principal,
+    session: AsyncSession,
+    settings: Settings,
+    log_id: int,
+    *,
+    actor: Principal,
     expected_version: AbstractSet[int] | None = None,
 ) -> WriteResult:
     """Delete a log. It stays restorable from its history for TASKLOGS_RESTORE_DAYS."""
@@ -438,9 +474,9 @@ async def delete_task_log(
     result = WriteResult()
     await _report_days(session, settings, result, spans=[before], zones=_zones(ctx), written=set())
     result.allocation = await record_time_changes(session, _time_of(ctx, removed=[before]))
-    await history_repository(session).record([
-        Change(log_id, before.company_id, "delete", before.version + 1, task_log_view(before), None)
-    ], actor.label)
+    await history_repository(session).record(
+        [Change(log_id, before.company_id, "delete", before.version + 1, task_log_view(before), None)], actor.label
+    )
     return result
 
 
@@ -448,8 +484,7 @@ async def restore_task_log(session: AsyncSession, settings: Settings, log_id: in
     """Bring a deleted log back from its history, unless a new log has taken
     its (task, employee, start) meanwhile. Admins and keys only."""
     repo = task_log_repository(session)
-    deleted = await history_repository(session).last_delete(
-        log_id, utcnow() - timedelta(days=settings.restore_days))
+    deleted = await history_repository(session).last_delete(log_id, utcnow() - timedelta(days=settings.restore_days))
     if deleted is None or deleted.before is None or not actor.sees(deleted.company_id):
         raise NotFound("Deleted task log", log_id, "TASK_LOG_NOT_FOUND")
     if not actor.acts_for_others:
@@ -458,21 +493,36 @@ async def restore_task_log(session: AsyncSession, settings: Settings, log_id: in
     ctx = await _load_context(session, actor, {image["taskId"]}, {image["userId"]})
     if image["taskId"] not in ctx.tasks or image["userId"] not in ctx.employees:
         raise Conflict("The log's task or employee no longer exists.", "CANNOT_RESTORE")
-    draft = Draft(0, image["taskId"], image["userId"], ctx.tasks[image["taskId"]].project_id,
-                  parse_utc(image["startTime"]), parse_utc(image["endTime"]), image["description"],
-                  image["manualAdd"])
+    draft = Draft(
+        0,
+        image["taskId"],
+        image["userId"],
+        ctx.tasks[image["taskId"]].project_id,
+        parse_utc(image["startTime"]),
+        parse_utc(image["endTime"]),
+        image["description"],
+        image["manualAdd"],
+    )
     try:
         async with session.begin_nested():
-            await repo.restore({
-                **draft.row(actor.label), "id": log_id, "created_by": image["createdBy"],
-                "created_at": parse_utc(image["createdAt"]), "version": deleted.version + 1,
-            })
+            await repo.restore(
+                {
+                    **draft.row(actor.label),
+                    "id": log_id,
+                    "created_by": image["createdBy"],
+                    "created_at": parse_utc(image["createdAt"]),
+                    "version": deleted.version + 1,
+                }
+            )
     except IntegrityError as exc:
         if not is_unique_violation(exc):
             raise
         existing = (await repo.ids_by_key([draft.key])).get(draft.key)
-        raise Conflict("A new log has taken this log's task, employee and start time.", "DUPLICATE_TASK_LOG",
-                       existingTaskLogId=existing) from exc
+        raise Conflict(
+            "A new log has taken this log's task, employee and start time.",
+            "DUPLICATE_TASK_LOG",
+            existingTaskLogId=existing,
+        ) from exc
     restored = await repo.get_view(log_id)
     assert restored is not None  # inserted by this transaction
     after = task_log_view(restored)
@@ -480,7 +530,8 @@ async def restore_task_log(session: AsyncSession, settings: Settings, log_id: in
     await _report_days(session, settings, result, spans=[draft], zones=_zones(ctx), written={log_id})
     result.allocation = await record_time_changes(session, _time_of(ctx, added=[(log_id, draft)]))
     await history_repository(session).record(
-        [Change(log_id, deleted.company_id, "restore", after["version"], None, after)], actor.label)
+        [Change(log_id, deleted.company_id, "restore", after["version"], None, after)], actor.label
+    )
     return result
 
 
@@ -492,7 +543,10 @@ def _zones(ctx: _Context) -> dict[int, str]:
 
 
 def _time_of(
-    ctx: _Context, *, added: Sequence[tuple[int, Draft]] = (), removed: Sequence[TaskLogRow] = (),
+    ctx: _Context,
+    *,
+    added: Sequence[tuple[int, Draft]] = (),
+    removed: Sequence[TaskLogRow] = (),
     reported: Sequence[Draft] = (),
 ) -> TimeChanges:
     """Seconds a write adds and removes on the budgets (projects and tasks
@@ -549,24 +603,39 @@ async def _report_days(
     for (user_id, _), bounds in windows.items():
         lo, hi = ranges.get(user_id, (bounds.start, bounds.end))
         ranges[user_id] = (min(lo, bounds.start), max(hi, bounds.end))
-    nearby = LogsByEmployee(await task_log_repository(session).logs_starting_between(
-        [(user_id, lo - longest_log, hi) for user_id, (lo, hi) in ranges.items()]), longest_log)
-    totals = {key: nearby.seconds_in(key[0], _epoch(bounds.start), _epoch(bounds.end))
-              for key, bounds in windows.items()}
+    nearby = LogsByEmployee(
+        await task_log_repository(session).logs_starting_between(
+            [(user_id, lo - longest_log, hi) for user_id, (lo, hi) in ranges.items()]
+        ),
+        longest_log,
+    )
+    totals = {
+        key: nearby.seconds_in(key[0], _epoch(bounds.start), _epoch(bounds.end)) for key, bounds in windows.items()
+    }
     # The written logs are among the nearby ones: they lie in the touched days.
     for log_id, other_id in sorted(nearby.overlaps_of(written)):
         result.warnings.append({"code": "OVERLAPPING_LOG", "taskLogId": log_id, "overlapsTaskLogId": other_id})
     for user_id, day in sorted(windows):
         seconds = totals.get((user_id, day), 0)
-        result.daily_totals.append({
-            "userId": user_id, "date": day.isoformat(), "totalSeconds": seconds,
-            "totalHours": hours(seconds), "totalTime": hours_minutes(seconds),
-        })
+        result.daily_totals.append(
+            {
+                "userId": user_id,
+                "date": day.isoformat(),
+                "totalSeconds": seconds,
+                "totalHours": hours(seconds),
+                "totalTime": hours_minutes(seconds),
+            }
+        )
         if seconds > settings.max_daily_hours * 3600:
-            result.warnings.append({
-                "code": "DAILY_HOURS_EXCEEDED", "userId": user_id, "date": day.isoformat(),
-                "totalHours": hours(seconds), "limitHours": settings.max_daily_hours,
-            })
+            result.warnings.append(
+                {
+                    "code": "DAILY_HOURS_EXCEEDED",
+                    "userId": user_id,
+                    "date": day.isoformat(),
+                    "totalHours": hours(seconds),
+                    "limitHours": settings.max_daily_hours,
+                }
+            )
 
 
 def _epoch(instant: datetime) -> int:
@@ -620,13 +689,25 @@ class LogsByEmployee:
 def _created_view(draft: Draft, inserted: InsertedLog, ctx: _Context, author: str) -> dict[str, Any]:
     """task_log_view of a log just inserted, from what the write already knows (no re-read)."""
     employee = ctx.employees[draft.user_id]
-    return task_log_view(TaskLogRow(
-        id=inserted.id, task_id=draft.task_id, project_id=draft.project_id, user_id=draft.user_id,
-        user_name=employee.name, start_time=draft.start_time, end_time=draft.end_time,
-        description=draft.description, manual_add=draft.manual_add, created_at=inserted.created_at,
-        updated_at=inserted.updated_at, created_by=author, updated_by=author, version=1,
-        company_id=employee.company_id,
-    ))
+    return task_log_view(
+        TaskLogRow(
+            id=inserted.id,
+            task_id=draft.task_id,
+            project_id=draft.project_id,
+            user_id=draft.user_id,
+            user_name=employee.name,
+            start_time=draft.start_time,
+            end_time=draft.end_time,
+            description=draft.description,
+            manual_add=draft.manual_add,
+            created_at=inserted.created_at,
+            updated_at=inserted.updated_at,
+            created_by=author,
+            updated_by=author,
+            version=1,
+            company_id=employee.company_id,
+        )
+    )
 
 
 # ---------------------------------------------------------------- reads
@@ -651,7 +732,12 @@ class TaskLogPage:
 
 
 async def list_task_logs(
-    session: AsyncSession, task_id: int, page: int | None, page_size: int | None, *, actor: Principal,
+    session: AsyncSession,
+    task_id: int,
+    page: int | None,
+    page_size: int | None,
+    *,
+    actor: Principal,
     unpaged_max: int = 10_000,
 ) -> TaskLogPage:
     """A task's logs, oldest first, with a summary over all of them. Paged
@@ -672,9 +758,16 @@ async def list_task_logs(
     # One row more than allowed tells "too many" without counting them all.
     rows = await repo.list_for_task(task_id, 0, unpaged_max + 1, user_id=only_user)
     if len(rows) > unpaged_max:
-        raise InputRejected([FieldError(
-            "page", f"Task {task_id} has more than {unpaged_max} logs: ask for them with page and page_size, "
-            f"or page through GET /tasklogs/?taskId={task_id}.", "TOO_MANY_RESULTS")])
+        raise InputRejected(
+            [
+                FieldError(
+                    "page",
+                    f"Task {task_id} has more than {unpaged_max} logs: ask for them with page and page_size, "
+                    f"or page through GET /tasklogs/?taskId={task_id}.",
+                    "TOO_MANY_RESULTS",
+                )
+            ]
+        )
     logs = [task_log_view(r) for r in rows]
     # The whole list is here: its summary needs no second query.
     return TaskLogPage(logs, len(logs), sum(log["durationSeconds"] for log in logs))

@@ -86,8 +86,7 @@ def report_table(report: Report) -> Table:
                 yield [*_values(dims[0], row), row["totalSeconds"], row["totalSeconds"]]
                 continue
             for child in row["children"]:
-                yield [*_values(dims[0], row), *_values(dims[1], child), child["totalSeconds"],
-                       child["totalSeconds"]]
+                yield [*_values(dims[0], row), *_values(dims[1], child), child["totalSeconds"], child["totalSeconds"]]
 
     return Table("Timesheet", columns, list(lines()))
 
@@ -96,14 +95,31 @@ def lines_table(result: LogLines) -> Table:
     """One line per log and local day (a log across midnight is two lines,
     each with its share), so the Hours column adds up to the month."""
     columns = [
-        Column("Date", "date"), Column("From", "text", 26), Column("To", "text", 26), *_DURATION_COLUMNS,
-        Column("Project ID", "id", 10), Column("Project", "text", 24), Column("Task ID", "id", 10),
-        Column("Task", "text", 30), Column("Description", "text", 50), Column("Task log ID", "id", 11),
+        Column("Date", "date"),
+        Column("From", "text", 26),
+        Column("To", "text", 26),
+        *_DURATION_COLUMNS,
+        Column("Project ID", "id", 10),
+        Column("Project", "text", 24),
+        Column("Task ID", "id", 10),
+        Column("Task", "text", 30),
+        Column("Description", "text", 50),
+        Column("Task log ID", "id", 11),
     ]
     rows = [
-        [line["date"], line["localStart"], line["localEnd"], line["totalSeconds"], line["totalSeconds"],
-         line["projectId"], line["projectName"], line["taskId"], line["taskName"], line["description"],
-         line["taskLogId"]]
+        [
+            line["date"],
+            line["localStart"],
+            line["localEnd"],
+            line["totalSeconds"],
+            line["totalSeconds"],
+            line["projectId"],
+            line["projectName"],
+            line["taskId"],
+            line["taskName"],
+            line["description"],
+            line["taskLogId"],
+        ]
         for line in result.lines
     ]
     return Table("Working hours", columns, rows)
@@ -151,8 +167,16 @@ def to_xlsx(table: Table) -> bytes:
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
     sheet = workbook.add_worksheet(table.sheet)
-    header = workbook.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E78", "border": 1,
-                                  "align": "center", "valign": "vcenter"})
+    header = workbook.add_format(
+        {
+            "bold": True,
+            "font_color": "#FFFFFF",
+            "bg_color": "#1F4E78",
+            "border": 1,
+            "align": "center",
+            "valign": "vcenter",
+        }
+    )
     formats = {
         "hours": workbook.add_format({"num_format": "0.00"}),
         "time": workbook.add_format({"num_format": "[h]:mm"}),

@@ -200,8 +200,7 @@ class TimesheetRepository(ABC):
         shares = [LogShare(**dict(zip(columns, record, strict=True))) for record in result]
         return [share for share in shares if share.seconds > 0]
 
-    async def _execute(self, shape: ReportShape, scope: Scope, windows: Sequence[Window],
-                       max_log: timedelta) -> Any:
+    async def _execute(self, shape: ReportShape, scope: Scope, windows: Sequence[Window], max_log: timedelta) -> Any:
         range_start, range_end = min(x.start for x in windows), max(x.end for x in windows)
         # A shape without a filter has no place for its id: SQLAlchemy ignores that parameter.
         params: dict[str, Any] = {
@@ -217,14 +216,16 @@ class TimesheetRepository(ABC):
         return await self.session.execute(stmt, params | window_params)
 
     @abstractmethod
-    def _report(self, shape: ReportShape, windows: Sequence[Window], max_log: timedelta
-                ) -> tuple[Select[Any], dict[str, Any]]:
+    def _report(
+        self, shape: ReportShape, windows: Sequence[Window], max_log: timedelta
+    ) -> tuple[Select[Any], dict[str, Any]]:
         """The shape's statement, and the parameters that carry the windows."""
 
 
 class PostgresTimesheetRepository(TimesheetRepository):
-    def _report(self, shape: ReportShape, windows: Sequence[Window], max_log: timedelta
-                ) -> tuple[Select[Any], dict[str, Any]]:
+    def _report(
+        self, shape: ReportShape, windows: Sequence[Window], max_log: timedelta
+    ) -> tuple[Select[Any], dict[str, Any]]:
         return _postgres_report(shape), {
             "days": [x.day for x in windows],
             "starts": [x.start for x in windows],
@@ -233,8 +234,9 @@ class PostgresTimesheetRepository(TimesheetRepository):
 
 
 class SqliteTimesheetRepository(TimesheetRepository):
-    def _report(self, shape: ReportShape, windows: Sequence[Window], max_log: timedelta
-                ) -> tuple[Select[Any], dict[str, Any]]:
+    def _report(
+        self, shape: ReportShape, windows: Sequence[Window], max_log: timedelta
+    ) -> tuple[Select[Any], dict[str, Any]]:
         buckets = _Buckets.of(windows, max_log)
         candidates = buckets.candidates(windows)
         params: dict[str, Any] = {"anchor": buckets.anchor}
@@ -256,8 +258,11 @@ def timesheet_repository(session: AsyncSession) -> TimesheetRepository:
 @functools.cache
 def _postgres_report(shape: ReportShape) -> Select[Any]:
     candidates = _windows_of_each_log()
-    logs = select().select_from(TaskLog).join(
-        candidates, (TaskLog.start_time < candidates.c.de) & (TaskLog.end_time > candidates.c.ds))
+    logs = (
+        select()
+        .select_from(TaskLog)
+        .join(candidates, (TaskLog.start_time < candidates.c.de) & (TaskLog.end_time > candidates.c.ds))
+    )
     return _report_statement(shape, logs, candidates, _read_ids_first)
 
 
@@ -326,8 +331,11 @@ class _Buckets:
 
     def candidates(self, windows: Sequence[Window]) -> list[_Candidate]:
         """Each window under each bucket a log overlapping it can start in."""
-        return [_Candidate((int(x.start.timestamp()) - self.anchor) // DAY_SECONDS - shift, x.day, x.start, x.end)
-                for x in windows for shift in self.shifts]
+        return [
+            _Candidate((int(x.start.timestamp()) - self.anchor) // DAY_SECONDS - shift, x.day, x.start, x.end)
+            for x in windows
+            for shift in self.shifts
+        ]
 
 
 # A report's candidate count varies with its length (and the longest log), so
@@ -338,19 +346,36 @@ def _sqlite_report(shape: ReportShape, candidate_rows: int) -> Select[Any]:
     bound parameters (`_Candidate.params`); the bucket is a plain column there,
     which SQLite can index for the equi-join."""
     rows = [
-        (bindparam(f"bucket_{n}", type_=BigInteger()), bindparam(f"day_{n}", type_=Date()),
-         bindparam(f"ds_{n}", type_=UTCDateTime()), bindparam(f"de_{n}", type_=UTCDateTime()))
+        (
+            bindparam(f"bucket_{n}", type_=BigInteger()),
+            bindparam(f"day_{n}", type_=Date()),
+            bindparam(f"ds_{n}", type_=UTCDateTime()),
+            bindparam(f"de_{n}", type_=UTCDateTime()),
+        )
         for n in range(candidate_rows)
     ]
     candidates = (
-        values(column("bucket", BigInteger()), column("day", Date()), column("ds", UTCDateTime()),
-               column("de", UTCDateTime()), name="candidates")
-        .data(rows).cte("candidates")
+        values(
+            column("bucket", BigInteger()),
+            column("day", Date()),
+            column("ds", UTCDateTime()),
+            column("de", UTCDateTime()),
+            name="candidates",
+        )
+        .data(rows)
+        .cte("candidates")
     )
     bucket = (epoch_seconds(TaskLog.start_time) - bindparam("anchor", type_=BigInteger())) // DAY_SECONDS
-    logs = select().select_from(candidates).join(
-        TaskLog, (candidates.c.bucket == bucket) & (TaskLog.start_time < candidates.c.de)
-        & (TaskLog.end_time > candidates.c.ds))
+    logs = (
+        select()
+        .select_from(candidates)
+        .join(
+            TaskLog,
+            (candidates.c.bucket == bucket)
+            & (TaskLog.start_time < candidates.c.de)
+            & (TaskLog.end_time > candidates.c.ds),
+        )
+    )
     # SQLite probes the index per id for a plain IN already.
     return _report_statement(shape, logs, candidates, lambda ident, ids: ident.in_(ids))
 
@@ -358,12 +383,10 @@ def _sqlite_report(shape: ReportShape, candidate_rows: int) -> Select[Any]:
 # ---------------------------------------------------------------- both
 
 
-def _report_statement(shape: ReportShape, logs: Select[Any], candidates: FromClause,
-                      member: Membership) -> Select[Any]:
+def _report_statement(shape: ReportShape, logs: Select[Any], candidates: FromClause, member: Membership) -> Select[Any]:
     """The report on `logs`, a select of task_logs already joined to the
     `candidates` windows (columns day, ds, de) each log may have time in."""
-    share = seconds_between(greatest(TaskLog.start_time, candidates.c.ds),
-                            least(TaskLog.end_time, candidates.c.de))
+    share = seconds_between(greatest(TaskLog.start_time, candidates.c.ds), least(TaskLog.end_time, candidates.c.de))
     stmt = logs.where(
         # Sargable on the (user_id | task_id, start_time) indexes.
         TaskLog.start_time >= bindparam("earliest_start", type_=UTCDateTime()),
@@ -377,8 +400,9 @@ def _report_statement(shape: ReportShape, logs: Select[Any], candidates: FromCla
     if shape.project:
         stmt = stmt.where(member(TaskLog.task_id, select(Task.id).where(Task.project_id == bindparam("project_id"))))
     if shape.company:
-        stmt = stmt.where(member(TaskLog.user_id, select(Employee.id).where(
-            Employee.company_id == bindparam("company_id"))))
+        stmt = stmt.where(
+            member(TaskLog.user_id, select(Employee.id).where(Employee.company_id == bindparam("company_id")))
+        )
     if shape.lines:
         # Labelled as LogShare's fields.
         return (

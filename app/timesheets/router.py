@@ -41,7 +41,6 @@ FILE_ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
-
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -55,49 +54,63 @@ def _iso_date(value: Any) -> Any:
 LocalDate = Annotated[date, BeforeValidator(_iso_date)]
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
-TimeZoneQuery = Annotated[str | None, Query(
-    max_length=64, description="IANA zone for the local days (default: the employee's, else the company's).",
-    examples=["Europe/Berlin"],
-)]
+TimeZoneQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="IANA zone for the local days (default: the employee's, else the company's).",
+        examples=["Europe/Berlin"],
+    ),
+]
 
 
 def _download(content: bytes, media_type: str, file_name: str) -> Response:
-    return Response(content, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
+    return Response(
+        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{file_name}"'}
+    )
 
 
-def _report_answer(message: str, report: service.Report, output: Format = "json",
-                   **data: Any) -> Response:
+def _report_answer(message: str, report: service.Report, output: Format = "json", **data: Any) -> Response:
     if output == "csv":
-        return _download(exports.to_csv(exports.report_table(report)), exports.CSV_MEDIA_TYPE,
-                         report.file_name("csv"))
+        return _download(exports.to_csv(exports.report_table(report)), exports.CSV_MEDIA_TYPE, report.file_name("csv"))
     if output == "xlsx":
-        return _download(exports.to_xlsx(exports.report_table(report)), exports.XLSX_MEDIA_TYPE,
-                         report.file_name("xlsx"))
+        return _download(
+            exports.to_xlsx(exports.report_table(report)), exports.XLSX_MEDIA_TYPE, report.file_name("xlsx")
+        )
     return ok(message, {"rows": report.rows, "total": report.total(), **data}, filters=report.filters())
 
 
 @router.get(
-    "/timesheets/", operation_id="get_timesheet", summary="Timesheet report",
-    response_model=TimesheetAnswer, responses=FILE_ANSWERS,
+    "/timesheets/",
+    operation_id="get_timesheet",
+    summary="Timesheet report",
+    response_model=TimesheetAnswer,
+    responses=FILE_ANSWERS,
 )
 async def get_timesheet(
     session: Session,
     settings: AppSettings,
     actor: Actor,
     start_date: Annotated[LocalDate, Query(alias="startDate", description="First local day, YYYY-MM-DD.")],
-    end_date: Annotated[LocalDate, Query(alias="endDate", description="Last local day (inclusive); at most "
-                                                                      "366 days after startDate.")],
+    end_date: Annotated[
+        LocalDate, Query(alias="endDate", description="Last local day (inclusive); at most 366 days after startDate.")
+    ],
     employee_id: Annotated[int | None, Query(alias="employeeId", ge=1, le=MAX_ID)] = None,
     project_id: Annotated[int | None, Query(alias="projectId", ge=1, le=MAX_ID)] = None,
     task_id: Annotated[int | None, Query(alias="taskId", ge=1, le=MAX_ID)] = None,
-    group_by: Annotated[list[str], Query(
-        alias="groupBy", description="day, week, month, task, project or employee; give it twice (or "
-        "comma-separated) for two levels, e.g. `groupBy=day&groupBy=task`. Default: day.",
-    )] = [],  # noqa: B006 - FastAPI copies a default list per request
+    group_by: Annotated[
+        list[str],
+        Query(
+            alias="groupBy",
+            description="day, week, month, task, project or employee; give it twice (or "
+            "comma-separated) for two levels, e.g. `groupBy=day&groupBy=task`. Default: day.",
+        ),
+    ] = [],  # noqa: B006 - FastAPI copies a default list per request
     timezone: TimeZoneQuery = None,
-    week_start: Annotated[str | None, Query(alias="weekStart", description="First day of a week for "
-                                            "groupBy=week: monday (default) ... sunday.")] = None,
+    week_start: Annotated[
+        str | None,
+        Query(alias="weekStart", description="First day of a week for groupBy=week: monday (default) ... sunday."),
+    ] = None,
     output: Annotated[Format, Query(alias="format", description="json, csv or xlsx.")] = "json",
 ) -> Response:
     """Working time of an employee and/or a project between two local dates, grouped by one or two of
@@ -105,25 +118,36 @@ async def get_timesheet(
     periods without time are listed with zero. Give at least `employeeId` or `projectId`; `taskId`
     narrows further. A plain employee sees only their own time (their share of a project)."""
     query = TimesheetQuery(
-        Period(start_date, end_date), employee_id=employee_id, project_id=project_id, task_id=task_id,
-        group_by=group_by, timezone=timezone, week_start=week_start,
+        Period(start_date, end_date),
+        employee_id=employee_id,
+        project_id=project_id,
+        task_id=task_id,
+        group_by=group_by,
+        timezone=timezone,
+        week_start=week_start,
     )
     report = await service.timesheet(session, settings, query, actor=actor)
     return _report_answer("Timesheet", report, output)
 
 
 @router.get(
-    "/timesheets/week/", operation_id="get_week_grid", summary="Weekly timesheet grid",
-    response_model=WeekGridAnswer, responses=ERRORS,
+    "/timesheets/week/",
+    operation_id="get_week_grid",
+    summary="Weekly timesheet grid",
+    response_model=WeekGridAnswer,
+    responses=ERRORS,
 )
 async def get_week_grid(
     session: Session,
     settings: AppSettings,
     actor: Actor,
-    employee_id: Annotated[int | None, Query(alias="employeeId", ge=1, le=MAX_ID,
-                                             description="Default: the calling employee.")] = None,
-    week_start: Annotated[LocalDate | None, Query(alias="weekStart", description="First day of the grid "
-                                                  "(any weekday); default: this week's Monday.")] = None,
+    employee_id: Annotated[
+        int | None, Query(alias="employeeId", ge=1, le=MAX_ID, description="Default: the calling employee.")
+    ] = None,
+    week_start: Annotated[
+        LocalDate | None,
+        Query(alias="weekStart", description="First day of the grid (any weekday); default: this week's Monday."),
+    ] = None,
     timezone: TimeZoneQuery = None,
 ) -> EnvelopeResponse:
     """The grid people fill in: one row per task (with its project) and one cell per day for the seven
@@ -133,8 +157,11 @@ async def get_week_grid(
 
 
 @router.get(
-    "/user-working-hours/{user_id}/{date}/", operation_id="get_user_day_working_hours",
-    summary="An employee's working hours of one day", response_model=DayWorkingHoursAnswer, responses=ERRORS,
+    "/user-working-hours/{user_id}/{date}/",
+    operation_id="get_user_day_working_hours",
+    summary="An employee's working hours of one day",
+    response_model=DayWorkingHoursAnswer,
+    responses=ERRORS,
 )
 async def get_user_day_working_hours(
     user_id: PathId,
@@ -151,8 +178,10 @@ async def get_user_day_working_hours(
 
 @router.get(
     "/api/employee/{employee_id}/working-hours/{start_date}/{end_date}/",
-    operation_id="get_employee_working_hours", summary="An employee's working hours per day",
-    response_model=TimesheetAnswer, responses=ERRORS,
+    operation_id="get_employee_working_hours",
+    summary="An employee's working hours per day",
+    response_model=TimesheetAnswer,
+    responses=ERRORS,
 )
 async def get_employee_working_hours(
     employee_id: PathId,
@@ -165,20 +194,27 @@ async def get_employee_working_hours(
 ) -> Response:
     """One row per local day from `start_date` to `end_date` (inclusive, at most 366 days), zeros included:
     the same report as `/timesheets/?employeeId=...&groupBy=day`."""
-    query = TimesheetQuery(Period(start_date, end_date, "start_date", "end_date"), employee_id=employee_id,
-                           timezone=timezone)
+    query = TimesheetQuery(
+        Period(start_date, end_date, "start_date", "end_date"), employee_id=employee_id, timezone=timezone
+    )
     return _report_answer("Working hours", await service.timesheet(session, settings, query, actor=actor))
 
 
-RangeStart = Annotated[LocalDate | None, Query(description="First local day; default: the 1st of end_date's "
-                                               "month, or of this month.")]
-RangeEnd = Annotated[LocalDate | None, Query(description="Last local day; default: the last day of "
-                                             "start_date's month, or of this month.")]
+RangeStart = Annotated[
+    LocalDate | None, Query(description="First local day; default: the 1st of end_date's month, or of this month.")
+]
+RangeEnd = Annotated[
+    LocalDate | None,
+    Query(description="Last local day; default: the last day of start_date's month, or of this month."),
+]
 
 
 @router.get(
-    "/api/project/{project_id}/employees-time-spent/", operation_id="get_project_employees_time_spent",
-    summary="Time per employee on a project", response_model=ProjectTimeAnswer, responses=ERRORS,
+    "/api/project/{project_id}/employees-time-spent/",
+    operation_id="get_project_employees_time_spent",
+    summary="Time per employee on a project",
+    response_model=ProjectTimeAnswer,
+    responses=ERRORS,
 )
 async def get_project_employees_time_spent(
     project_id: PathId,
@@ -192,14 +228,15 @@ async def get_project_employees_time_spent(
     """One row per employee with time on the project in the period (days in the company's zone), and the
     project's allocation figures (`allocation`, over all its time). A plain employee gets their own row."""
     period = Period(start_date, end_date, "start_date", "end_date")
-    report, allocation = await service.project_time_spent(session, settings, project_id, period, timezone,
-                                                          actor=actor)
+    report, allocation = await service.project_time_spent(session, settings, project_id, period, timezone, actor=actor)
     return _report_answer("Employees' time spent", report, allocation=allocation)
 
 
 @router.get(
-    "/api/company/{company_id}/working-hours/", operation_id="get_company_working_hours",
-    summary="A company's working hours per employee and day", response_model=TimesheetAnswer,
+    "/api/company/{company_id}/working-hours/",
+    operation_id="get_company_working_hours",
+    summary="A company's working hours per employee and day",
+    response_model=TimesheetAnswer,
     responses=error_responses(403, 404, 422),
 )
 async def get_company_working_hours(
@@ -213,17 +250,25 @@ async def get_company_working_hours(
 ) -> Response:
     """One row per employee with time in the period, each with one child per local day (the company's
     zone), zeros included. For team leaders, admins and service keys; employees get 403."""
-    query = TimesheetQuery(Period(start_date, end_date, "start_date", "end_date"), company_id=company_id,
-                           group_by=("employee", "day"), timezone=timezone)
+    query = TimesheetQuery(
+        Period(start_date, end_date, "start_date", "end_date"),
+        company_id=company_id,
+        group_by=("employee", "day"),
+        timezone=timezone,
+    )
     return _report_answer("Working hours", await service.timesheet(session, settings, query, actor=actor))
 
 
 @router.get(
     "/api/company/{company_id}/user/{user_id}/export-csv-report/{month}/",
-    operation_id="export_employee_month_csv", summary="Export an employee's month as CSV",
-    response_class=Response, responses={
-        200: {"description": "A CSV file: one line per log and local day.",
-              "content": {"text/csv": {"schema": {"type": "string"}}}},
+    operation_id="export_employee_month_csv",
+    summary="Export an employee's month as CSV",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "A CSV file: one line per log and local day.",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
         **ERRORS,
     },
 )

@@ -53,8 +53,9 @@ class TimesheetFilters(ApiModel):
     group_by: list[str] = Field(examples=[["day", "task"]])
     timezone: str = Field(examples=["Europe/Berlin"])
     week_start: str = Field(examples=["monday"])
-    own_time_only: bool = Field(description="True when a plain employee's project report was narrowed to "
-                                            "their own time.")
+    own_time_only: bool = Field(
+        description="True when a plain employee's project report was narrowed to their own time."
+    )
 
 
 class TimesheetAnswer(ApiModel):
@@ -110,8 +111,9 @@ class LogLine(Totals):
     user_name: str
     start_time: str = Field(description="The whole log, UTC.", examples=["2024-10-28T21:00:00Z"])
     end_time: str = Field(examples=["2024-10-29T01:00:00Z"])
-    local_start: str = Field(description="Start of the part inside this day, local time with offset.",
-                             examples=["2024-10-28T22:00:00+01:00"])
+    local_start: str = Field(
+        description="Start of the part inside this day, local time with offset.", examples=["2024-10-28T22:00:00+01:00"]
+    )
     local_end: str = Field(examples=["2024-10-29T00:00:00+01:00"])
     duration_seconds: int = Field(description="The whole log's length.")
     description: str

@@ -107,10 +107,16 @@ class _Prepared:
     def filters(self) -> dict[str, Any]:
         scope = self.subject.scope
         return {
-            "employeeId": scope.employee_id, "projectId": scope.project_id, "taskId": scope.task_id,
-            "companyId": scope.company_id, "startDate": self.start.isoformat(), "endDate": self.end.isoformat(),
-            "groupBy": list(self.group_by), "timezone": self.subject.timezone,
-            "weekStart": WEEKDAYS[self.week_start], "ownTimeOnly": self.subject.own_time_only,
+            "employeeId": scope.employee_id,
+            "projectId": scope.project_id,
+            "taskId": scope.task_id,
+            "companyId": scope.company_id,
+            "startDate": self.start.isoformat(),
+            "endDate": self.end.isoformat(),
+            "groupBy": list(self.group_by),
+            "timezone": self.subject.timezone,
+            "weekStart": WEEKDAYS[self.week_start],
+            "ownTimeOnly": self.subject.own_time_only,
         }
 
 
@@ -128,8 +134,9 @@ def _parse_group_by(values: Sequence[str]) -> tuple[tuple[str, ...], FieldError 
             return parts, FieldError("groupBy", f"{first!r} is given twice.")
         if first in _TIME_RANK and second in _TIME_RANK and _TIME_RANK[second] > _TIME_RANK[first]:
             # day-then-month would give every day one child; only coarse-to-fine nests.
-            return parts, FieldError("groupBy", f"{second!r} cannot be nested inside {first!r}; "
-                                                "put the longer period first.")
+            return parts, FieldError(
+                "groupBy", f"{second!r} cannot be nested inside {first!r}; put the longer period first."
+            )
     return parts, None
 
 
@@ -153,8 +160,11 @@ def _check_period(start: date, end: date, period: Period) -> list[FieldError]:
     if end < start:
         return [FieldError(period.end_field, f"{period.end_field} must not be before {period.start_field}.")]
     if (end - start).days + 1 > MAX_DAYS:
-        return [FieldError(period.end_field, f"A report covers at most {MAX_DAYS} days; "
-                                             f"this one has {(end - start).days + 1}.")]
+        return [
+            FieldError(
+                period.end_field, f"A report covers at most {MAX_DAYS} days; this one has {(end - start).days + 1}."
+            )
+        ]
     return []
 
 
@@ -236,8 +246,9 @@ def _checked_input(query: TimesheetQuery) -> tuple[tuple[str, ...], int]:
     week_start, problem = _parse_week_start(query.week_start)
     errors += [problem] if problem else []
     if query.timezone is not None and not is_known_zone(query.timezone):
-        errors.append(FieldError("timezone", f"Unknown time zone {query.timezone!r}; "
-                                             "use an IANA name such as 'Europe/Berlin'."))
+        errors.append(
+            FieldError("timezone", f"Unknown time zone {query.timezone!r}; use an IANA name such as 'Europe/Berlin'.")
+        )
     if query.employee_id is None and query.project_id is None and query.company_id is None:
         errors.append(FieldError("employeeId", "Give employeeId or projectId (or both)."))
     period = query.period
@@ -284,16 +295,29 @@ def _key(dimension: str, row: TimeSum, week_start: int) -> _GroupKey:
         return _GroupKey(first, (first,), {"month": first.strftime("%Y-%m")})
     if dimension == "task":
         assert row.task_name is not None
-        return _GroupKey(row.task_id, (row.task_name.casefold(), row.task_id), {
-            "taskId": row.task_id, "taskName": row.task_name,
-            "projectId": row.project_id, "projectName": row.project_name})
+        return _GroupKey(
+            row.task_id,
+            (row.task_name.casefold(), row.task_id),
+            {
+                "taskId": row.task_id,
+                "taskName": row.task_name,
+                "projectId": row.project_id,
+                "projectName": row.project_name,
+            },
+        )
     if dimension == "project":
         assert row.project_name is not None
-        return _GroupKey(row.project_id, (row.project_name.casefold(), row.project_id), {
-            "projectId": row.project_id, "projectName": row.project_name})
+        return _GroupKey(
+            row.project_id,
+            (row.project_name.casefold(), row.project_id),
+            {"projectId": row.project_id, "projectName": row.project_name},
+        )
     assert row.employee_name is not None
-    return _GroupKey(row.employee_id, (row.employee_name.casefold(), row.employee_id), {
-        "employeeId": row.employee_id, "employeeName": row.employee_name})
+    return _GroupKey(
+        row.employee_id,
+        (row.employee_name.casefold(), row.employee_id),
+        {"employeeId": row.employee_id, "employeeName": row.employee_name},
+    )
 
 
 def _identity(dimension: str, row: TimeSum) -> Any:
@@ -387,14 +411,14 @@ class Report:
         return f"timesheet-{p.subject.label}-{p.start.isoformat()}-{p.end.isoformat()}.{extension}"
 
 
-async def timesheet(session: AsyncSession, settings: Settings, query: TimesheetQuery, *,
-                    actor: Principal) -> Report:
+async def timesheet(session: AsyncSession, settings: Settings, query: TimesheetQuery, *, actor: Principal) -> Report:
     """Working time grouped by one or two of day, week, month, task, project
     and employee; one GROUP BY in the database, after the subject's row."""
     prepared = await _prepare(session, query, actor)
     windows = _report_windows(prepared.start, prepared.end, prepared.subject.timezone, prepared.group_by)
     sums = await timesheet_repository(session).sums(
-        prepared.subject.scope, windows, prepared.group_by, timedelta(hours=settings.max_log_hours))
+        prepared.subject.scope, windows, prepared.group_by, timedelta(hours=settings.max_log_hours)
+    )
     return Report(prepared, _fold(sums, prepared), sum(row.seconds for row in sums))
 
 
@@ -418,8 +442,15 @@ def _report_windows(start: date, end: date, tz_name: str, group_by: Sequence[str
     return windows
 
 
-async def week_grid(session: AsyncSession, settings: Settings, employee_id: int | None, week_start: date | None,
-                    timezone: str | None, *, actor: Principal) -> dict[str, Any]:
+async def week_grid(
+    session: AsyncSession,
+    settings: Settings,
+    employee_id: int | None,
+    week_start: date | None,
+    timezone: str | None,
+    *,
+    actor: Principal,
+) -> dict[str, Any]:
     """The weekly timesheet people fill in: one row per task (with its
     project), one cell per day, row totals and day (column) totals. The week
     is the seven days from `week_start` (default: this week's Monday)."""
@@ -431,8 +462,12 @@ async def week_grid(session: AsyncSession, settings: Settings, employee_id: int 
     if problem:
         raise InputRejected([problem])
     end = week_start + timedelta(days=6) if week_start else None
-    query = TimesheetQuery(Period(week_start, end, "weekStart", "weekStart", default_span="week"),
-                           employee_id=employee_id, group_by=("task", "day"), timezone=timezone)
+    query = TimesheetQuery(
+        Period(week_start, end, "weekStart", "weekStart", default_span="week"),
+        employee_id=employee_id,
+        group_by=("task", "day"),
+        timezone=timezone,
+    )
     report = await timesheet(session, settings, query, actor=actor)
     days = report.prepared.days
     rows = [{**{k: v for k, v in row.items() if k != "children"}, "days": row["children"]} for row in report.rows]
@@ -444,22 +479,30 @@ async def week_grid(session: AsyncSession, settings: Settings, employee_id: int 
         "weekEnd": days[-1].isoformat(),
         "timezone": report.subject.timezone,
         "rows": rows,
-        "dayTotals": [{"date": d.isoformat(), "weekday": WEEKDAYS[d.weekday()], **totals(s)}
-                      for d, s in zip(days, column, strict=True)],
+        "dayTotals": [
+            {"date": d.isoformat(), "weekday": WEEKDAYS[d.weekday()], **totals(s)}
+            for d, s in zip(days, column, strict=True)
+        ],
         "total": report.total(),
     }
 
 
-async def project_time_spent(session: AsyncSession, settings: Settings, project_id: int, period: Period,
-                             timezone: str | None, *, actor: Principal) -> tuple[Report, dict[str, Any]]:
+async def project_time_spent(
+    session: AsyncSession,
+    settings: Settings,
+    project_id: int,
+    period: Period,
+    timezone: str | None,
+    *,
+    actor: Principal,
+) -> tuple[Report, dict[str, Any]]:
     """Time per employee on a project over the period, and the project's
     allocation figures (those count all its time, not only the period's)."""
     query = TimesheetQuery(period, project_id=project_id, group_by=("employee",), timezone=timezone)
     report = await timesheet(session, settings, query, actor=actor)
     project = report.subject.project
     assert project is not None  # a project's report has its project
-    logged = await allocation_repository(session).logged_seconds("project", project.project_id,
-                                                                 project.logged_seconds)
+    logged = await allocation_repository(session).logged_seconds("project", project.project_id, project.logged_seconds)
     allocation = figures(project.allocated_hours, logged, project.allocation_exceeded)
     return report, {"projectId": project.project_id, "projectName": project.name, **allocation}
 
@@ -483,42 +526,57 @@ class LogLines:
         return f"timesheet-{p.subject.label}-{p.start.isoformat()}-{p.end.isoformat()}.{extension}"
 
 
-async def log_lines(session: AsyncSession, settings: Settings, query: TimesheetQuery, *,
-                    actor: Principal) -> LogLines:
+async def log_lines(session: AsyncSession, settings: Settings, query: TimesheetQuery, *, actor: Principal) -> LogLines:
     prepared = await _prepare(session, query, actor)
     windows = prepared.windows()
     by_day = {w.day: w for w in windows}
     tz = zone(prepared.subject.timezone)
     shares = await timesheet_repository(session).log_shares(
-        prepared.subject.scope, windows, timedelta(hours=settings.max_log_hours))
+        prepared.subject.scope, windows, timedelta(hours=settings.max_log_hours)
+    )
     lines = []
     for share in shares:
         window = by_day[share.day]
         start, end = share.start_time, share.end_time
         part_start, part_end = max(start, window.start), min(end, window.end)
-        lines.append({
-            "date": share.day.isoformat(), "taskLogId": share.task_log_id, "taskId": share.task_id,
-            "taskName": share.task_name, "projectId": share.project_id, "projectName": share.project_name,
-            "userId": share.employee_id, "userName": share.employee_name,
-            "startTime": iso_utc(start), "endTime": iso_utc(end),
-            # The part of the log inside this day, on the wall clock of the report's zone.
-            "localStart": part_start.astimezone(tz).isoformat(), "localEnd": part_end.astimezone(tz).isoformat(),
-            "durationSeconds": int((end - start).total_seconds()),
-            **totals(share.seconds),
-            "description": share.description, "manualAdd": bool(share.manual_add),
-        })
+        lines.append(
+            {
+                "date": share.day.isoformat(),
+                "taskLogId": share.task_log_id,
+                "taskId": share.task_id,
+                "taskName": share.task_name,
+                "projectId": share.project_id,
+                "projectName": share.project_name,
+                "userId": share.employee_id,
+                "userName": share.employee_name,
+                "startTime": iso_utc(start),
+                "endTime": iso_utc(end),
+                # The part of the log inside this day, on the wall clock of the report's zone.
+                "localStart": part_start.astimezone(tz).isoformat(),
+                "localEnd": part_end.astimezone(tz).isoformat(),
+                "durationSeconds": int((end - start).total_seconds()),
+                **totals(share.seconds),
+                "description": share.description,
+                "manualAdd": bool(share.manual_add),
+            }
+        )
     return LogLines(prepared, lines)
 
 
-async def day_working_hours(session: AsyncSession, settings: Settings, user_id: int, day: date,
-                            timezone: str | None, *, actor: Principal) -> dict[str, Any]:
+async def day_working_hours(
+    session: AsyncSession, settings: Settings, user_id: int, day: date, timezone: str | None, *, actor: Principal
+) -> dict[str, Any]:
     """One employee's local day: its total and the logs in it (a log across
     midnight shows with its share of this day)."""
     query = TimesheetQuery(Period(day, day, "date", "date"), employee_id=user_id, timezone=timezone)
     result = await log_lines(session, settings, query, actor=actor)
     return {
-        "userId": user_id, "userName": result.prepared.subject.employee_name, "date": day.isoformat(),
-        "timezone": result.prepared.subject.timezone, **totals(result.total_seconds), "logs": result.lines,
+        "userId": user_id,
+        "userName": result.prepared.subject.employee_name,
+        "date": day.isoformat(),
+        "timezone": result.prepared.subject.timezone,
+        **totals(result.total_seconds),
+        "logs": result.lines,
     }
 
 
@@ -536,8 +594,9 @@ def _month(value: str) -> tuple[date, date]:
     return first, last
 
 
-async def employee_month_lines(session: AsyncSession, settings: Settings, company_id: int, user_id: int,
-                               month: str, *, actor: Principal) -> LogLines:
+async def employee_month_lines(
+    session: AsyncSession, settings: Settings, company_id: int, user_id: int, month: str, *, actor: Principal
+) -> LogLines:
     """An employee's logs of one local month (for the CSV export); the
     employee must belong to the path's company."""
     first, last = _month(month)

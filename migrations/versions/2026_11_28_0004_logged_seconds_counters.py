@@ -24,10 +24,14 @@ def upgrade() -> None:
         seconds = "CAST(strftime('%s', l.end_time) AS INTEGER) - CAST(strftime('%s', l.start_time) AS INTEGER)"
     else:
         seconds = "CAST(EXTRACT(EPOCH FROM l.end_time - l.start_time) AS BIGINT)"
-    op.execute(f"UPDATE tasks SET logged_seconds = COALESCE((SELECT SUM({seconds}) FROM task_logs l "
-               "WHERE l.task_id = tasks.id), 0)")
-    op.execute("UPDATE projects SET logged_seconds = COALESCE((SELECT SUM(t.logged_seconds) FROM tasks t "
-               "WHERE t.project_id = projects.id), 0)")
+    op.execute(
+        f"UPDATE tasks SET logged_seconds = COALESCE((SELECT SUM({seconds}) FROM task_logs l "
+        "WHERE l.task_id = tasks.id), 0)"
+    )
+    op.execute(
+        "UPDATE projects SET logged_seconds = COALESCE((SELECT SUM(t.logged_seconds) FROM tasks t "
+        "WHERE t.project_id = projects.id), 0)"
+    )
 
 
 def downgrade() -> None:

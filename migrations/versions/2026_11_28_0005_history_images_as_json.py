@@ -29,8 +29,14 @@ def _convert(to: str) -> None:
     new_type = sa.JSON() if to == "json" else postgresql.JSONB()
     old_type = postgresql.JSONB() if to == "json" else sa.JSON()
     for column in ("before", "after"):
-        op.alter_column("task_log_changes", column, type_=new_type, existing_type=old_type,
-                        existing_nullable=True, postgresql_using=f'"{column}"::{to}')
+        op.alter_column(
+            "task_log_changes",
+            column,
+            type_=new_type,
+            existing_type=old_type,
+            existing_nullable=True,
+            postgresql_using=f'"{column}"::{to}',
+        )
 
 
 def upgrade() -> None:

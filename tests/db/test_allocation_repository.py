@@ -49,8 +49,14 @@ async def budget_row(backend, table: str, ident: int) -> tuple[int | None, bool]
 
 
 def project_entry(logged_hours: float, remaining: float, exceeded: bool, notified: list[int]) -> dict[str, Any]:
-    return {"projectId": 7, "allocatedHours": 1.0, "loggedHours": logged_hours, "remainingHours": remaining,
-            "exceeded": exceeded, "notifiedAdminIds": notified}
+    return {
+        "projectId": 7,
+        "allocatedHours": 1.0,
+        "loggedHours": logged_hours,
+        "remainingHours": remaining,
+        "exceeded": exceeded,
+        "notifiedAdminIds": notified,
+    }
 
 
 # ---------------------------------------------------------------- pure parts
@@ -110,8 +116,10 @@ async def test_moving_time_over_the_allocation_crosses_once(backend, client):
     assert await move(backend, task, 1200, log_id=102) == [project_entry(1.17, -0.17, True, [1, 2])]
     assert await budget_row(backend, "projects", 7) == (4200, True)
     payload = {"projectId": 7, "allocatedHours": 1.0, "loggedHours": 1.17, "taskLogIds": [102]}
-    assert await notifications(backend) == [(1, "PROJECT_ALLOCATION_EXCEEDED", payload),
-                                            (2, "PROJECT_ALLOCATION_EXCEEDED", payload)]
+    assert await notifications(backend) == [
+        (1, "PROJECT_ALLOCATION_EXCEEDED", payload),
+        (2, "PROJECT_ALLOCATION_EXCEEDED", payload),
+    ]
 
     # Still over: no second alert.
     assert await move(backend, task, 600, log_id=103) == [project_entry(1.33, -0.33, True, [])]
@@ -149,13 +157,22 @@ async def test_task_and_project_budgets_cross_separately(backend, client):
     assert task.allocated_budgets() == [("project", 7), ("task", 251)]
 
     entries = await move(backend, task, 2000, log_id=7)
-    task_entry = {"taskId": 251, "projectId": 7, "allocatedHours": 0.5, "loggedHours": 0.56, "remainingHours": -0.06,
-                  "exceeded": True, "notifiedAdminIds": [1, 2]}
+    task_entry = {
+        "taskId": 251,
+        "projectId": 7,
+        "allocatedHours": 0.5,
+        "loggedHours": 0.56,
+        "remainingHours": -0.06,
+        "exceeded": True,
+        "notifiedAdminIds": [1, 2],
+    }
     assert entries == [project_entry(0.56, 0.44, False, []), task_entry]
     assert await budget_row(backend, "tasks", 251) == (2000, True)
     assert await budget_row(backend, "projects", 7) == (2000, False)
-    assert [(r, t) for r, t, _ in await notifications(backend)] == [(1, "TASK_ALLOCATION_EXCEEDED"),
-                                                                    (2, "TASK_ALLOCATION_EXCEEDED")]
+    assert [(r, t) for r, t, _ in await notifications(backend)] == [
+        (1, "TASK_ALLOCATION_EXCEEDED"),
+        (2, "TASK_ALLOCATION_EXCEEDED"),
+    ]
 
 
 async def test_task_without_allocation_touches_no_budget(backend, client):
@@ -183,19 +200,30 @@ async def test_reevaluate_counts_the_total_from_the_logs(backend, client):
     await seed(client, project_hours=100)
     start = datetime(2024, 10, 29, 9, tzinfo=UTC)
     async with transaction(backend) as session:
-        await task_log_repository(session).insert_or_find([
-            NewLog(250, 10, start, start + timedelta(minutes=90), "a", False),
-            NewLog(251, 11, start, start + timedelta(minutes=45), "b", False),
-            NewLog(260, 10, start + timedelta(hours=2), start + timedelta(hours=5), "not project 7", False),
-        ], "test")
+        await task_log_repository(session).insert_or_find(
+            [
+                NewLog(250, 10, start, start + timedelta(minutes=90), "a", False),
+                NewLog(251, 11, start, start + timedelta(minutes=45), "b", False),
+                NewLog(260, 10, start + timedelta(hours=2), start + timedelta(hours=5), "not project 7", False),
+            ],
+            "test",
+        )
     # A wrong running total and a lowered allocation, behind the service's back.
     await backend.execute("UPDATE projects SET logged_seconds = 5, allocated_hours = 2 WHERE id = 7")
 
     async with transaction(backend) as session:
         await allocation_repository(session).lock_for_allocation_change("project", {7})
         entries = await reevaluate_allocations(session, {("project", 7)})
-    assert entries == [{"projectId": 7, "allocatedHours": 2.0, "loggedHours": 2.25, "remainingHours": -0.25,
-                        "exceeded": True, "notifiedAdminIds": [1, 2]}]
+    assert entries == [
+        {
+            "projectId": 7,
+            "allocatedHours": 2.0,
+            "loggedHours": 2.25,
+            "remainingHours": -0.25,
+            "exceeded": True,
+            "notifiedAdminIds": [1, 2],
+        }
+    ]
     assert await budget_row(backend, "projects", 7) == (8100, True)
     assert [(r, p) for r, _, p in await notifications(backend)] == [
         (1, {"projectId": 7, "allocatedHours": 2.0, "loggedHours": 2.25, "taskLogIds": []}),

@@ -19,8 +19,9 @@ async def append(backend, *changes: Change, actor: str = "test") -> None:
         await history_repository(session).record(list(changes), actor)
 
 
-async def feed(backend, after: FeedCursor = FeedCursor(0, 0), limit: int = 100,
-               company_id: int | None = None) -> list[tuple[FeedCursor, int, str, int]]:
+async def feed(
+    backend, after: FeedCursor = FeedCursor(0, 0), limit: int = 100, company_id: int | None = None
+) -> list[tuple[FeedCursor, int, str, int]]:
     async with transaction(backend) as session:
         rows = await history_repository(session).feed(after, limit, company_id)
     return [(FeedCursor.of(r), r.task_log_id, r.action, r.version) for r in rows]
@@ -47,7 +48,12 @@ async def test_feed_returns_changes_in_transaction_then_append_order(backend):
     await two_transactions(backend)
     rows = await feed(backend)
     assert [(log_id, action, version) for _, log_id, action, version in rows] == [
-        (1, "create", 1), (2, "create", 1), (3, "create", 1), (1, "update", 2), (4, "create", 1)]
+        (1, "create", 1),
+        (2, "create", 1),
+        (3, "create", 1),
+        (1, "update", 2),
+        (4, "create", 1),
+    ]
     cursors = [cursor for cursor, *_ in rows]
     assert cursors == sorted(cursors)
     assert len(set(cursors)) == 5
@@ -61,7 +67,11 @@ async def test_feed_returns_changes_in_transaction_then_append_order(backend):
     async with transaction(backend) as session:
         stored = await history_repository(session).feed(FeedCursor(0, 0), 1, None)
     assert (stored[0].company_id, stored[0].actor, stored[0].before, stored[0].after) == (
-        1, "test", None, {"taskLogId": 1, "version": 1})
+        1,
+        "test",
+        None,
+        {"taskLogId": 1, "version": 1},
+    )
 
 
 async def test_feed_after_a_cursor_starts_after_it(backend):
@@ -77,7 +87,10 @@ async def test_feed_filters_by_company(backend):
     await backend.clean()
     await two_transactions(backend)
     assert [(log_id, action) for _, log_id, action, _ in await feed(backend, company_id=1)] == [
-        (1, "create"), (3, "create"), (1, "update")]
+        (1, "create"),
+        (3, "create"),
+        (1, "update"),
+    ]
     assert [log_id for _, log_id, *_ in await feed(backend, company_id=2)] == [2, 4]
     assert await feed(backend, company_id=3) == []
 

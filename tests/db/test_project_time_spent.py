@@ -14,6 +14,11 @@ async def test_figures_of_a_project_without_allocation_sum_its_logs(backend, cli
     response = await client.get("/api/project/8/employees-time-spent/")
     assert response.status_code == 200, response.text
     assert response.json()["data"]["allocation"] == {
-        "projectId": 8, "projectName": "Internal", "allocatedHours": None, "loggedSeconds": 5400,
-        "loggedHours": 1.5, "remainingHours": None, "allocationExceeded": False,
+        "projectId": 8,
+        "projectName": "Internal",
+        "allocatedHours": None,
+        "loggedSeconds": 5400,
+        "loggedHours": 1.5,
+        "remainingHours": None,
+        "allocationExceeded": False,
     }

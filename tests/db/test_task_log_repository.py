@@ -43,10 +43,12 @@ async def test_insert_or_find_inserts_new_rows(backend, client):
         assert log.created_at is not None and log.updated_at is not None
     # Each position's id is its own row (PostgreSQL inserts in key order, so ids need not follow positions).
     saved = await backend.rows(
-        "SELECT id, task_id, user_id, description, created_by, updated_by, version FROM task_logs")
+        "SELECT id, task_id, user_id, description, created_by, updated_by, version FROM task_logs"
+    )
     by_id = {r[0]: tuple(r[1:]) for r in saved}
-    assert by_id == {inserted[i].id: (row.task_id, row.user_id, "", "tester", "tester", 1)
-                     for i, row in enumerate(rows)}
+    assert by_id == {
+        inserted[i].id: (row.task_id, row.user_id, "", "tester", "tester", 1) for i, row in enumerate(rows)
+    }
 
 
 async def test_insert_or_find_returns_the_stored_id_of_a_taken_key(backend, client):
@@ -60,8 +62,7 @@ async def test_insert_or_find_returns_the_stored_id_of_a_taken_key(backend, clie
     assert sorted(inserted) == [0, 2]
     assert original_id not in {log.id for log in inserted.values()}
     # The stored log is left as it was.
-    (row,) = await backend.rows("SELECT description, created_by, version FROM task_logs WHERE id = :id",
-                                id=original_id)
+    (row,) = await backend.rows("SELECT description, created_by, version FROM task_logs WHERE id = :id", id=original_id)
     assert tuple(row) == ("original", "tester", 1)
     assert await backend.scalar("SELECT count(*) FROM task_logs") == 3
 
@@ -70,9 +71,14 @@ async def test_key_is_task_user_and_start(backend, client):
     await seed(client)
     (inserted, _) = await insert(backend, [new(250, 10, 0)])
     # Another task, another employee, another second: each a new log.
-    inserted2, stored2 = await insert(backend, [new(251, 10, 0), new(250, 11, 0),
-                                                NewLog(250, 10, T0 + timedelta(seconds=1), T0 + timedelta(minutes=30),
-                                                       "", False)])
+    inserted2, stored2 = await insert(
+        backend,
+        [
+            new(251, 10, 0),
+            new(250, 11, 0),
+            NewLog(250, 10, T0 + timedelta(seconds=1), T0 + timedelta(minutes=30), "", False),
+        ],
+    )
     assert (sorted(inserted2), stored2) == ([0, 1, 2], {})
     # A whole re-sent batch is all found, nothing inserted.
     inserted3, stored3 = await insert(backend, [new(251, 10, 0), new(250, 10, 0)])
@@ -91,16 +97,19 @@ async def test_insert_or_find_of_nothing(backend, client):
 async def test_logs_starting_between_by_user_and_start_in_epoch_seconds(backend, client):
     await seed(client)
     # Inserted out of order, to see the ordering is the query's.
-    (inserted, _) = await insert(backend, [
-        new(251, 11, 60, 15),   # 0
-        new(250, 10, 120, 60),  # 1
-        new(250, 11, 0, 45),    # 2
-        new(251, 10, 0, 90),    # 3
-        new(252, 10, 0, 10),    # 4: same start as 3
-        new(260, 10, -600),     # 5: before the range
-        new(250, 10, 240),      # 6: starts at the range's end
-        new(251, 11, 240),      # 7: outside user 11's range
-    ])
+    (inserted, _) = await insert(
+        backend,
+        [
+            new(251, 11, 60, 15),  # 0
+            new(250, 10, 120, 60),  # 1
+            new(250, 11, 0, 45),  # 2
+            new(251, 10, 0, 90),  # 3
+            new(252, 10, 0, 10),  # 4: same start as 3
+            new(260, 10, -600),  # 5: before the range
+            new(250, 10, 240),  # 6: starts at the range's end
+            new(251, 11, 240),  # 7: outside user 11's range
+        ],
+    )
     ids = {i: log.id for i, log in inserted.items()}
     found = await nearby(backend, [(10, T0, T0 + timedelta(minutes=240)), (11, T0, T0 + timedelta(minutes=120))])
     assert found == [
@@ -122,9 +131,11 @@ async def test_logs_starting_between_is_half_open_and_per_user(backend, client):
     # [lo, hi): the log starting at hi is out, the one at lo in; user 11 was not asked for.
     assert await nearby(backend, [(10, lo, hi)]) == [NearbyLog(inserted[0].id, 10, E0, E0 + 30 * MIN)]
     assert await nearby(backend, [(10, lo + timedelta(seconds=1), hi + timedelta(seconds=1))]) == [
-        NearbyLog(inserted[1].id, 10, E0 + 30 * MIN, E0 + 60 * MIN)]
+        NearbyLog(inserted[1].id, 10, E0 + 30 * MIN, E0 + 60 * MIN)
+    ]
     assert await nearby(backend, [(12, lo, hi)]) == []
     assert await nearby(backend, []) == []
     # A log is found by its start only: one that started before lo is out even if it runs into the range.
     assert await nearby(backend, [(10, lo + timedelta(minutes=1), hi + timedelta(minutes=1))]) == [
-        NearbyLog(inserted[1].id, 10, E0 + 30 * MIN, E0 + 60 * MIN)]
+        NearbyLog(inserted[1].id, 10, E0 + 30 * MIN, E0 + 60 * MIN)
+    ]

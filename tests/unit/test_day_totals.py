@@ -129,8 +129,9 @@ def test_touching_end_to_start_is_no_overlap():
 
 
 def test_only_the_given_written_ids_are_checked():
-    logs = nearby((1, 10, D1 + 9 * H, D1 + 11 * H), (2, 10, D1 + 10 * H, D1 + 12 * H),
-                  (3, 10, D1 + 20 * H, D1 + 21 * H))
+    logs = nearby(
+        (1, 10, D1 + 9 * H, D1 + 11 * H), (2, 10, D1 + 10 * H, D1 + 12 * H), (3, 10, D1 + 20 * H, D1 + 21 * H)
+    )
     assert logs.overlaps_of({3}) == []
     assert logs.overlaps_of(set()) == []
     assert logs.overlaps_of({99}) == []
@@ -142,8 +143,9 @@ def test_other_employees_logs_never_overlap():
 
 
 def test_a_log_inside_another_and_one_containing_it():
-    logs = nearby((1, 10, D1 + 8 * H, D1 + 18 * H), (2, 10, D1 + 10 * H, D1 + 11 * H),
-                  (3, 10, D1 + 12 * H, D1 + 13 * H))
+    logs = nearby(
+        (1, 10, D1 + 8 * H, D1 + 18 * H), (2, 10, D1 + 10 * H, D1 + 11 * H), (3, 10, D1 + 12 * H, D1 + 13 * H)
+    )
     assert sorted(logs.overlaps_of({1})) == [(1, 2), (1, 3)]
     assert logs.overlaps_of({3}) == [(3, 1)]
 

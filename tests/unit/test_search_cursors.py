@@ -21,13 +21,16 @@ def test_the_scope_does_not_depend_on_the_order_of_the_filters():
     assert query_scope(a=1) != query_scope(a=2)
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda c: c[:-1] + ("A" if c[-1] != "A" else "B"),  # the signature
-    lambda c: ("B" if c[0] != "B" else "C") + c[1:],  # the payload
-    lambda c: c.replace(".", ""),
-    lambda c: "",
-    lambda c: c + "." + c,
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda c: c[:-1] + ("A" if c[-1] != "A" else "B"),  # the signature
+        lambda c: ("B" if c[0] != "B" else "C") + c[1:],  # the payload
+        lambda c: c.replace(".", ""),
+        lambda c: "",
+        lambda c: c + "." + c,
+    ],
+)
 def test_an_altered_cursor_is_refused(mangle):
     scope = query_scope(q=None)
     cursor = encode_cursor(KEY, scope, [1, 2])
@@ -51,8 +54,14 @@ def test_the_key_without_a_secret_is_derived_from_the_public_key_and_the_databas
     assert a != b and a == cursor_key(Settings(database_url="postgresql+asyncpg://x@h/a", jwt_public_key="PEM"))
 
 
-@pytest.mark.parametrize(("text", "pattern"), [
-    ("review", "%review%"), ("100%", "%100\\%%"), ("a_b", "%a\\_b%"), ("back\\slash", "%back\\\\slash%"),
-])
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("review", "%review%"),
+        ("100%", "%100\\%%"),
+        ("a_b", "%a\\_b%"),
+        ("back\\slash", "%back\\\\slash%"),
+    ],
+)
 def test_like_wildcards_in_the_text_are_escaped(text, pattern):
     assert _like_pattern(text) == pattern

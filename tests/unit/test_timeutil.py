@@ -20,7 +20,8 @@ def utc(*args: int) -> datetime:
 
 def test_local_day_in_kolkata_runs_from_1830_utc_the_day_before():
     assert local_day(date(2024, 10, 29), KOLKATA) == LocalDay(
-        date(2024, 10, 29), utc(2024, 10, 28, 18, 30), utc(2024, 10, 29, 18, 30))
+        date(2024, 10, 29), utc(2024, 10, 28, 18, 30), utc(2024, 10, 29, 18, 30)
+    )
 
 
 def test_spring_forward_day_in_berlin_is_23_hours():
@@ -79,7 +80,9 @@ def test_intervals_are_half_open_at_local_midnight():
     assert local_days_touched(midnight, midnight + timedelta(hours=1), KOLKATA) == [date(2024, 10, 30)]
     # One second either side: both days.
     assert local_days_touched(midnight - timedelta(seconds=1), midnight + timedelta(seconds=1), KOLKATA) == [
-        date(2024, 10, 29), date(2024, 10, 30)]
+        date(2024, 10, 29),
+        date(2024, 10, 30),
+    ]
 
 
 def test_log_over_two_midnights_touches_three_days():
@@ -113,8 +116,9 @@ def test_fractions_of_a_second_are_dropped():
     assert to_utc(datetime(2024, 10, 29, 9, 0, 0, 500_000, tzinfo=UTC), BERLIN) == utc(2024, 10, 29, 9)
 
 
-@pytest.mark.parametrize("wall", [datetime(2024, 3, 31, 2, 0), datetime(2024, 3, 31, 2, 30),
-                                  datetime(2024, 3, 31, 2, 59, 59)])
+@pytest.mark.parametrize(
+    "wall", [datetime(2024, 3, 31, 2, 0), datetime(2024, 3, 31, 2, 30), datetime(2024, 3, 31, 2, 59, 59)]
+)
 def test_wall_time_skipped_by_spring_forward_is_refused(wall):
     with pytest.raises(ValueError, match="does not exist in Europe/Berlin"):
         to_utc(wall, BERLIN)
@@ -147,8 +151,7 @@ def test_day_whose_midnight_is_skipped_starts_when_the_clocks_jump():
     # America/Santiago went from 00:00 -04 straight to 01:00 -03 on 8 September 2024:
     # the day begins at 01:00 local (04:00 UTC) and lasts 23 hours; the day before is whole.
     santiago = zone("America/Santiago")
-    assert local_day(date(2024, 9, 8), santiago) == LocalDay(
-        date(2024, 9, 8), utc(2024, 9, 8, 4), utc(2024, 9, 9, 3))
+    assert local_day(date(2024, 9, 8), santiago) == LocalDay(date(2024, 9, 8), utc(2024, 9, 8, 4), utc(2024, 9, 9, 3))
     assert local_day(date(2024, 9, 7), santiago).end == utc(2024, 9, 8, 4)
     with pytest.raises(ValueError, match="does not exist"):
         to_utc(datetime(2024, 9, 8, 0, 30), santiago)
