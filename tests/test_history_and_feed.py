@@ -201,3 +201,14 @@ async def test_the_feed_is_for_admins_and_keys_and_scoped_to_their_company(clien
     assert as_employee.status_code == 403
     bad = await client.get("/tasklogs/changes/", params={"since": "abc"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "since"
+
+
+async def test_restore_is_refused_when_the_employee_moved_to_another_company_since(client, backend):
+    await seed(client)
+    log_id = (await create(client)).json()["data"]["taskLogId"]
+    assert (await client.delete(f"/api/tasklogs/delete/{log_id}/")).status_code == 200
+    moved = await client.put("/employees/10/", json={"companyId": 2, "name": "Asha Rao"})
+    assert moved.status_code == 200, moved.text  # no live log holds the employee back
+    response = await client.post(f"/tasklogs/{log_id}/restore/")
+    assert response.status_code == 409 and response.json()["error_code"] == "CANNOT_RESTORE"
+    assert await backend.scalar("SELECT count(*) FROM task_logs") == 0

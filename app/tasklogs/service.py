@@ -493,6 +493,10 @@ async def restore_task_log(session: AsyncSession, settings: Settings, log_id: in
     ctx = await _load_context(session, actor, {image["taskId"]}, {image["userId"]})
     if image["taskId"] not in ctx.tasks or image["userId"] not in ctx.employees:
         raise Conflict("The log's task or employee no longer exists.", "CANNOT_RESTORE")
+    if ctx.tasks[image["taskId"]].company_id != ctx.employees[image["userId"]].company_id:
+        # The employee moved to another company since the delete (a deleted
+        # log does not hold them back): a log belongs to one company.
+        raise Conflict("The log's employee now belongs to another company than its task.", "CANNOT_RESTORE")
     draft = Draft(
         0,
         image["taskId"],
