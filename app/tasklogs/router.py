@@ -1,9 +1,6 @@
 """Task log endpoints, on the Dyzo paths (with and without trailing slash)."""
 
-import csv
-import io
 import re
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, Header, Path, Query, Request
@@ -12,13 +9,13 @@ from pydantic import Field
 
 from app.auth.dependencies import Actor
 from app.core.database import Session
-from app.core.responses import EnvelopeResponse, dumps, ok
+from app.core.responses import EnvelopeResponse, ok
 from app.core.routing import Router
 from app.core.schemas import AUTH_ERRORS, MAX_ID, error_responses
 from app.core.settings import AppSettings
 from app.core.timeutil import hours_minutes
-from app.tasklogs import search, service
-from app.tasklogs.repository import TaskLogRow
+from app.tasklogs import exports, search, service
+from app.tasklogs.exports import NDJSON_MEDIA_TYPE
 from app.tasklogs.schemas import (
     BulkAnswer,
     ChangeFeedAnswer,
@@ -32,7 +29,7 @@ from app.tasklogs.schemas import (
     TaskLogUpdate,
     TaskLogWriteAnswer,
 )
-from app.timesheets.exports import CSV_MEDIA_TYPE, neutralise
+from app.timesheets.exports import CSV_MEDIA_TYPE
 
 router = Router(tags=["Task logs"], responses=AUTH_ERRORS)
 
@@ -393,56 +390,6 @@ async def search_task_logs(
     return ok("Task logs", [service.task_log_view(r) for r in page.rows], nextCursor=page.next_cursor)
 
 
-NDJSON_MEDIA_TYPE = "application/x-ndjson"
-EXPORT_COLUMNS = [
-    "taskLogId",
-    "taskId",
-    "projectId",
-    "userId",
-    "userName",
-    "startTime",
-    "endTime",
-    "durationSeconds",
-    "duration",
-    "description",
-    "manualAdd",
-    "createdAt",
-    "updatedAt",
-    "createdBy",
-    "updatedBy",
-    "version",
-]
-_TEXT_COLUMNS = {"userName", "description", "createdBy", "updatedBy"}
-
-
-def _csv_lines(rows: list[TaskLogRow], header: bool) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    if header:
-        writer.writerow(EXPORT_COLUMNS)
-    for row in rows:
-        view = service.task_log_view(row)
-        writer.writerow(
-            [
-                ""
-                if view[c] is None
-                else neutralise(str(view[c]))
-                if c in _TEXT_COLUMNS
-                else view[c].strftime("%Y-%m-%dT%H:%M:%SZ")
-                if hasattr(view[c], "strftime")
-                else str(view[c]).lower()
-                if isinstance(view[c], bool)
-                else str(view[c])
-                for c in EXPORT_COLUMNS
-            ]
-        )
-    return buffer.getvalue().encode("utf-8")
-
-
-def _ndjson_lines(rows: list[TaskLogRow]) -> bytes:
-    return b"".join(dumps(service.task_log_view(row)) + b"\n" for row in rows)
-
-
 @router.get(
     "/tasklogs/export/",
     operation_id="export_task_logs",
@@ -479,17 +426,11 @@ async def export_task_logs(
     plan = await search.plan_export(session, settings, filters, actor=actor)
     sessionmaker = request.app.state.read_sessionmaker
 
-    async def body() -> AsyncIterator[bytes]:
-        first = True
-        async for rows in search.export_rows(sessionmaker, plan):
-            yield _csv_lines(rows, first) if output == "csv" else _ndjson_lines(rows)
-            first = False
-        if first and output == "csv":
-            yield _csv_lines([], True)
-
     media_type, suffix = (CSV_MEDIA_TYPE, "csv") if output == "csv" else (NDJSON_MEDIA_TYPE, "ndjson")
     return StreamingResponse(
-        body(), media_type=media_type, headers={"Content-Disposition": f'attachment; filename="tasklogs.{suffix}"'}
+        exports.stream(search.export_rows(sessionmaker, plan), output),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="tasklogs.{suffix}"'},
     )
 
 
