@@ -2,6 +2,7 @@
 
 import json
 import re
+import uuid
 from contextlib import asynccontextmanager
 
 import httpx
@@ -51,6 +52,28 @@ async def test_readiness_is_503_when_the_database_is_unreachable(backend):
     assert body["status"] == 0 and body["error_code"] == "SERVICE_UNAVAILABLE"
     assert write.status_code == 503 and write.json()["error_code"] == "SERVICE_UNAVAILABLE"
     assert write.headers["Retry-After"]
+
+
+async def test_a_database_out_of_connections_is_503_not_500(backend, postgres_only):
+    # PostgreSQL refuses the connection with SQLSTATE 53300 ("too many connections"): the server's
+    # state, not the request's, so the client is told to retry, not that the service has a bug.
+    role = f"tasklogs_full_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(backend.settings(database_url=PG_ADMIN_URL))
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 0'))
+    try:
+        full = make_url(backend.url).set(username=role).render_as_string(hide_password=False)
+        async with app_on(backend, database_url=full) as http:
+            read = await http.get("/taskLogs/task/1/")
+            write = await http.post("/tasklog/create/", json=log())
+        for response in (read, write):
+            assert response.status_code == 503
+            assert response.json()["error_code"] == "SERVICE_UNAVAILABLE"
+            assert response.headers["Retry-After"]
+    finally:
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP ROLE "{role}"'))
+        await admin.dispose()
 
 
 async def test_readiness_is_503_when_migrations_are_behind(backend, tmp_path):

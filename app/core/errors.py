@@ -104,8 +104,10 @@ def _is_database_outage(exc: BaseException) -> bool:
         orig = exc.orig
         sqlstate = getattr(orig, "sqlstate", None) or ""
         # 08: connection exceptions; 57: operator intervention (shutdown, query canceled by timeout);
-        # 40: a deadlock or serialization failure rolled the transaction back — retrying is safe.
-        return sqlstate.startswith(("08", "57", "40")) or isinstance(getattr(orig, "__cause__", None), OSError)
+        # 40: a deadlock or serialization failure rolled the transaction back — retrying is safe;
+        # 53: insufficient resources (too many connections, out of memory, disk full) — the server's
+        # state, not the request's, so it is a 503 to retry later.
+        return sqlstate.startswith(("08", "57", "40", "53")) or isinstance(getattr(orig, "__cause__", None), OSError)
     return isinstance(exc, OSError)
 
 
