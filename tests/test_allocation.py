@@ -3,6 +3,7 @@ and tasks it touched, and the company's active admins are told once when a
 write takes logged time over the allocation. Falling back under (edit,
 delete, a raised allocation) re-arms the alert."""
 
+import json
 from typing import Any
 
 from tests.factories import SEED_BULK, log, put, seed
@@ -106,6 +107,23 @@ async def test_logged_time_equal_to_the_allocation_is_not_over(client, backend):
     assert body["allocation"] == [project_entry(5.5, 5.5, False)]
     assert body["allocation"][0]["remainingHours"] == 0.0
     assert await alert_count(backend) == 0
+
+
+async def test_a_few_seconds_over_shows_zero_remaining_not_minus_zero(client):
+    await seed(client, project_hours=1)
+
+    # One hour and 10 seconds: -0.0028 h, which rounds to -0.0, a sign clients would print.
+    body = await bulk(client, [log(250, 10, "2024-10-29T09:00:00Z", "2024-10-29T10:00:10Z")])
+
+    assert '"remainingHours":0.0' in body_text(body["allocation"][0])
+    assert body["allocation"][0]["exceeded"] is True
+    project = await get(client, "/projects/7/")
+    assert '"remainingHours":0.0' in body_text(project)
+
+
+def body_text(value: dict[str, Any]) -> str:
+    """The JSON as the client receives it, where -0.0 and 0.0 differ."""
+    return json.dumps(value, separators=(",", ":"))
 
 
 async def test_project_without_allocation_has_no_entry(client):

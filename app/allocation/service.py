@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.allocation.repository import Budget, BudgetKey, Moved, allocation_repository
 from app.core.observability import count_on_commit
-from app.core.timeutil import hours, hours_minutes
+from app.core.timeutil import hours, hours_minutes, remaining_hours
 from app.notifications.repository import NotificationRepository
 from app.reference.repository import TaskContext
 
@@ -29,7 +29,7 @@ def figures(allocated_hours: Decimal | float | None, logged_seconds: int, exceed
         "allocatedHours": allocated,
         "loggedSeconds": logged_seconds,
         "loggedHours": hours(logged_seconds),
-        "remainingHours": round(allocated - logged_seconds / 3600, 2) if allocated is not None else None,
+        "remainingHours": remaining_hours(allocated, logged_seconds) if allocated is not None else None,
         "allocationExceeded": exceeded,
     }
 
@@ -101,7 +101,7 @@ def _entry(budget: Budget) -> dict[str, Any]:
     entry.update(
         allocatedHours=allocated,
         loggedHours=hours(logged),
-        remainingHours=round(allocated - logged / 3600, 2),
+        remainingHours=remaining_hours(allocated, logged),
         exceeded=budget.exceeded,
         notifiedAdminIds=[],
     )

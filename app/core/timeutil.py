@@ -91,6 +91,13 @@ def hours(seconds: int | float) -> float:
     return round(seconds / 3600, 2)
 
 
+def remaining_hours(allocated_hours: float, logged_seconds: int) -> float:
+    """Hours left in an allocation, to the hundredth; negative when over.
+    `+ 0.0` turns the -0.0 that rounding a tiny overrun gives into 0.0, which
+    JSON would otherwise show as `-0.0`."""
+    return round(allocated_hours - logged_seconds / 3600, 2) + 0.0
+
+
 def iso_utc(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
