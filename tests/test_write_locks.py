@@ -14,6 +14,7 @@ import pytest
 
 from app.auth.principal import SYSTEM
 from app.core.database import make_sessionmaker
+from app.reference.repository import ReferenceRepository
 from app.tasklogs.schemas import TaskLogCreate
 from app.tasklogs.service import create_task_logs
 from tests.factories import log, seed
@@ -96,3 +97,22 @@ async def test_the_feed_holds_back_a_later_commit_until_the_open_write_commits(c
         assert held["data"] == [] and held["nextCursor"] == before
     page = (await client.get("/tasklogs/changes/", params={"since": before})).json()
     assert [c["after"]["userId"] for c in page["data"]] == [10, 11]  # transaction order, none skipped
+
+
+async def test_an_employee_a_write_has_read_cannot_move_company_until_it_commits(client, backend):
+    """The write checked that employee 10 belongs to the task's company. Had
+    the move committed between that read and the insert, the log would be a
+    company-1 task's log by a company-2 employee; the move waits instead."""
+    await seed(client)
+    sessionmaker = make_sessionmaker(backend.engine)
+    async with sessionmaker() as session, session.begin():
+        _, employees = await ReferenceRepository(session).write_contexts({250}, {10})
+        assert employees[10].company_id == 1
+        move = asyncio.create_task(client.put("/employees/10/", json={"companyId": 2, "name": "Asha Rao"}))
+        while await waiting_on_a_lock(backend) == 0:
+            assert not move.done(), move.result().text
+            await asyncio.sleep(0.05)
+    # Nothing was inserted, so once the write has ended the move goes through.
+    response = await asyncio.wait_for(move, NOT_BLOCKED_WITHIN_SECONDS)
+    assert response.status_code == 200, response.text
+    assert await backend.scalar("SELECT company_id FROM employees WHERE id = 10") == 2

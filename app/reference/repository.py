@@ -57,19 +57,17 @@ class ProjectContext:
     timezone: str
 
 
-def _employee_rows(ids: str, *leading: Any) -> Any:
-    """(leading..., id, company, name, is_active, is_admin, is_team_leader,
-    effective zone) of the employees in :<ids>."""
+def _employee_rows(ids: str) -> Any:
+    """The employees in :<ids>, columns named as EmployeeContext's fields."""
     return (
         select(
-            *leading,
-            Employee.id,
+            Employee.id.label("employee_id"),
             Employee.company_id,
             Employee.name,
             Employee.is_active,
             Employee.is_admin,
             Employee.is_team_leader,
-            func.coalesce(Employee.timezone, Company.timezone),
+            func.coalesce(Employee.timezone, Company.timezone).label("timezone"),
         )
         .join(Company, Company.id == Employee.company_id)
         .where(among(Employee.id, ids_param(ids)))
@@ -77,9 +75,9 @@ def _employee_rows(ids: str, *leading: Any) -> Any:
 
 
 def _task_rows(ids: str) -> Any:
-    """(id, project, company) of the tasks in :<ids>."""
+    """The tasks in :<ids>, columns named as TaskContext's fields (no allocation flags: reads need none)."""
     return (
-        select(Task.id, Task.project_id, Project.company_id)
+        select(Task.id.label("task_id"), Task.project_id, Project.company_id)
         .join(Project, Project.id == Task.project_id)
         .where(among(Task.id, ids_param(ids)))
     )
@@ -120,11 +118,16 @@ _PROJECT_CONTEXT = (
 def _write_contexts() -> Any:
     """A write's tasks and employees in one round trip, columns named as
     TaskContext's and EmployeeContext's fields (each kind leaves the other's
-    NULL). The tasks and their projects are locked FOR KEY SHARE, a lock
-    writers share: it only makes a change of their allocation (FOR UPDATE,
-    app/allocation/repository.py) wait until the write has committed, so the
-    write's "has an allocation" stays true to the end. SQLite, whose writers
-    take turns, has no row locks and ignores the clause."""
+    NULL). The rows are locked FOR KEY SHARE, a lock writers share, so what
+    the write checked stays true until it commits:
+    - tasks and their projects: a change of their allocation (FOR UPDATE,
+      app/allocation/repository.py) waits, so "has an allocation" holds;
+    - employees: a move to another company (FOR UPDATE, then "has task
+      logs?", app/reference/service.py) waits, then sees this write's logs
+      and is refused; without the lock it could commit between this read and
+      the insert, and the log would be a company-1 task's log by a company-2
+      employee.
+    SQLite, whose writers take turns, has no row locks and ignores the clause."""
     tasks = (
         select(
             Task.id,
@@ -139,14 +142,10 @@ def _write_contexts() -> Any:
         .cte("write_tasks")
     )
     no_text, no_flag = null().cast(String()), null().cast(Boolean())
-    employees: Any = (
+    employees = (
         select(
-            literal_column("'employee'").label("kind"),
             Employee.id,
             Employee.company_id,
-            null().label("project_id"),
-            no_flag.label("task_allocated"),
-            no_flag.label("project_allocated"),
             Employee.name,
             Employee.is_active,
             Employee.is_admin,
@@ -155,9 +154,23 @@ def _write_contexts() -> Any:
         )
         .join(Company, Company.id == Employee.company_id)
         .where(among(Employee.id, ids_param("employee_ids")))
+        .with_for_update(read=True, key_share=True, of=[Employee])
+        .cte("write_employees")
     )
     return union_all(
-        employees,
+        select(
+            literal_column("'employee'").label("kind"),
+            employees.c.id,
+            employees.c.company_id,
+            null().label("project_id"),
+            no_flag.label("task_allocated"),
+            no_flag.label("project_allocated"),
+            employees.c.name,
+            employees.c.is_active,
+            employees.c.is_admin,
+            employees.c.is_team_leader,
+            employees.c.timezone,
+        ),
         select(
             literal_column("'task'"),
             tasks.c.id,
@@ -219,8 +232,8 @@ class ReferenceRepository:
     async def employee_contexts(self, ids: set[int]) -> dict[int, EmployeeContext]:
         if not ids:
             return {}
-        rows = (await self.session.execute(_EMPLOYEE_CONTEXTS, {"ids": sorted(ids)})).all()
-        return {r[0]: EmployeeContext(*r) for r in rows}
+        rows = (await self.session.execute(_EMPLOYEE_CONTEXTS, {"ids": sorted(ids)})).mappings()
+        return {row["employee_id"]: EmployeeContext(**row) for row in rows}
 
     async def write_contexts(
         self, task_ids: set[int], employee_ids: set[int]
@@ -235,25 +248,29 @@ class ReferenceRepository:
         for row in rows:
             if row.kind == "task":
                 tasks[row.id] = TaskContext(
-                    row.id, row.project_id, row.company_id, bool(row.task_allocated), bool(row.project_allocated)
+                    task_id=row.id,
+                    project_id=row.project_id,
+                    company_id=row.company_id,
+                    task_allocated=bool(row.task_allocated),
+                    project_allocated=bool(row.project_allocated),
                 )
             else:
                 employees[row.id] = EmployeeContext(
-                    row.id,
-                    row.company_id,
-                    row.name,
-                    bool(row.is_active),
-                    bool(row.is_admin),
-                    bool(row.is_team_leader),
-                    row.timezone,
+                    employee_id=row.id,
+                    company_id=row.company_id,
+                    name=row.name,
+                    is_active=bool(row.is_active),
+                    is_admin=bool(row.is_admin),
+                    is_team_leader=bool(row.is_team_leader),
+                    timezone=row.timezone,
                 )
         return tasks, employees
 
     async def task_contexts(self, ids: set[int]) -> dict[int, TaskContext]:
         if not ids:
             return {}
-        rows = (await self.session.execute(_TASK_CONTEXTS, {"ids": sorted(ids)})).all()
-        return {r[0]: TaskContext(*r) for r in rows}
+        rows = (await self.session.execute(_TASK_CONTEXTS, {"ids": sorted(ids)})).mappings()
+        return {row["task_id"]: TaskContext(**row) for row in rows}
 
     async def company_timezone(self, company_id: int) -> str | None:
         return await self.session.scalar(select(Company.timezone).where(Company.id == company_id))
