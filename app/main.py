@@ -17,8 +17,8 @@ from app.auth.tokens import verification_key
 from app.core.database import WriterQueue, create_engine, make_read_sessionmaker, make_sessionmaker
 from app.core.errors import install_error_handlers
 from app.core.idempotency import purge_periodically
-from app.core.openapi import install_openapi
 from app.core.observability import RequestContextMiddleware, configure_logging
+from app.core.openapi import install_openapi
 from app.core.responses import EnvelopeResponse
 from app.core.routing import include_routers
 from app.core.settings import Settings, get_settings

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from tests.tools import ROOT, run, served_openapi, unavailable
 
 LINT = ROOT / "tools" / "openapi-lint"

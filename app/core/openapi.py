@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.core.schemas import MAX_ID
 from app.core.settings import Settings
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -94,7 +95,7 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
     def shaped_openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             shape(build(), settings)
-        assert app.openapi_schema is not None  # noqa: S101 - FastAPI's builder caches what it builds
+        assert app.openapi_schema is not None
         return app.openapi_schema
 
     # FastAPI's documented way to extend its document ("Extending OpenAPI").
@@ -106,6 +107,7 @@ def shape(document: dict[str, Any], settings: Settings) -> None:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     document["components"]["headers"] = HEADERS
     _document_accepted_names(document, schemas)
+    _write_integer_bounds_as_integers(document)
     for _, method, operation in _operations(document):
         _declare_public(operation)
         _declare_answers(method, operation)
@@ -200,6 +202,23 @@ def _offer_body_example(operation: dict[str, Any], schemas: dict[str, Any]) -> N
         examples = schemas.get(ref.rsplit("/", 1)[-1], {}).get("examples")
         if examples and "examples" not in media and "example" not in media:
             media["examples"] = {"example": {"summary": "The demo company's", "value": examples[0]}}
+
+
+def _write_integer_bounds_as_integers(node: Any) -> None:
+    """FastAPI's document model holds `minimum`/`maximum` as floats, so an id's
+    bound, 2**63 - 1, comes out as 9.223372036854776e+18: a float, and one
+    above the largest id (floats cannot hold 2**63 - 1). On an integer, a
+    bound is written as the integer it stands for."""
+    if isinstance(node, list):
+        for item in node:
+            _write_integer_bounds_as_integers(item)
+    elif isinstance(node, dict):
+        if node.get("type") == "integer":
+            for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                if isinstance(node.get(key), float):
+                    node[key] = min(int(node[key]), MAX_ID)
+        for value in node.values():
+            _write_integer_bounds_as_integers(value)
 
 
 def _document_accepted_names(document: dict[str, Any], schemas: dict[str, Any]) -> None:

@@ -108,7 +108,7 @@ class ErrorEnvelope(BaseModel):
     message: str
     error_code: str = Field(examples=["VALIDATION_ERROR"])
     errors: list[ErrorItem] = Field(default_factory=list)
-    requestId: str | None = Field(  # noqa: N815 - the envelope's own spelling
+    requestId: str | None = Field(
         None,
         description="The request's id, also in the `X-Request-ID` header: quote it when reporting a problem.",
         examples=["9f1c2a7e4b5d4c3e8a6f0b1d2c3e4f5a"],
@@ -118,7 +118,7 @@ class ErrorEnvelope(BaseModel):
 class ConflictEnvelope(ErrorEnvelope):
     """A 409. `existingTaskLogId` names the stored log a DUPLICATE_TASK_LOG repeats."""
 
-    existingTaskLogId: int | None = Field(  # noqa: N815 - the envelope's own spelling
+    existingTaskLogId: int | None = Field(
         None, description="Present on DUPLICATE_TASK_LOG: the log this one repeats.", examples=[41]
     )
 

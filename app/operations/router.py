@@ -27,7 +27,7 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     database: str = Field(examples=["ok"])
-    schemaRevision: str | None = Field(  # noqa: N815 - the answer's own spelling
+    schemaRevision: str | None = Field(
         None, description="The migration the database is at; only for callers with the metrics token."
     )
 

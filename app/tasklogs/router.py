@@ -402,8 +402,8 @@ async def search_task_logs(
         str | None,
         Query(
             max_length=512,
+            # No example: a cursor is only ever one the service gave out.
             description=("The `nextCursor` of the previous page, with the same filters; omit for the first page."),
-            examples=["eyJxIjoiYWJjIiwicCI6WzE3MzAxOTI0MDAsNDFdfQ.c2lnbmF0dXJl"],
         ),
     ] = None,
 ) -> EnvelopeResponse:

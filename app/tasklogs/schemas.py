@@ -14,7 +14,10 @@ USER_ALIASES = AliasChoices("userId", "user_id", "employeeId", "employee_id")
 Description = Annotated[CleanText | None, Field(max_length=5000, examples=["Worked on authentication"])]
 # Not `format: date-time`: that is RFC 3339, which requires an offset, and the
 # platform's manual entries are sent without one (`2024-10-29T09:00:00`).
-LOCAL_OR_INSTANT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?$"
+LOCAL_OR_INSTANT = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"  # date, time
+    r"([Zz]|[+-][0-9]{2}:?[0-9]{2})?$"  # the offset, if any
+)
 Timestamp = Annotated[
     datetime,
     WithJsonSchema(
