@@ -8,6 +8,7 @@ answer carries, the 400 of a body, the 429 of the rate limits, the explicit
 `security: []` of the public probes. What only a route knows (its `ETag`,
 the 412's current log) is declared by the route itself."""
 
+import copy
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -105,7 +106,7 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
 def shape(document: dict[str, Any], settings: Settings) -> None:
     """Shape FastAPI's document in place (see the module's docstring)."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    document["components"]["headers"] = HEADERS
+    document["components"]["headers"] = copy.deepcopy(HEADERS)
     _document_accepted_names(document, schemas)
     _write_integer_bounds_as_integers(document)
     for _, method, operation in _operations(document):
@@ -115,9 +116,14 @@ def shape(document: dict[str, Any], settings: Settings) -> None:
         _give_parameters_examples(operation)
         _offer_body_example(operation, schemas)
         if operation.get("operationId") == "bulk_create_task_logs":
-            # The configured cap, not the hard ceiling the route validates against.
-            body = operation["requestBody"]["content"]["application/json"]["schema"]
-            body["maxItems"] = settings.bulk_max_items
+            _cap_bulk_upload(operation, settings)
+
+
+def _cap_bulk_upload(operation: dict[str, Any], settings: Settings) -> None:
+    """The bulk body's `maxItems` is the configured cap (TASKLOGS_BULK_MAX_ITEMS,
+    413 above it), not the hard ceiling the route validates against."""
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    body["maxItems"] = settings.bulk_max_items
 
 
 def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -149,9 +155,9 @@ def _declare_answers(method: str, operation: dict[str, Any]) -> None:
     authenticated = bool(operation["security"])
     if "requestBody" in operation:
         for status in ("400", "413"):
-            responses.setdefault(status, EXTRA_ERRORS[status])
+            responses.setdefault(status, copy.deepcopy(EXTRA_ERRORS[status]))
     if authenticated:
-        responses.setdefault("429", EXTRA_ERRORS["429"])
+        responses.setdefault("429", copy.deepcopy(EXTRA_ERRORS["429"]))
     idempotent = any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", []))
     for status, answer in responses.items():
         names = ["X-Request-ID"]
