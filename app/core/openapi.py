@@ -242,10 +242,11 @@ def _document_accepted_names(document: dict[str, Any], schemas: dict[str, Any]) 
             for other in others:
                 # No default on the other names: a client that sends every property with its default
                 # would send both spellings of a field.
-                copy = {k: v for k, v in properties[shown].items() if k != "default"}
-                properties.setdefault(other, {**copy, "description": f"Same as `{shown}`."})
+                same = {k: v for k, v in properties[shown].items() if k != "default"}
+                properties.setdefault(other, {**same, "description": f"Same as `{shown}`."})
             if shown in required:
-                either.append({"anyOf": [{"required": [n]} for n in (shown, *others)]})
+                # Titled, so documentation tools name each choice by the field name it requires.
+                either.append({"anyOf": [{"title": n, "required": [n]} for n in (shown, *others)]})
         if either:
             schema["required"] = [n for n in required if n not in accepted]
             if not schema["required"]:
