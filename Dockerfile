@@ -24,13 +24,16 @@ ENV PATH=/opt/venv/bin:$PATH \
     TASKLOGS_HOST=0.0.0.0 \
     TASKLOGS_PORT=8000 \
     TASKLOGS_LOG_FORMAT=json
-RUN groupadd --system tasklogs && useradd --system --gid tasklogs --home-dir /srv tasklogs \
- && mkdir -p /srv/data && chown tasklogs:tasklogs /srv/data
+# A numeric user, so Kubernetes can check `runAsNonRoot` without reading /etc/passwd.
+RUN groupadd --system --gid 10001 tasklogs \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /srv tasklogs \
+ && mkdir -p /srv/data && chown 10001:10001 /srv/data
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /srv/data
-USER tasklogs
+USER 10001:10001
 EXPOSE 8000
+# Liveness on the port the service was configured with (TASKLOGS_PORT), not a fixed 8000.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-  CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
+  CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('TASKLOGS_PORT', '8000'); sys.exit(urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=2).status != 200)"]
 ENTRYPOINT ["tasklogs"]
 CMD ["serve"]

@@ -15,9 +15,11 @@ from app.auth.key_cache import KeyCache
 from app.auth.repository import ApiKeyRepository
 from app.auth.tokens import verification_key
 from app.core.database import WriterQueue, create_engine, make_read_sessionmaker, make_sessionmaker
+from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.idempotency import purge_periodically
 from app.core.observability import RequestContextMiddleware, configure_logging
+from app.core.openapi import install_openapi
 from app.core.responses import EnvelopeResponse
 from app.core.routing import include_routers
 from app.core.settings import Settings, get_settings
@@ -125,16 +127,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         contact={"name": "Task Logs team", "email": "tasklogs@dyzo.example"},
+        license_info={"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
+        # Relative: the document describes the service that serves it, wherever that is.
+        servers=[{"url": "/", "description": "This service"}],
         openapi_tags=TAGS,
         lifespan=_lifespan,
         redirect_slashes=False,
         default_response_class=EnvelopeResponse,
         # One schema per model: no "-Input"/"-Output" twins in the document.
         separate_input_output_schemas=False,
+        # Served from the service's own assets instead (app/core/docs.py): FastAPI's pages need a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     install_error_handlers(app)
+    install_openapi(app, settings)
+    install_docs(app)
     include_routers(app, tasklogs_router, notifications_router, reference_router, timesheets_router, operations_router)
     if settings.cors_origins:
         app.add_middleware(

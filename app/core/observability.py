@@ -22,6 +22,7 @@ from prometheus_client import (
     multiprocess,
 )
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.settings import Settings
@@ -129,6 +130,24 @@ access_log = logging.getLogger("tasklogs.access")
 # ---------------------------------------------------------------- middleware
 
 
+def route_template(scope: Scope, root_path: str) -> str:
+    """The route a request is counted and logged under: its path template as
+    the OpenAPI document spells it, so `/tasklog/create` and `/tasklog/create/`
+    are one series (`documented_path` of the slash-less twins, app/core/routing.py).
+    FastAPI names the route it matched in the scope; Starlette's own routes
+    (/openapi.json, the docs assets) are found here, so they are not all
+    counted as "unmatched". `root_path` is the request's own: a mount
+    changes the scope's on the way in."""
+    route = scope.get("route")
+    if route is None:
+        request = {"type": "http", "path": scope["path"], "root_path": root_path, "method": scope["method"]}
+        routes = getattr(scope.get("app"), "routes", [])
+        route = next((r for r in routes if isinstance(r, Route | Mount) and r.matches(request)[0] is Match.FULL), None)
+    if route is None:
+        return "unmatched"
+    return str(getattr(route, "documented_path", None) or route.path)
+
+
 class RequestContextMiddleware:
     """Request id in and out, request body size limit, access log, metrics."""
 
@@ -146,6 +165,7 @@ class RequestContextMiddleware:
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else os.urandom(16).hex()
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})
+        root_path = scope.get("root_path", "")
         started = time.perf_counter()
         status = 500
 
@@ -165,8 +185,7 @@ class RequestContextMiddleware:
             await self.app(scope, self._limited(receive), send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = route_template(scope, root_path)
             HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], template).observe(elapsed)
             access_log.info(

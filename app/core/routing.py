@@ -51,6 +51,9 @@ class ApiRoute(IdempotentRoute):
 
     # Every path without parameters of the app, set by `include_routers`.
     literal_paths: frozenset[str] = frozenset()
+    # The spelling in the OpenAPI document, set on the slash-less (or slashed) twin of a route:
+    # metrics and access logs count both spellings under it.
+    documented_path: str | None = None
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
@@ -94,6 +97,9 @@ class Router(APIRouter):
                 twin["operation_id"] = f"{twin['operation_id']}_twin"
             other = path.rstrip("/") if path.endswith("/") else path + "/"
             self.twins.add_api_route(other, endpoint, **twin)
+            twin_route = self.twins.routes[-1]
+            assert isinstance(twin_route, ApiRoute)  # the twins router makes ApiRoutes
+            twin_route.documented_path = path
 
 
 def include_routers(app: Any, *routers: Router) -> None:

@@ -4,8 +4,10 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, GetJsonSchemaHandler, PlainSerializer
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from app.core.timeutil import is_known_zone, iso_utc
 
@@ -23,6 +25,33 @@ class ApiModel(BaseModel):
         from_attributes=True,
         extra="ignore",
     )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        """Records, beside each property, the other names the server takes for
+        it (`task_id` beside `taskId`, `employee_id` beside `userId`), as
+        `x-accepted-names`. The OpenAPI document turns them into properties of
+        the request bodies (app/core/openapi.py) and drops them elsewhere: an
+        answer is always camelCase."""
+        json_schema = handler(core_schema)
+        target = handler.resolve_ref_schema(json_schema)
+        properties = target.get("properties", {})
+        accepted: dict[str, list[str]] = {}
+        for name, field in cls.model_fields.items():
+            names = [name]  # validate_by_name: the Python name is always taken
+            if field.alias:
+                names.append(field.alias)
+            if isinstance(field.validation_alias, AliasChoices):
+                names += [choice for choice in field.validation_alias.choices if isinstance(choice, str)]
+            elif isinstance(field.validation_alias, str):
+                names.append(field.validation_alias)
+            shown = next((n for n in names if n in properties), None)
+            others = [n for n in dict.fromkeys(names) if n != shown]
+            if shown is not None and others:
+                accepted[shown] = others
+        if accepted:
+            target["x-accepted-names"] = accepted
+        return json_schema
 
 
 # The platform's ids: positive 64-bit integers.
@@ -79,6 +108,19 @@ class ErrorEnvelope(BaseModel):
     message: str
     error_code: str = Field(examples=["VALIDATION_ERROR"])
     errors: list[ErrorItem] = Field(default_factory=list)
+    requestId: str | None = Field(
+        None,
+        description="The request's id, also in the `X-Request-ID` header: quote it when reporting a problem.",
+        examples=["9f1c2a7e4b5d4c3e8a6f0b1d2c3e4f5a"],
+    )
+
+
+class ConflictEnvelope(ErrorEnvelope):
+    """A 409. `existingTaskLogId` names the stored log a DUPLICATE_TASK_LOG repeats."""
+
+    existingTaskLogId: int | None = Field(
+        None, description="Present on DUPLICATE_TASK_LOG: the log this one repeats.", examples=[41]
+    )
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -94,7 +136,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         413: "Too many items in one request.",
         422: "The input breaks a rule; `errors` lists each field.",
     }
-    return {c: {"model": ErrorEnvelope, "description": descriptions.get(c, "Error")} for c in codes}
+    models: dict[int, type[ErrorEnvelope]] = {409: ConflictEnvelope}
+    return {c: {"model": models.get(c, ErrorEnvelope), "description": descriptions.get(c, "Error")} for c in codes}
 
 
 AUTH_ERRORS = error_responses(401, 403, 422, 503)

@@ -5,7 +5,7 @@ import logging
 
 from fastapi import Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.core.database import read_engine
 from app.core.errors import AppError, ServiceUnavailable
@@ -25,6 +25,17 @@ class Health(BaseModel):
     message: str
 
 
+class Readiness(BaseModel):
+    database: str = Field(examples=["ok"])
+    schemaRevision: str | None = Field(
+        None, description="The migration the database is at; only for callers with the metrics token."
+    )
+
+
+class ReadyAnswer(Health):
+    data: Readiness
+
+
 @router.get("/healthz", operation_id="healthz", summary="Liveness", response_model=Health)
 async def healthz() -> EnvelopeResponse:
     """The process is up and answering. Does not touch the database, so an orchestrator does not
@@ -36,7 +47,7 @@ async def healthz() -> EnvelopeResponse:
     "/readyz",
     operation_id="readyz",
     summary="Readiness",
-    response_model=Health,
+    response_model=ReadyAnswer,
     responses={503: {"model": ErrorEnvelope, "description": "Database unreachable or schema not at head."}},
 )
 async def readyz(request: Request) -> EnvelopeResponse:

@@ -5,9 +5,13 @@ from pydantic import Field
 from app.core.schemas import ApiModel, CleanText, Envelope, Id, Name, TimeZoneName, UtcTimestamp
 
 
+# Each input's example is the demo company's own row (`tasklogs demo`), so
+# the Swagger UI's "Try it out" succeeds on it as it is.
 class CompanyIn(ApiModel):
-    name: Name = Field(examples=["Acme Studio"])
+    name: Name = Field(examples=["Demo Studio"])
     timezone: TimeZoneName = "UTC"
+
+    model_config = {"json_schema_extra": {"examples": [{"name": "Demo Studio", "timezone": "Europe/Berlin"}]}}
 
 
 class CompanyOut(ApiModel):
@@ -19,13 +23,29 @@ class CompanyOut(ApiModel):
 
 
 class EmployeeIn(ApiModel):
-    company_id: Id
+    company_id: Id = Field(examples=[1])
     name: Name = Field(examples=["Asha Rao"])
     email: CleanText | None = Field(None, max_length=320, examples=["asha@example.com"])
     is_admin: bool = False
     is_team_leader: bool = False
     is_active: bool = True
     timezone: TimeZoneName | None = Field(None, description="Falls back to the company's zone when null.")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "companyId": 1,
+                    "name": "Asha Rao",
+                    "email": "asha@demo.example",
+                    "isAdmin": False,
+                    "isTeamLeader": False,
+                    "isActive": True,
+                    "timezone": None,
+                }
+            ]
+        }
+    }
 
 
 class EmployeeOut(ApiModel):
@@ -43,10 +63,16 @@ class EmployeeOut(ApiModel):
 
 
 class ProjectIn(ApiModel):
-    company_id: Id
+    company_id: Id = Field(examples=[1])
     name: Name = Field(examples=["Website relaunch"])
-    allocated_hours: float | None = Field(None, ge=0, le=10_000_000, examples=[500])
+    allocated_hours: float | None = Field(None, ge=0, le=10_000_000, examples=[8])
     is_active: bool = True
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"companyId": 1, "name": "Website relaunch", "allocatedHours": 8, "isActive": True}]
+        }
+    }
 
 
 class AllocationFigures(ApiModel):
@@ -67,9 +93,13 @@ class ProjectOut(AllocationFigures):
 
 
 class TaskIn(ApiModel):
-    project_id: Id
+    project_id: Id = Field(examples=[7])
     name: Name = Field(examples=["Authentication module"])
     allocated_hours: float | None = Field(None, ge=0, le=10_000_000, examples=[8.5])
+
+    model_config = {
+        "json_schema_extra": {"examples": [{"projectId": 7, "name": "Authentication module", "allocatedHours": 8.5}]}
+    }
 
 
 class TaskOut(AllocationFigures):

@@ -28,6 +28,7 @@ from app.tasklogs.schemas import (
     TaskLogSearchAnswer,
     TaskLogUpdate,
     TaskLogWriteAnswer,
+    VersionConflictAnswer,
 )
 from app.timesheets.exports import CSV_MEDIA_TYPE
 
@@ -35,7 +36,32 @@ router = Router(tags=["Task logs"], responses=AUTH_ERRORS)
 
 BULK_HARD_LIMIT = 10_000
 
-IfMatch = Annotated[str | None, Header(description="The `ETag` of the log as last read; a stale one is 412.")]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description='The `ETag` of the log as last read (`"3"`), or a list of them; a stale one is 412 with the '
+        "current log in `data`.",
+        examples=['"1"'],
+    ),
+]
+# The answers that carry the log's version as `ETag` (see `with_etag`).
+WITH_ETAG: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            "ETag": {
+                "description": 'The log\'s version as an entity tag (`"3"`): send it back as `If-Match`.',
+                "schema": {"type": "string"},
+            }
+        }
+    }
+}
+VERSION_CONFLICT: dict[int | str, dict[str, Any]] = {
+    412: {
+        "model": VersionConflictAnswer,
+        "description": "VERSION_CONFLICT: If-Match names another version; `data` holds the current log.",
+    }
+}
 
 
 # A version as an entity tag: "3" (or W/"3"), ASCII digits within a signed
@@ -137,7 +163,7 @@ LogId = Annotated[int, Path(alias="taskLogId", ge=1, le=MAX_ID)]
     operation_id="create_task_log",
     summary="Create Task Log",
     response_model=TaskLogWriteAnswer,
-    responses=error_responses(409, 422),
+    responses={**error_responses(409, 422), **WITH_ETAG},
 )
 async def create_task_log(
     body: Annotated[TaskLogCreate, Body(openapi_examples=CREATE_EXAMPLES)],
@@ -376,8 +402,8 @@ async def search_task_logs(
         str | None,
         Query(
             max_length=512,
+            # No example: a cursor is only ever one the service gave out.
             description=("The `nextCursor` of the previous page, with the same filters; omit for the first page."),
-            examples=["eyJxIjoiYWJjIiwicCI6WzE3MzAxOTI0MDAsNDFdfQ.c2lnbmF0dXJl"],
         ),
     ] = None,
 ) -> EnvelopeResponse:
@@ -439,7 +465,7 @@ async def export_task_logs(
     operation_id="get_task_log",
     summary="Get one task log",
     response_model=TaskLogAnswer,
-    responses=error_responses(404, 422),
+    responses={**error_responses(404, 422), **WITH_ETAG},
 )
 async def get_task_log(log_id: LogId, session: Session, actor: Actor) -> EnvelopeResponse:
     """One task log. Employees may read their own; team leaders, admins and keys their company's.
@@ -458,7 +484,7 @@ and start time of another log is a 409 `DUPLICATE_TASK_LOG`."""
     operation_id="update_task_log",
     summary="Update Task Log",
     response_model=TaskLogWriteAnswer,
-    responses=error_responses(404, 409, 412, 422),
+    responses={**error_responses(404, 409, 422), **VERSION_CONFLICT, **WITH_ETAG},
     description=UPDATE_DOC,
 )
 @router.patch(
@@ -466,7 +492,7 @@ and start time of another log is a 409 `DUPLICATE_TASK_LOG`."""
     operation_id="patch_task_log",
     summary="Update Task Log (partial)",
     response_model=TaskLogWriteAnswer,
-    responses=error_responses(404, 409, 412, 422),
+    responses={**error_responses(404, 409, 422), **VERSION_CONFLICT, **WITH_ETAG},
     description=UPDATE_DOC,
 )
 async def update_task_log(
@@ -488,7 +514,7 @@ async def update_task_log(
     operation_id="delete_task_log",
     summary="Delete Task Log",
     response_model=DeleteAnswer,
-    responses=error_responses(404, 412, 422),
+    responses={**error_responses(404, 422), **VERSION_CONFLICT},
 )
 async def delete_task_log(
     pk: Annotated[int, Path(ge=1, le=MAX_ID)],
@@ -511,7 +537,7 @@ async def delete_task_log(
     operation_id="restore_task_log",
     summary="Restore a deleted task log",
     response_model=TaskLogWriteAnswer,
-    responses=error_responses(404, 409, 422),
+    responses={**error_responses(404, 409, 422), **WITH_ETAG},
 )
 async def restore_task_log(log_id: LogId, session: Session, settings: AppSettings, actor: Actor) -> EnvelopeResponse:
     """Bring back a log deleted less than `TASKLOGS_RESTORE_DAYS` ago, under its old id (admins and keys).

@@ -5,19 +5,29 @@ output is camelCase."""
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, WithJsonSchema
 
-from app.core.schemas import ApiModel, CleanText, Envelope, Id, UtcTimestamp
+from app.core.schemas import ApiModel, CleanText, Envelope, ErrorEnvelope, Id, UtcTimestamp
 
 USER_ALIASES = AliasChoices("userId", "user_id", "employeeId", "employee_id")
 
 Description = Annotated[CleanText | None, Field(max_length=5000, examples=["Worked on authentication"])]
+# Not `format: date-time`: that is RFC 3339, which requires an offset, and the
+# platform's manual entries are sent without one (`2024-10-29T09:00:00`).
+LOCAL_OR_INSTANT = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"  # date, time
+    r"([Zz]|[+-][0-9]{2}:?[0-9]{2})?$"  # the offset, if any
+)
 Timestamp = Annotated[
     datetime,
-    Field(
-        description="ISO 8601. With an offset (`Z`, `+05:30`) it is an instant; without one it is a wall-clock "
-        "time in the employee's time zone (the employee's, else the company's, else UTC).",
-        examples=["2024-10-29T09:00:00Z"],
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": LOCAL_OR_INSTANT,
+            "description": "ISO 8601. With an offset (`Z`, `+05:30`) it is an instant; without one it is a "
+            "wall-clock time in the employee's time zone (the employee's, else the company's, else UTC).",
+            "examples": ["2024-10-29T09:00:00Z", "2024-10-29T09:00:00"],
+        }
     ),
 ]
 
@@ -125,6 +135,13 @@ class TaskLogOut(ApiModel):
 
 class TaskLogAnswer(Envelope[TaskLogOut]):
     pass
+
+
+class VersionConflictAnswer(ErrorEnvelope):
+    """A 412 VERSION_CONFLICT: `data` is the log as it is now, so the caller
+    can show it or retry with its `version` without another read."""
+
+    data: TaskLogOut
 
 
 class TaskLogChangeOut(ApiModel):

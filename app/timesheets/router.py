@@ -275,7 +275,11 @@ async def get_company_working_hours(
 async def export_employee_month_csv(
     company_id: PathId,
     user_id: PathId,
-    month: Annotated[str, Path(description="YYYY-MM", examples=["2024-10"])],
+    # The pattern is documentation; the service's own check answers a 422 in its words.
+    month: Annotated[
+        str,
+        Path(description="YYYY-MM", examples=["2024-10"], json_schema_extra={"pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"}),
+    ],
     session: Session,
     settings: AppSettings,
     actor: Actor,
