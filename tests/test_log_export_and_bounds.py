@@ -129,7 +129,6 @@ async def test_history_comes_in_pages_that_follow_next_cursor(small_limits, back
     assert pages == [[1, 2], [3, 4], [5]]
     assert await backend.scalar("SELECT count(*) FROM task_log_changes WHERE task_log_id = :id", id=log_id) == 5
 
-    assert_error(await http.get(f"/tasklogs/{log_id}/history/", params={"cursor": "x-y"}), 422, "INVALID_CURSOR")
     assert_error(await http.get(f"/tasklogs/{log_id}/history/", params={"limit": 1001}), 422, "VALIDATION_ERROR")
     # Access is unchanged: another employee is refused, another company sees nothing.
     assert_error(await http.get(f"/tasklogs/{log_id}/history/", headers=bearer(backend, 11)), 403, "FORBIDDEN")
@@ -138,6 +137,35 @@ async def test_history_comes_in_pages_that_follow_next_cursor(small_limits, back
     )
     own = await http.get(f"/tasklogs/{log_id}/history/", params={"limit": 1}, headers=bearer(backend, 10))
     assert own.status_code == 200 and len(own.json()["data"]) == 1 and own.json()["nextCursor"]
+
+
+async def test_history_cursors_are_opaque_signed_and_bound_to_their_log(small_limits, backend):
+    http = small_limits
+    log_ids = []
+    for item in minutes_logs(2):
+        created = await http.post("/tasklog/create/", json=item)
+        log_ids.append(created.json()["data"]["taskLogId"])
+    for log_id in log_ids:
+        for n in range(2):
+            edited = await http.patch(f"/tasklogs/{log_id}/", json={"description": f"edit {n}"})
+            assert edited.status_code == 200, edited.text
+    page = await http.get(f"/tasklogs/{log_ids[0]}/history/", params={"limit": 1})
+    cursor = page.json()["nextCursor"]
+    # Opaque: no xid-seq a client could compute or edit.
+    assert "-" not in cursor.partition(".")[0] and "." in cursor
+    body, _, tag = cursor.partition(".")
+    flipped = body[:-1] + ("A" if body[-1] != "A" else "B")
+    search_cursor = (await http.get("/tasklogs/", params={"limit": 1})).json()["nextCursor"]
+    feed_cursor = page.json()["data"][0]["cursor"]  # the change feed's position of the change
+    for bad in (f"{flipped}.{tag}", f"{body}.{tag[:-1]}x", cursor + "x", "0-0", feed_cursor, search_cursor):
+        assert_error(await http.get(f"/tasklogs/{log_ids[0]}/history/", params={"cursor": bad}), 422, "INVALID_CURSOR")
+    # Another log's history refuses it: a cursor is bound to its log.
+    assert_error(await http.get(f"/tasklogs/{log_ids[1]}/history/", params={"cursor": cursor}), 422, "INVALID_CURSOR")
+    rest = await http.get(f"/tasklogs/{log_ids[0]}/history/", params={"cursor": cursor, "limit": 10})
+    assert rest.status_code == 200, rest.text
+    assert [c["version"] for c in rest.json()["data"]] == [2, 3] and rest.json()["nextCursor"] is None
+    # Nothing written by any of it: three changes per log, as before.
+    assert await backend.scalar("SELECT count(*) FROM task_log_changes") == 6
 
 
 # ---------------------------------------------------------------- export
