@@ -246,27 +246,83 @@ async def test_an_export_needs_a_window_of_at_most_the_configured_days(small_lim
     )
 
 
-# ---------------------------------------------------------------- PostgreSQL: size and plans
+# ---------------------------------------------------------------- many logs, written by SQL
 
+# `count` logs of 10 seconds, one every 20 seconds from 2024-01-01 00:00:20
+# UTC, on tasks 250-252 (of `:task` alone when given), alternately employee
+# 10's and 11's. Written straight into the table (the API would take
+# minutes for 100,000); SQLite keeps instants as SQLAlchemy writes them.
 PG_FILL = """
 INSERT INTO task_logs (task_id, user_id, start_time, end_time, description, manual_add, created_by, updated_by)
-SELECT 250 + (g % 3), 10 + (g % 2), TIMESTAMPTZ '2024-01-01 00:00:00+00' + g * INTERVAL '20 seconds',
+SELECT COALESCE(CAST(:task AS bigint), 250 + (g % 3)), 10 + (g % 2), TIMESTAMPTZ '2024-01-01 00:00:00+00' + g * INTERVAL '20 seconds',
        TIMESTAMPTZ '2024-01-01 00:00:10+00' + g * INTERVAL '20 seconds', 'bulk ' || g, false, 'test', 'test'
-  FROM generate_series(1, :count) AS g
+  FROM generate_series(CAST(:first AS bigint), CAST(:first AS bigint) + CAST(:count AS bigint) - 1) AS g
+"""
+SQLITE_FILL = """
+WITH RECURSIVE g(n) AS (SELECT :first UNION ALL SELECT n + 1 FROM g WHERE n < :first + :count - 1)
+INSERT INTO task_logs (task_id, user_id, start_time, end_time, description, manual_add, created_by, updated_by)
+SELECT COALESCE(:task, 250 + (n % 3)), 10 + (n % 2),
+       strftime('%Y-%m-%d %H:%M:%S', '2024-01-01', '+' || (n * 20) || ' seconds') || '.000000',
+       strftime('%Y-%m-%d %H:%M:%S', '2024-01-01', '+' || (n * 20 + 10) || ' seconds') || '.000000',
+       'bulk ' || n, 0, 'test', 'test'
+  FROM g
 """
 
 
-async def test_an_export_of_100000_logs_matches_the_database(postgres_only, small_limits, backend):
-    await backend.execute(PG_FILL, count=100_000)
+async def fill(backend: Any, count: int, *, first: int = 1, task: int | None = None) -> None:
+    """Logs number `first` to `first + count - 1` of the sequence above."""
+    sql = PG_FILL if backend.name == "postgresql" else SQLITE_FILL
+    await backend.execute(sql, count=count, first=first, task=task)
+
+
+def rows_checksum(rows: list[tuple[Any, ...]]) -> str:
+    """A hash of the logs' (id, task, employee, description), in order."""
+    return hashlib.sha256("\n".join("|".join(map(str, row)) for row in rows).encode()).hexdigest()
+
+
+async def test_the_unpaged_task_list_answers_10000_logs_and_refuses_10001(backend):
+    """Dyzo's shape up to the default TASKLOGS_UNPAGED_MAX (10,000 logs), never a cut list above it."""
+    await backend.clean()
+    lifespan, http = await make_client(backend)
+    async with http:
+        await seed(http)
+        await fill(backend, 10_000, task=250)
+        response = await http.get("/taskLogs/task/250/")
+        assert response.status_code == 200, response.text[:300]
+        body = response.json()
+        assert len(body["data"]) == 10_000 and body["summary"]["count"] == 10_000
+        ids = [log["taskLogId"] for log in body["data"]]
+        assert ids == await database_ids(backend, "task_id = 250")
+        await fill(backend, 1, first=10_001, task=250)
+        refused = assert_error(await http.get("/taskLogs/task/250/"), 422, "TOO_MANY_RESULTS")
+        assert "10000" in refused["message"].replace(",", "")
+        page = await http.get("/taskLogs/task/250/", params={"page": 21, "page_size": 500})
+        assert [log["taskLogId"] for log in page.json()["data"]] == [(await database_ids(backend, "task_id = 250"))[-1]]
+    await lifespan.__aexit__(None, None, None)
+
+
+async def test_an_export_of_100000_logs_matches_the_database_as_ndjson_and_csv(small_limits, backend):
+    await fill(backend, 100_000)
+    expected = await backend.rows("SELECT id, task_id, user_id, description FROM task_logs ORDER BY start_time, id")
+    assert len(expected) == 100_000
+    window = {"from": "2024-01-01", "to": "2024-01-31"}
+
     started = time.monotonic()
-    response = await small_limits.get("/tasklogs/export/", params={"from": "2024-01-01", "to": "2024-01-31"})
+    response = await small_limits.get("/tasklogs/export/", params={**window, "format": "ndjson"})
     elapsed = time.monotonic() - started
     assert response.status_code == 200
-    exported = [json.loads(line)["taskLogId"] for line in response.content.decode().splitlines()]
-    expected = await database_ids(backend)
-    assert len(exported) == len(expected) == 100_000
-    assert ids_checksum(exported) == ids_checksum(expected)
-    print(f"exported {len(exported)} logs in {elapsed:.1f} s")
+    logs = [json.loads(line) for line in response.content.decode().splitlines()]
+    exported = [(log["taskLogId"], log["taskId"], log["userId"], log["description"]) for log in logs]
+    assert len(exported) == 100_000
+    assert rows_checksum(exported) == rows_checksum(expected)
+    print(f"{backend.name}: exported {len(exported)} logs as NDJSON in {elapsed:.1f} s")
+
+    response = await small_limits.get("/tasklogs/export/", params={**window, "format": "csv"})
+    assert response.status_code == 200
+    table = list(csv.DictReader(io.StringIO(response.content.decode())))
+    exported = [(int(r["taskLogId"]), int(r["taskId"]), int(r["userId"]), r["description"]) for r in table]
+    assert len(exported) == 100_000
+    assert rows_checksum(exported) == rows_checksum(expected)
 
 
 async def explain(backend: Any, search: LogSearch, expect_rows: int | None = None) -> str:
@@ -290,7 +346,7 @@ async def explain(backend: Any, search: LogSearch, expect_rows: int | None = Non
 
 
 async def test_an_employees_window_is_an_index_range_scan(postgres_only, small_limits, backend):
-    await backend.execute(PG_FILL, count=50_000)
+    await fill(backend, 50_000)
     await backend.execute("ANALYZE task_logs")
     search = LogSearch(
         employee_ids=(10,),
@@ -305,7 +361,7 @@ async def test_an_employees_window_is_an_index_range_scan(postgres_only, small_l
 
 
 async def test_a_projects_window_reads_its_tasks_first_and_the_logs_by_an_index(postgres_only, small_limits, backend):
-    await backend.execute(PG_FILL, count=50_000)
+    await fill(backend, 50_000)
     await backend.execute("ANALYZE task_logs")
     search = LogSearch(
         project_ids=(8,),
