@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event
 
 from app.core.database import make_sessionmaker
+from app.tasklogs.cursors import cursor_key, encode_cursor, query_scope
 from app.tasklogs.repository import LogSearch, task_log_repository
 from tests.conftest import make_client
 from tests.factories import seed
@@ -168,6 +169,21 @@ async def test_history_cursors_are_opaque_signed_and_bound_to_their_log(small_li
     assert await backend.scalar("SELECT count(*) FROM task_log_changes") == 6
 
 
+@pytest.mark.parametrize("position", [[-1, 0], [0], [0, 1, 2], ["0", "1"], [True, 1], [1.5, 1]])
+async def test_a_signed_history_cursor_holding_no_position_is_refused(small_limits, backend, position):
+    """Even with our own signature, a payload that is not an (xid, seq) position is a 422, never a 500."""
+    created = await small_limits.post("/tasklog/create/", json=minutes_logs(1)[0])
+    log_id = created.json()["data"]["taskLogId"]
+    key = cursor_key(backend.settings())
+    cursor = encode_cursor(key, query_scope(history_of=log_id), position)
+    response = await small_limits.get(f"/tasklogs/{log_id}/history/", params={"cursor": cursor})
+    assert_error(response, 422, "INVALID_CURSOR")
+    # The same signature over a real position pages on.
+    cursor = encode_cursor(key, query_scope(history_of=log_id), [0, 0])
+    page = await small_limits.get(f"/tasklogs/{log_id}/history/", params={"cursor": cursor})
+    assert page.status_code == 200 and [c["version"] for c in page.json()["data"]] == [1]
+
+
 # ---------------------------------------------------------------- export
 
 
@@ -254,7 +270,8 @@ async def test_an_export_needs_a_window_of_at_most_the_configured_days(small_lim
 # minutes for 100,000); SQLite keeps instants as SQLAlchemy writes them.
 PG_FILL = """
 INSERT INTO task_logs (task_id, user_id, start_time, end_time, description, manual_add, created_by, updated_by)
-SELECT COALESCE(CAST(:task AS bigint), 250 + (g % 3)), 10 + (g % 2), TIMESTAMPTZ '2024-01-01 00:00:00+00' + g * INTERVAL '20 seconds',
+SELECT COALESCE(CAST(:task AS bigint), 250 + (g % 3)), 10 + (g % 2),
+       TIMESTAMPTZ '2024-01-01 00:00:00+00' + g * INTERVAL '20 seconds',
        TIMESTAMPTZ '2024-01-01 00:00:10+00' + g * INTERVAL '20 seconds', 'bulk ' || g, false, 'test', 'test'
   FROM generate_series(CAST(:first AS bigint), CAST(:first AS bigint) + CAST(:count AS bigint) - 1) AS g
 """
