@@ -16,7 +16,15 @@ The concurrency rows (single creates under wrk) log to projects of their
 own, none with an allocation (writers of a project without one must not
 queue behind each other): SHARED_PROJECT has one task per connection (32
 writers on one project), SPREAD_PROJECTS are 32 projects of one task each
-(every connection on its own project)."""
+(every connection on its own project).
+
+The search rows (part 9) read one employee's month page by page: SEARCH_EMPLOYEE,
+the only employee of a second company (so the first company's month rows
+keep their 200 employees), has SEARCH_LOGS logs in REPORT_MONTH, 3 minutes
+every 4 (a time-tracking integration's account): 10 pages of 1,000. They
+are loaded with the first 100,000 (the first page is measured on 100k and
+again on 1M) and take the place of as many other logs, so the table still
+holds 1,000,000."""
 
 import random
 import sqlite3
@@ -47,6 +55,10 @@ HISTORY_END = date(2026, 11, 27)  # the last day of history (a Friday)
 # summer time in Berlin (a 25-hour local day).
 REPORT_MONTH = (date(2026, 10, 1), date(2026, 10, 31))
 REPORT_EMPLOYEE = 7
+SEARCH_COMPANY = 2
+SEARCH_EMPLOYEE = 90_001
+SEARCH_PROJECT = 95  # tasks 9501..9505
+SEARCH_LOGS = 10_000
 
 
 def task_ids(project_id: int) -> list[int]:
@@ -92,17 +104,24 @@ def reference() -> list[Table]:
     people += [
         (i, COMPANY_ID, f"Writer {i}", None, False, False, None) for i in range(WRITER_BASE, WRITER_BASE + WRITERS)
     ]
+    people.append((SEARCH_EMPLOYEE, SEARCH_COMPANY, "Search Employee", None, False, False, None))
     projects = [(p, COMPANY_ID, f"Project {p}", 1_000_000 if p <= 6 else None) for p in range(1, PROJECTS + 1)]
+    projects.append((SEARCH_PROJECT, SEARCH_COMPANY, "Search project", None))
     # The concurrency rows' projects: no allocation on the project or its tasks.
     projects += [(p, COMPANY_ID, f"Concurrency project {p}", None) for p in (SHARED_PROJECT, *SPREAD_PROJECTS)]
     tasks = [
         (t, p, f"Task {t}", 100_000 if t % 100 <= 2 else None) for p in range(1, PROJECTS + 1) for t in task_ids(p)
     ]
     tasks += [(TASK_1K, PROJECTS, "Task with 1,000 logs", None), (TASK_10K, PROJECTS, "Task with 10,000 logs", None)]
+    tasks += [(t, SEARCH_PROJECT, f"Search task {t}", None) for t in task_ids(SEARCH_PROJECT)]
     tasks += [(shared_project_task(c), SHARED_PROJECT, f"Shared task {c}", None) for c in range(CONNECTIONS)]
     tasks += [(spread_project_task(c), SPREAD_PROJECTS[c], f"Own task {c}", None) for c in range(CONNECTIONS)]
     return [
-        Table("companies", ("id", "name", "timezone"), [(COMPANY_ID, "Bench Co", TIMEZONE)]),
+        Table(
+            "companies",
+            ("id", "name", "timezone"),
+            [(COMPANY_ID, "Bench Co", TIMEZONE), (SEARCH_COMPANY, "Search Co", TIMEZONE)],
+        ),
         Table("employees", ("id", "company_id", "name", "email", "is_admin", "is_team_leader", "timezone"), people),
         Table("projects", ("id", "company_id", "name", "allocated_hours"), projects),
         Table("tasks", ("id", "project_id", "name", "allocated_hours"), tasks),
@@ -207,8 +226,40 @@ def generate(seed: int = 7) -> Dataset:
     for i in range(11_000):
         _task, *rest = others[i]
         others[i] = (TASK_1K if i < 1000 else TASK_10K, *rest)
-    cut = 100_000 - len(in_month)
-    return Dataset(in_month + others[:cut], others[cut:])
+    searched = search_employee_logs()
+    cut = 100_000 - len(in_month) - len(searched)
+    return Dataset(in_month + searched + others[:cut], others[cut : len(others) - len(searched)])
+
+
+def search_month() -> tuple[datetime, datetime]:
+    """REPORT_MONTH as UTC instants: from its first local midnight to the next month's."""
+    tz = ZoneInfo(TIMEZONE)
+    first, last = REPORT_MONTH
+    after = last + timedelta(days=1)
+    return (
+        datetime(first.year, first.month, first.day, tzinfo=tz).astimezone(UTC),
+        datetime(after.year, after.month, after.day, tzinfo=tz).astimezone(UTC),
+    )
+
+
+def search_employee_logs() -> list[tuple]:
+    """SEARCH_LOGS logs of SEARCH_EMPLOYEE in REPORT_MONTH: 3 minutes every 4."""
+    start, _end = search_month()
+    tasks = task_ids(SEARCH_PROJECT)
+    author = f"employee:{SEARCH_EMPLOYEE}"
+    return [
+        (
+            tasks[i % len(tasks)],
+            SEARCH_EMPLOYEE,
+            start + timedelta(minutes=4 * i),
+            start + timedelta(minutes=4 * i + 3),
+            f"Synced item {i}",
+            False,
+            author,
+            author,
+        )
+        for i in range(SEARCH_LOGS)
+    ]
 
 
 COLUMNS = ["task_id", "user_id", "start_time", "end_time", "description", "manual_add", "created_by", "updated_by"]

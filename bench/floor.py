@@ -11,10 +11,12 @@ Routes (bodies are the service's own payloads, camelCase):
   GET  /floor/task/{task_id}   one plain SELECT of the task's logs (with project id and user name)
   GET  /floor/timesheet/{user_id}?start=&end=&tz=    one GROUP BY per local day
   GET  /floor/company/{company_id}?start=&end=&tz=   one GROUP BY per employee and local day
+  GET  /floor/search/{user_id}?start=&end=&limit=[&after=]   one keyset SELECT of an employee's window
+  GET  /floor/export?start=&end=    every log of the window as NDJSON, keyset batches of 1,000, streamed
 """
 
 import os
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -80,6 +82,29 @@ ORDER BY l.user_id, g.day
 """
 
 
+# The search's page: the employee's logs overlapping [start, end), after the
+# previous page's last (start_time, id). Logs are at most 24 h long, which
+# bounds start_time from below, as the service does.
+_PAGE_COLUMNS = """
+SELECT l.id, l.task_id, t.project_id, l.user_id, e.name AS user_name, l.start_time, l.end_time,
+       l.description, l.manual_add, l.created_at, l.updated_at, l.created_by, l.updated_by, l.version
+FROM task_logs l JOIN tasks t ON t.id = l.task_id JOIN employees e ON e.id = l.user_id
+"""
+SEARCH_PAGE = f"""{_PAGE_COLUMNS}
+WHERE l.user_id = $1 AND l.start_time < $3 AND l.end_time > $2 AND l.start_time > $2 - interval '24 hours'
+  AND (l.start_time, l.id) > ($4, $5)
+ORDER BY l.start_time, l.id
+LIMIT $6
+"""
+EXPORT_BATCH = f"""{_PAGE_COLUMNS}
+WHERE l.start_time < $2 AND l.end_time > $1 AND l.start_time > $1 - interval '24 hours'
+  AND (l.start_time, l.id) > ($3, $4)
+ORDER BY l.start_time, l.id
+LIMIT 1000
+"""
+_BEFORE_ALL = (datetime(1, 1, 2, tzinfo=UTC), 0)
+
+
 def _ts(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
@@ -105,6 +130,9 @@ class Floor:
             return
         path: str = scope["path"]
         method: str = scope["method"]
+        if method == "GET" and path == "/floor/export":
+            await self._export(scope, send)
+            return
         try:
             status, payload = await self._route(method, path, scope, receive)
         except (KeyError, ValueError, orjson.JSONDecodeError) as exc:
@@ -143,7 +171,36 @@ class Floor:
             args = (int(parts[2]), date.fromisoformat(query["start"]), date.fromisoformat(query["end"]), query["tz"])
             rows = await self.pool.fetch(TIMESHEET if parts[1] == "timesheet" else COMPANY, *args)
             return 200, [dict(r) for r in rows]
+        if method == "GET" and parts[:2] == ["floor", "search"]:
+            query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
+            after = _position(query["after"]) if "after" in query else _BEFORE_ALL
+            limit = int(query["limit"])
+            args = (int(parts[2]), _ts(query["start"]), _ts(query["end"]), *after, limit + 1)
+            rows = await self.pool.fetch(SEARCH_PAGE, *args)
+            more = len(rows) > limit
+            rows = rows[:limit]
+            last = f"{rows[-1]['start_time'].isoformat()},{rows[-1]['id']}" if more else None
+            return 200, {"data": [dict(r) for r in rows], "next": last}
         return 404, {"error": "not found"}
+
+    async def _export(self, scope: dict[str, Any], send: Any) -> None:
+        """Every log of the window, one JSON object a line, one keyset batch at a time."""
+        assert self.pool is not None
+        query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
+        start, end = _ts(query["start"]), _ts(query["end"])
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/x-ndjson")]}
+        )
+        after = _BEFORE_ALL
+        while True:
+            rows = await self.pool.fetch(EXPORT_BATCH, start, end, *after)
+            if rows:
+                body = b"".join(orjson.dumps(dict(r)) + b"\n" for r in rows)
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            if len(rows) < 1000:
+                break
+            after = (rows[-1]["start_time"], rows[-1]["id"])
+        await send({"type": "http.response.body", "body": b""})
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
@@ -161,6 +218,11 @@ class Floor:
                     await self.pool.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _position(text: str) -> tuple[datetime, int]:
+    start, _, log_id = text.rpartition(",")
+    return _ts(start), int(log_id)
 
 
 async def _body(receive: Any) -> bytes:

@@ -29,9 +29,9 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import httpx
@@ -151,6 +151,15 @@ class Server:
 # ---------------------------------------------------------------- measuring
 
 
+class ExportRun(NamedTuple):
+    """One export read to its end."""
+
+    seconds: float
+    rss_growth_kb: int
+    server_cpu_s: float
+    client_cpu_s: float
+
+
 # Requests per repeat for rows of a few milliseconds (the employee month).
 SHORT_REQUEST_BURST = 20
 # Seconds of the warm-up wrk run before a concurrency row's measured runs.
@@ -189,6 +198,8 @@ class Bench:
         self.floor: Server
         self.http = httpx.Client(timeout=120)
         self.key = ""
+        self.dsn = ""  # the bench database, for the counts the rows check against
+        self.env: dict[str, str] = {}  # the service's environment, for servers started by a row
         # Per server name, per wrk run: CPU seconds each worker process spent (servers of 2 workers).
         self.worker_cpu: dict[str, list[dict[int, float]]] = {}
 
@@ -365,6 +376,245 @@ class Bench:
                 return elapsed
 
             self.pair(f"task_logs_{count}", f"GET task logs, task with {count:,} logs", ours, floor, target=target)
+
+    # ------------------------------------------------------------ part 9: search and export
+
+    def _search_params(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The employee's month: ours as dates in the company's zone, the floor's as the same UTC instants."""
+        first, last = data.REPORT_MONTH
+        start, end = data.search_month()
+        ours = {
+            "employeeId": data.SEARCH_EMPLOYEE,
+            "from": first.isoformat(),
+            "to": (last + timedelta(days=1)).isoformat(),
+            "timezone": data.TIMEZONE,  # a platform key reads dates in UTC otherwise
+            "limit": 1000,
+        }
+        return ours, {"start": start.isoformat(), "end": end.isoformat(), "limit": 1000}
+
+    def _search_page(self, cursor: str | None, *, ours: bool) -> tuple[float, list[int], str | None]:
+        """One page of 1,000 of the search employee's month: time, ids, next cursor."""
+        ours_params, floor_params = self._search_params()
+        if ours:
+            params = ours_params | ({"cursor": cursor} if cursor else {})
+            elapsed, answer = self.request("GET", f"{self.ours.base}/tasklogs/", ours=True, params=params)
+            body = answer.json()
+            return elapsed, [log["taskLogId"] for log in body["data"]], body["nextCursor"]
+        params = floor_params | ({"after": cursor} if cursor else {})
+        url = f"{self.floor.base}/floor/search/{data.SEARCH_EMPLOYEE}"
+        elapsed, answer = self.request("GET", url, ours=False, params=params)
+        body = answer.json()
+        return elapsed, [log["id"] for log in body["data"]], body["next"]
+
+    def search_first_page(self, size: str) -> None:
+        """The first page of 1,000 of one employee's month, against the floor's keyset SELECT; on 1M also
+        against ours on 100k (flat: the page costs the same whatever the table's size)."""
+        seen: dict[str, list[int]] = {}
+
+        def side(name: str) -> Callable[[], float]:
+            def once() -> float:
+                elapsed, ids, _next = self._search_page(None, ours=name == "ours")
+                seen[name] = ids
+                return elapsed
+
+            return once
+
+        def same() -> None:
+            if len(seen["ours"]) != 1000 or seen["ours"] != seen["floor"]:
+                raise RuntimeError(
+                    f"first page: service {len(seen['ours'])} logs from {seen['ours'][:1]}, "
+                    f"floor {len(seen['floor'])} from {seen['floor'][:1]}"
+                )
+
+        row = self.pair(
+            f"search_first_page_{size}",
+            f"GET /tasklogs/ first page of 1,000, employee month, {size} logs",
+            side("ours"),
+            side("floor"),
+            target=1.5,
+            check=same,
+        )
+        small = next((r for r in self.rows if r["key"] == "search_first_page_100k"), None)
+        if size != "100k" and small is not None:
+            growth = row["ours"] / small["ours"]
+            row["ours_over_100k"] = growth
+            row["floor_over_100k"] = row["floor"] / small["floor"]
+            row["target"] += f", flat: ours <= 1.25x ours on 100k ({growth:.2f}x)"
+            row["met"] = bool(row["met"]) and growth <= 1.25
+            row["note"] = f"floor on 1M / on 100k: {row['floor_over_100k']:.2f}x"
+            print(f"  flat: ours {growth:.2f}x its 100k figure, floor {row['floor_over_100k']:.2f}x", flush=True)
+
+    def search_month_pages(self) -> None:
+        """The employee's whole month followed page by page, 10 pages of 1,000, each with the previous
+        page's cursor."""
+        seen: dict[str, list[int]] = {}
+
+        def side(name: str) -> Callable[[], float]:
+            def walk() -> float:
+                total, cursor, ids, pages = 0.0, None, [], 0
+                while True:
+                    elapsed, page, cursor = self._search_page(cursor, ours=name == "ours")
+                    total, pages = total + elapsed, pages + 1
+                    ids += page
+                    if cursor is None or pages > 20:
+                        break
+                seen[name] = ids
+                return total
+
+            return walk
+
+        def same() -> None:
+            ours, floor = seen["ours"], seen["floor"]
+            if len(ours) != data.SEARCH_LOGS or len(set(ours)) != len(ours) or ours != floor:
+                raise RuntimeError(f"month walk: service {len(ours)} logs, floor {len(floor)}")
+
+        self.pair(
+            "search_month_10_pages",
+            "GET /tasklogs/ whole month, 10 pages of 1,000, 1M logs",
+            side("ours"),
+            side("floor"),
+            target=1.5,
+            check=same,
+        )
+
+    def task_logs_median_of_three(self) -> None:
+        """`GET /taskLogs/task/{id}/` of 10,000 logs, three runs of the row (each the median of its
+        repeats, interleaved with the floor): the target is on the median of the three ratios."""
+        runs = []
+        for n in (1, 2, 3):
+
+            def ours() -> float:
+                elapsed, answer = self.request("GET", f"{self.ours.base}/taskLogs/task/{data.TASK_10K}/", ours=True)
+                assert len(answer.json()["data"]) == 10_000
+                return elapsed
+
+            def floor() -> float:
+                elapsed, answer = self.request("GET", f"{self.floor.base}/floor/task/{data.TASK_10K}", ours=False)
+                assert len(answer.json()) == 10_000
+                return elapsed
+
+            runs.append(self.pair(f"task_logs_10000_run{n}", f"GET task logs, 10,000 logs, run {n} of 3", ours, floor))
+        ratios = [r["ratio"] for r in runs]
+        row = {
+            "key": "task_logs_10000_median3",
+            "title": "GET task logs, 10,000 logs: median of the 3 runs",
+            "unit": "ms",
+            "ours": median([r["ours"] for r in runs]),
+            "floor": median([r["floor"] for r in runs]),
+            "ratio": median(ratios),
+            "run_ratios": ratios,
+            "note": "ratios " + ", ".join(f"{r:.2f}x" for r in ratios),
+            "profile": "task_logs_10000_run1",
+        }
+        self._add(judged(row, "<= 1.5x floor (median of 3)", row["ratio"], 1.5, at_least=False))
+
+    def _export_once(self, server: Server, url: str, params: dict[str, Any], expected: int) -> ExportRun:
+        """One export read to its end: seconds, the server's RSS growth in kB (peak VmHWM over the
+        export, reset before it through /proc/<pid>/clear_refs, minus VmRSS before it), and the CPU
+        seconds the server and this client spent on it."""
+        for pid in process_tree(server.pid):
+            with suppress(OSError):
+                Path(f"/proc/{pid}/clear_refs").write_text("5")
+        before = memory_kb(server.pid)
+        server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
+        lines = 0
+        headers = {"X-API-Key": server.api_key} if server.api_key else {}
+        started = time.perf_counter()
+        with self.http.stream("GET", server.base + url, params=params, headers=headers) as answer:
+            if answer.status_code != 200:
+                raise RuntimeError(f"export on {server.name}: {answer.status_code} {answer.read()[:300]!r}")
+            for chunk in answer.iter_raw(1 << 20):
+                lines += chunk.count(b"\n")
+        elapsed = time.perf_counter() - started
+        if lines != expected:
+            raise RuntimeError(f"export on {server.name}: {lines} lines, {expected} logs in the database")
+        return ExportRun(
+            elapsed,
+            memory_kb(server.pid, "VmHWM") - before,
+            cpu_seconds(server.pid) - server_cpu,
+            time.process_time() - client_cpu,
+        )
+
+    def export_million(self) -> None:
+        """`GET /tasklogs/export/?format=ndjson` of every generated log (1,000,000, the service started with
+        TASKLOGS_EXPORT_MAX_DAYS=800 for a window of two years), against the floor's keyset batches: logs
+        per second, and how much the service's RSS grows while it streams."""
+        start, end = "2024-11-01T00:00:00Z", "2026-12-01T00:00:00Z"
+
+        async def count() -> int:
+            conn = await asyncpg.connect(self.dsn)
+            try:
+                sql = "SELECT count(*) FROM task_logs WHERE start_time < $2 AND end_time > $1"
+                return int(await conn.fetchval(sql, datetime.fromisoformat(start), datetime.fromisoformat(end)))
+            finally:
+                await conn.close()
+
+        expected = asyncio.run(count())
+        ours_params = {"from": start, "to": end, "format": "ndjson"}
+        floor_params = {"start": start, "end": end}
+        # The strictest case for memory first: the export as the first request of a fresh service process.
+        fresh = self._serve_ours(self.env, "service (fresh, export)", 1, RESULTS / "service-export.log")
+        try:
+            first = self._export_once(fresh, "/tasklogs/export/", ours_params, expected)
+        finally:
+            fresh.stop()
+        runs: dict[str, list[ExportRun]] = {"ours": [], "floor": []}
+        growth: dict[str, list[int]] = {"ours": [first.rss_growth_kb], "floor": []}
+        sides = [
+            ("ours", self.ours, "/tasklogs/export/", ours_params),
+            ("floor", self.floor, "/floor/export", floor_params),
+        ]
+        for rep in range(self.warmup + self.repeats):
+            for name, server, url, params in sides if rep % 2 == 0 else sides[::-1]:
+                run = self._export_once(server, url, params, expected)
+                if rep >= self.warmup:
+                    runs[name].append(run)
+                # Memory counts the warm-up too: the first export on the process is the one that may grow it.
+                growth[name].append(run.rss_growth_kb)
+        times = {side: [r.seconds for r in done] for side, done in runs.items()}
+        # CPU per 1,000 logs: what the rate would be on a core of its own, whatever else the machine runs.
+        cpu = {side: median([r.server_cpu_s for r in done]) / expected * 1e6 for side, done in runs.items()}
+        client_cpu = median([r.client_cpu_s for r in runs["ours"]])
+        rate = {side: expected / median(values) for side, values in times.items()}
+        row = {
+            "key": "export_1M_ndjson",
+            "title": f"Export {expected:,} logs as NDJSON: logs/s",
+            "unit": "logs/s",
+            "ours": rate["ours"],
+            "floor": rate["floor"],
+            "ratio": rate["ours"] / rate["floor"],
+            "ours_all_s": times["ours"],
+            "floor_all_s": times["floor"],
+            "note": (
+                f"{median(times['ours']):.1f} s, floor {median(times['floor']):.1f} s; server CPU per 1,000 logs "
+                f"{cpu['ours']:.1f} ms, floor {cpu['floor']:.1f} ms; client CPU {client_cpu:.1f} s"
+            ),
+            "server_cpu_ms_per_1000": cpu,
+            "client_cpu_s": client_cpu,
+            "profile": "export_1M_ndjson",
+        }
+        self._add(judged(row, ">= 100,000 logs/s (ours)", rate["ours"], 100_000, at_least=True))
+        most = max(growth["ours"]) / 1024
+        memory = {
+            "key": "export_1M_ndjson_rss",
+            "title": f"Export {expected:,} logs as NDJSON: RSS growth",
+            "unit": "MB",
+            "ours": most,
+            "floor": max(growth["floor"]) / 1024,
+            "ratio": None,
+            "ours_all_kb": growth["ours"],
+            "ours_fresh_process_kb": first.rss_growth_kb,
+            "floor_all_kb": growth["floor"],
+            "note": (
+                "peak VmHWM during the export minus VmRSS before it, largest of the runs: the first request of a "
+                f"fresh process {first.rss_growth_kb / 1024:.1f} MB, then on the bench's service (warm-up "
+                f"included); that service's RSS {memory_kb(self.ours.pid) / 1024:.0f} MB after the exports"
+            ),
+        }
+        self._add(judged(memory, "< 50 MB (ours)", most, 50, at_least=False))
+        self.workloads["export_1M_ndjson"] = lambda: (
+            self._export_once(self.ours, "/tasklogs/export/", ours_params, expected).seconds
+        )
 
     # ------------------------------------------------------------ row 1
 
@@ -976,20 +1226,21 @@ def main() -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated rows to run: timesheets,task,bulk,single "
-        "(single, or its alias concurrency: the wrk rows)",
+        help="comma-separated rows to run: timesheets,task,bulk,single,search "
+        "(single, or its alias concurrency: the wrk rows; search: part 9's search, task list and export rows)",
     )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
     parser.add_argument("--output", default=str(RESULTS / "latest.json"))
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     only = {"single" if name == "concurrency" else name for name in args.only.split(",") if name}
-    only = only or {"timesheets", "task", "bulk", "single"}
-    if only - {"timesheets", "task", "bulk", "single"}:
-        sys.exit(f"--only: unknown rows {sorted(only - {'timesheets', 'task', 'bulk', 'single'})}")
+    groups = {"timesheets", "task", "bulk", "single", "search"}
+    only = only or groups
+    if only - groups:
+        sys.exit(f"--only: unknown rows {sorted(only - groups)}")
     # Only the read rows read the generated history; without them the run skips generating and loading it
     # (the write rows then insert into a small table: use a full run for figures to compare).
-    with_history = bool(only & {"timesheets", "task"})
+    with_history = bool(only & {"timesheets", "task", "search"})
     started = time.monotonic()
     bench = Bench(args)
     servers: list[Server] = []
@@ -999,6 +1250,7 @@ def main() -> int:
     try:
         with database(args.pg, args.keep_db) as name:
             dsn = args.pg.rsplit("/", 1)[0] + "/" + name
+            bench.dsn = dsn
             # The service's defaults, whatever the caller's shell says; only the database is ours.
             env = {k: v for k, v in os.environ.items() if not k.startswith("TASKLOGS_")}
             env |= {
@@ -1006,7 +1258,10 @@ def main() -> int:
                 "BENCH_FLOOR_DSN": dsn,
                 # Only raises the per-request ceiling, for the 10,000-in-one-request bulk row.
                 "TASKLOGS_BULK_MAX_ITEMS": "10000",
+                # Only widens the export's window, for the 1,000,000-log export over two years.
+                "TASKLOGS_EXPORT_MAX_DAYS": "800",
             }
+            bench.env = env
             print(f"database {name}; {os.cpu_count()} cores; {platform.python_version()}", flush=True)
             if "single" in only:
                 wrk.ensure_installed()
@@ -1041,6 +1296,8 @@ def main() -> int:
             print(header(), flush=True)
             if "timesheets" in only:
                 bench.timesheets("100k")
+            if "search" in only:
+                bench.search_first_page("100k")
             if rest:
                 bench.extra["load_rest_s"] = asyncio.run(load(dsn, rest))
                 print(f"  loaded the other {len(rest):,} in {bench.extra['load_rest_s']:.1f} s", flush=True)
@@ -1049,6 +1306,11 @@ def main() -> int:
                 bench.timesheets("1M")
             if "task" in only:
                 bench.task_logs()
+            if "search" in only:
+                bench.search_first_page("1M")
+                bench.search_month_pages()
+                bench.task_logs_median_of_three()
+                bench.export_million()
             if "bulk" in only:
                 bench.bulk()
             if "single" in only:

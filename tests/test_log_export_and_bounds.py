@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event
 
 from app.core.database import make_sessionmaker
+from app.tasklogs.cursors import cursor_key, encode_cursor, query_scope
 from app.tasklogs.repository import LogSearch, task_log_repository
 from tests.conftest import make_client
 from tests.factories import seed
@@ -129,7 +130,6 @@ async def test_history_comes_in_pages_that_follow_next_cursor(small_limits, back
     assert pages == [[1, 2], [3, 4], [5]]
     assert await backend.scalar("SELECT count(*) FROM task_log_changes WHERE task_log_id = :id", id=log_id) == 5
 
-    assert_error(await http.get(f"/tasklogs/{log_id}/history/", params={"cursor": "x-y"}), 422, "INVALID_CURSOR")
     assert_error(await http.get(f"/tasklogs/{log_id}/history/", params={"limit": 1001}), 422, "VALIDATION_ERROR")
     # Access is unchanged: another employee is refused, another company sees nothing.
     assert_error(await http.get(f"/tasklogs/{log_id}/history/", headers=bearer(backend, 11)), 403, "FORBIDDEN")
@@ -138,6 +138,50 @@ async def test_history_comes_in_pages_that_follow_next_cursor(small_limits, back
     )
     own = await http.get(f"/tasklogs/{log_id}/history/", params={"limit": 1}, headers=bearer(backend, 10))
     assert own.status_code == 200 and len(own.json()["data"]) == 1 and own.json()["nextCursor"]
+
+
+async def test_history_cursors_are_opaque_signed_and_bound_to_their_log(small_limits, backend):
+    http = small_limits
+    log_ids = []
+    for item in minutes_logs(2):
+        created = await http.post("/tasklog/create/", json=item)
+        log_ids.append(created.json()["data"]["taskLogId"])
+    for log_id in log_ids:
+        for n in range(2):
+            edited = await http.patch(f"/tasklogs/{log_id}/", json={"description": f"edit {n}"})
+            assert edited.status_code == 200, edited.text
+    page = await http.get(f"/tasklogs/{log_ids[0]}/history/", params={"limit": 1})
+    cursor = page.json()["nextCursor"]
+    # Opaque: no xid-seq a client could compute or edit.
+    assert "-" not in cursor.partition(".")[0] and "." in cursor
+    body, _, tag = cursor.partition(".")
+    flipped = body[:-1] + ("A" if body[-1] != "A" else "B")
+    search_cursor = (await http.get("/tasklogs/", params={"limit": 1})).json()["nextCursor"]
+    feed_cursor = page.json()["data"][0]["cursor"]  # the change feed's position of the change
+    for bad in (f"{flipped}.{tag}", f"{body}.{tag[:-1]}x", cursor + "x", "0-0", feed_cursor, search_cursor):
+        assert_error(await http.get(f"/tasklogs/{log_ids[0]}/history/", params={"cursor": bad}), 422, "INVALID_CURSOR")
+    # Another log's history refuses it: a cursor is bound to its log.
+    assert_error(await http.get(f"/tasklogs/{log_ids[1]}/history/", params={"cursor": cursor}), 422, "INVALID_CURSOR")
+    rest = await http.get(f"/tasklogs/{log_ids[0]}/history/", params={"cursor": cursor, "limit": 10})
+    assert rest.status_code == 200, rest.text
+    assert [c["version"] for c in rest.json()["data"]] == [2, 3] and rest.json()["nextCursor"] is None
+    # Nothing written by any of it: three changes per log, as before.
+    assert await backend.scalar("SELECT count(*) FROM task_log_changes") == 6
+
+
+@pytest.mark.parametrize("position", [[-1, 0], [0], [0, 1, 2], ["0", "1"], [True, 1], [1.5, 1]])
+async def test_a_signed_history_cursor_holding_no_position_is_refused(small_limits, backend, position):
+    """Even with our own signature, a payload that is not an (xid, seq) position is a 422, never a 500."""
+    created = await small_limits.post("/tasklog/create/", json=minutes_logs(1)[0])
+    log_id = created.json()["data"]["taskLogId"]
+    key = cursor_key(backend.settings())
+    cursor = encode_cursor(key, query_scope(history_of=log_id), position)
+    response = await small_limits.get(f"/tasklogs/{log_id}/history/", params={"cursor": cursor})
+    assert_error(response, 422, "INVALID_CURSOR")
+    # The same signature over a real position pages on.
+    cursor = encode_cursor(key, query_scope(history_of=log_id), [0, 0])
+    page = await small_limits.get(f"/tasklogs/{log_id}/history/", params={"cursor": cursor})
+    assert page.status_code == 200 and [c["version"] for c in page.json()["data"]] == [1]
 
 
 # ---------------------------------------------------------------- export
@@ -218,27 +262,84 @@ async def test_an_export_needs_a_window_of_at_most_the_configured_days(small_lim
     )
 
 
-# ---------------------------------------------------------------- PostgreSQL: size and plans
+# ---------------------------------------------------------------- many logs, written by SQL
 
+# `count` logs of 10 seconds, one every 20 seconds from 2024-01-01 00:00:20
+# UTC, on tasks 250-252 (of `:task` alone when given), alternately employee
+# 10's and 11's. Written straight into the table (the API would take
+# minutes for 100,000); SQLite keeps instants as SQLAlchemy writes them.
 PG_FILL = """
 INSERT INTO task_logs (task_id, user_id, start_time, end_time, description, manual_add, created_by, updated_by)
-SELECT 250 + (g % 3), 10 + (g % 2), TIMESTAMPTZ '2024-01-01 00:00:00+00' + g * INTERVAL '20 seconds',
+SELECT COALESCE(CAST(:task AS bigint), 250 + (g % 3)), 10 + (g % 2),
+       TIMESTAMPTZ '2024-01-01 00:00:00+00' + g * INTERVAL '20 seconds',
        TIMESTAMPTZ '2024-01-01 00:00:10+00' + g * INTERVAL '20 seconds', 'bulk ' || g, false, 'test', 'test'
-  FROM generate_series(1, :count) AS g
+  FROM generate_series(CAST(:first AS bigint), CAST(:first AS bigint) + CAST(:count AS bigint) - 1) AS g
+"""
+SQLITE_FILL = """
+WITH RECURSIVE g(n) AS (SELECT :first UNION ALL SELECT n + 1 FROM g WHERE n < :first + :count - 1)
+INSERT INTO task_logs (task_id, user_id, start_time, end_time, description, manual_add, created_by, updated_by)
+SELECT COALESCE(:task, 250 + (n % 3)), 10 + (n % 2),
+       strftime('%Y-%m-%d %H:%M:%S', '2024-01-01', '+' || (n * 20) || ' seconds') || '.000000',
+       strftime('%Y-%m-%d %H:%M:%S', '2024-01-01', '+' || (n * 20 + 10) || ' seconds') || '.000000',
+       'bulk ' || n, 0, 'test', 'test'
+  FROM g
 """
 
 
-async def test_an_export_of_100000_logs_matches_the_database(postgres_only, small_limits, backend):
-    await backend.execute(PG_FILL, count=100_000)
+async def fill(backend: Any, count: int, *, first: int = 1, task: int | None = None) -> None:
+    """Logs number `first` to `first + count - 1` of the sequence above."""
+    sql = PG_FILL if backend.name == "postgresql" else SQLITE_FILL
+    await backend.execute(sql, count=count, first=first, task=task)
+
+
+def rows_checksum(rows: list[tuple[Any, ...]]) -> str:
+    """A hash of the logs' (id, task, employee, description), in order."""
+    return hashlib.sha256("\n".join("|".join(map(str, row)) for row in rows).encode()).hexdigest()
+
+
+async def test_the_unpaged_task_list_answers_10000_logs_and_refuses_10001(backend):
+    """Dyzo's shape up to the default TASKLOGS_UNPAGED_MAX (10,000 logs), never a cut list above it."""
+    await backend.clean()
+    lifespan, http = await make_client(backend)
+    async with http:
+        await seed(http)
+        await fill(backend, 10_000, task=250)
+        response = await http.get("/taskLogs/task/250/")
+        assert response.status_code == 200, response.text[:300]
+        body = response.json()
+        assert len(body["data"]) == 10_000 and body["summary"]["count"] == 10_000
+        ids = [log["taskLogId"] for log in body["data"]]
+        assert ids == await database_ids(backend, "task_id = 250")
+        await fill(backend, 1, first=10_001, task=250)
+        refused = assert_error(await http.get("/taskLogs/task/250/"), 422, "TOO_MANY_RESULTS")
+        assert "10000" in refused["message"].replace(",", "")
+        page = await http.get("/taskLogs/task/250/", params={"page": 21, "page_size": 500})
+        assert [log["taskLogId"] for log in page.json()["data"]] == [(await database_ids(backend, "task_id = 250"))[-1]]
+    await lifespan.__aexit__(None, None, None)
+
+
+async def test_an_export_of_100000_logs_matches_the_database_as_ndjson_and_csv(small_limits, backend):
+    await fill(backend, 100_000)
+    expected = await backend.rows("SELECT id, task_id, user_id, description FROM task_logs ORDER BY start_time, id")
+    assert len(expected) == 100_000
+    window = {"from": "2024-01-01", "to": "2024-01-31"}
+
     started = time.monotonic()
-    response = await small_limits.get("/tasklogs/export/", params={"from": "2024-01-01", "to": "2024-01-31"})
+    response = await small_limits.get("/tasklogs/export/", params={**window, "format": "ndjson"})
     elapsed = time.monotonic() - started
     assert response.status_code == 200
-    exported = [json.loads(line)["taskLogId"] for line in response.content.decode().splitlines()]
-    expected = await database_ids(backend)
-    assert len(exported) == len(expected) == 100_000
-    assert ids_checksum(exported) == ids_checksum(expected)
-    print(f"exported {len(exported)} logs in {elapsed:.1f} s")
+    logs = [json.loads(line) for line in response.content.decode().splitlines()]
+    exported = [(log["taskLogId"], log["taskId"], log["userId"], log["description"]) for log in logs]
+    assert len(exported) == 100_000
+    assert rows_checksum(exported) == rows_checksum(expected)
+    print(f"{backend.name}: exported {len(exported)} logs as NDJSON in {elapsed:.1f} s")
+
+    response = await small_limits.get("/tasklogs/export/", params={**window, "format": "csv"})
+    assert response.status_code == 200
+    table = list(csv.DictReader(io.StringIO(response.content.decode())))
+    exported = [(int(r["taskLogId"]), int(r["taskId"]), int(r["userId"]), r["description"]) for r in table]
+    assert len(exported) == 100_000
+    assert rows_checksum(exported) == rows_checksum(expected)
 
 
 async def explain(backend: Any, search: LogSearch, expect_rows: int | None = None) -> str:
@@ -262,14 +363,17 @@ async def explain(backend: Any, search: LogSearch, expect_rows: int | None = Non
 
 
 async def test_an_employees_window_is_an_index_range_scan(postgres_only, small_limits, backend):
-    await backend.execute(PG_FILL, count=50_000)
+    await fill(backend, 50_000)
+    # Employee 10 keeps one log in 50 (as one of a company's many employees): reading every log of the
+    # window in time order and dropping the others' would then be the wrong plan.
+    await backend.execute("UPDATE task_logs SET user_id = 11 WHERE id % 50 <> 0")
     await backend.execute("ANALYZE task_logs")
     search = LogSearch(
         employee_ids=(10,),
         company_id=1,
-        start=datetime(2024, 1, 10, tzinfo=UTC),
+        start=datetime(2024, 1, 9, tzinfo=UTC),
         end=datetime(2024, 1, 11, tzinfo=UTC),
-        starts_after=datetime(2024, 1, 9, tzinfo=UTC),
+        starts_after=datetime(2024, 1, 8, tzinfo=UTC),
     )
     plan = await explain(backend, search, expect_rows=100)
     assert "ix_task_logs_user_id_start_time" in plan, plan
@@ -277,7 +381,7 @@ async def test_an_employees_window_is_an_index_range_scan(postgres_only, small_l
 
 
 async def test_a_projects_window_reads_its_tasks_first_and_the_logs_by_an_index(postgres_only, small_limits, backend):
-    await backend.execute(PG_FILL, count=50_000)
+    await fill(backend, 50_000)
     await backend.execute("ANALYZE task_logs")
     search = LogSearch(
         project_ids=(8,),

@@ -213,6 +213,54 @@ async def test_filters_combine(world):
     assert ok_names(world, await world.search(**params)) == ["B", "A"]
 
 
+COMBINED = [
+    # The three spellings of the employee filter add up (any of these employees).
+    ({"employeeId": 10, "userId": 11}, ["A", "E", "B", "F", "C", "D"]),
+    ({"user_id": 11, "employeeId": 21}, ["E", "G", "F"]),
+    ({"employeeId": 10, "taskId": 250}, ["A", "D"]),
+    ({"projectId": 7, "manualAdd": "true"}, ["B"]),
+    ({"projectId": 7, "taskId": 252}, ["F"]),
+    ({"projectId": 8, "taskId": 250}, []),
+    ({"userId": 11, "q": "100"}, ["F"]),
+    ({"taskId": [250, 251], "from": "2024-10-01T08:30:00Z", "to": "2024-10-01T09:30:00Z"}, ["A", "E", "B"]),
+    ({"employeeId": 10, "from": "2024-11-01", "timezone": "Europe/Berlin", "order": "-startTime"}, ["D", "C"]),
+    (
+        # C (00:15 on November 1 in Berlin) is after a Berlin `to`; read in UTC it would be in.
+        {"projectId": [7, 8], "to": "2024-11-01", "timezone": "Europe/Berlin", "manualAdd": "false"},
+        ["A", "E", "F"],
+    ),
+    (
+        {"employeeId": [10, 11], "projectId": 7, "from": "2024-10-01T09:00:00Z", "q": "0", "order": "-startTime"},
+        ["D", "F", "B"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("params", "expected"), COMBINED, ids=[str(p) for p, _ in COMBINED])
+async def test_filters_combine_in_pairs_and_more(world, params, expected):
+    assert ok_names(world, await world.search(**params)) == expected
+
+
+async def test_updated_since_combines_with_the_other_filters(world):
+    await world.backend.execute("UPDATE task_logs SET updated_at = start_time")
+    edited = await world.http.patch(
+        f"/tasklogs/{world.ids['E']}/", json={"description": "pairing, again"}, headers=world.caller("platform_key")
+    )
+    assert edited.status_code == 200, edited.text
+    since = {"updatedSince": "2024-10-15T00:00:00Z"}
+    assert ok_names(world, await world.search(**since)) == ["E", "F", "C", "D"]
+    assert ok_names(world, await world.search(**since, employeeId=10)) == ["C", "D"]
+    assert ok_names(world, await world.search(**since, projectId=7, to="2024-11-01T00:00:00Z")) == ["E", "F"]
+    assert ok_names(world, await world.search("employee", **since, q="night")) == ["C"]
+
+
+async def test_deleted_logs_are_not_found(world):
+    deleted = await world.http.delete(f"/api/tasklogs/delete/{world.ids['B']}/", headers=world.caller("platform_key"))
+    assert deleted.status_code == 200, deleted.text
+    assert ok_names(world, await world.search(employeeId=10)) == ["A", "C", "D"]
+    assert ok_names(world, await world.search(q="review")) == []
+
+
 async def test_a_company_admin_reads_dates_in_the_companys_zone(world):
     assert ok_names(world, await world.search("admin", **{"from": "2024-11-01", "to": "2024-11-02"})) == ["C"]
     params = {"from": "2024-11-01", "to": "2024-11-02", "timezone": "UTC"}
@@ -232,6 +280,14 @@ ROLE_VIEWS = [
     ("other_admin", {}, ["G"]),
     ("other_admin", {"employeeId": 10}, []),
     ("other_admin", {"taskId": 250}, []),
+    ("other_admin", {"projectId": [7, 9]}, ["G"]),
+    ("employee", {"employeeId": 10, "projectId": 8}, ["C"]),
+    ("employee", {"taskId": 250, "from": "2024-10-01", "to": "2024-11-01"}, ["A"]),
+    ("team_leader", {"employeeId": [11, 21]}, ["E", "F"]),
+    ("team_leader", {"projectId": 9}, []),
+    ("admin", {"taskId": [250, 900]}, ["A", "E", "D"]),
+    ("company_key", {"projectId": 9}, []),
+    ("platform_key", {"employeeId": [10, 21], "to": "2024-10-15T00:00:00Z"}, ["A", "B", "G"]),
 ]
 
 
@@ -293,6 +349,35 @@ async def test_inserts_between_pages_neither_repeat_nor_skip_a_log(world):
     assert len(all_ids) == 11 and len(later) == 3
     assert [int(n) for n in later] == [i for i in all_ids if i not in world.ids.values()][1:]
     assert seen[:3] == ["A", "E", later[0]]  # the log tied with E's start time, after it by id
+
+
+async def test_newest_first_pages_skip_nothing_while_logs_are_added(world):
+    first = await world.search(limit=3, order="-startTime")
+    assert ok_names(world, first) == ["D", "C", "F"]
+    new = [  # one after the cursor's position in time (already read past), one tied with F, one older
+        {"taskId": 252, "userId": 10, "startTime": "2024-11-20T08:00:00Z", "endTime": "2024-11-20T09:00:00Z"},
+        {"taskId": 251, "userId": 10, "startTime": "2024-10-15T12:00:00Z", "endTime": "2024-10-15T12:30:00Z"},
+        {"taskId": 252, "userId": 11, "startTime": "2024-09-20T08:00:00Z", "endTime": "2024-09-20T09:00:00Z"},
+    ]
+    created_ids = []
+    for body in new:
+        created = await world.http.post(
+            f"/tasklogs/bulk/create/{body['userId']}/", json=[body], headers=world.caller("platform_key")
+        )
+        assert created.status_code == 200, created.text
+        created_ids.append(created.json()["data"]["created"][0]["taskLogId"])
+    seen = ok_names(world, first)
+    cursor = first.json()["nextCursor"]
+    while cursor:
+        response = await world.search(limit=3, order="-startTime", cursor=cursor)
+        seen += ok_names(world, response)
+        cursor = response.json()["nextCursor"]
+    # Every log of the first read once, in order; the newest new log lies behind the cursor (the next walk
+    # finds it); the log tied with F's start has a larger id, so it sorts before F, also behind the cursor.
+    assert [n for n in seen if n in ORDER] == ORDER[::-1]
+    assert len(seen) == len(set(seen))
+    assert [n for n in seen if n not in ORDER] == [str(created_ids[2])]
+    assert ok_names(world, await world.search(order="-startTime", limit=2)) == [str(created_ids[0]), "D"]
 
 
 async def test_a_tampered_or_foreign_cursor_is_refused(world):

@@ -80,6 +80,9 @@ def local_days_touched(start: datetime, end: datetime, tz: ZoneInfo) -> list[dat
 _INSTANT = timedelta(microseconds=1)
 
 
+# Cached: lists and exports format one duration per log (a million for an
+# export), and durations repeat; the look-up costs a fifth of the formatting.
+@lru_cache(maxsize=4096)
 def hours_minutes(seconds: int) -> str:
     """23400 -> '6:30' (minutes rounded down, hours unbounded)."""
     sign = "-" if seconds < 0 else ""

@@ -218,10 +218,17 @@ def _search_select(search: LogSearch, after: KeysetPosition | None, limit: int) 
     through their tasks --, (start_time, id) and (updated_at)."""
     log = _LOG_TABLE.c
     stmt = _view_select()
+    # One employee or task (the usual query) is a plain equality: the planner
+    # then knows it reads one range of the index, where `= ANY(list)` has it
+    # guess at a list and sort the rows by employee to join them.
     if search.employee_ids is not None:
-        stmt = stmt.where(among(log.user_id, ids_param("employee_ids")))
+        one = len(search.employee_ids) == 1
+        stmt = stmt.where(
+            log.user_id == bindparam("employee_id") if one else among(log.user_id, ids_param("employee_ids"))
+        )
     if search.task_ids is not None:
-        stmt = stmt.where(among(log.task_id, ids_param("task_ids")))
+        one = len(search.task_ids) == 1
+        stmt = stmt.where(log.task_id == bindparam("task_id") if one else among(log.task_id, ids_param("task_ids")))
     if search.project_ids is not None:
         stmt = stmt.where(_project_tasks(log.task_id, ids_param("project_ids")))
     if search.company_id is not None:
@@ -249,7 +256,9 @@ def _search_select(search: LogSearch, after: KeysetPosition | None, limit: int) 
 def _search_params(search: LogSearch) -> dict[str, Any]:
     return {
         "employee_ids": search.employee_ids,
+        "employee_id": search.employee_ids[0] if search.employee_ids and len(search.employee_ids) == 1 else None,
         "task_ids": search.task_ids,
+        "task_id": search.task_ids[0] if search.task_ids and len(search.task_ids) == 1 else None,
         "project_ids": search.project_ids,
         "company_id": search.company_id,
         "start": search.start,

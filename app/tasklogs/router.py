@@ -556,17 +556,25 @@ async def restore_task_log(log_id: LogId, session: Session, settings: AppSetting
 async def get_task_log_history(
     log_id: LogId,
     session: Session,
+    settings: AppSettings,
     actor: Actor,
     limit: Annotated[int, Query(ge=1, le=1000, description="Changes per page (at most 1,000).", examples=[100])] = 100,
     cursor: Annotated[
         str | None,
         Query(
-            max_length=64, description=("The `nextCursor` of the previous page; omit for the first."), examples=["0-17"]
+            max_length=512,
+            description=(
+                "The `nextCursor` of the previous page of this log's history; omit for the first. Opaque and "
+                "signed: altered, or given to another log's history, it is a 422 `INVALID_CURSOR`."
+            ),
+            examples=["eyJxIjoiYWJjIiwicCI6WzAsMTddfQ.c2lnbmF0dXJl"],
         ),
     ] = None,
 ) -> EnvelopeResponse:
     """The changes of the log, oldest first, a page of `limit` at a time (follow `nextCursor`, null on the
     last page): who (`actor`), when, in which request (`requestId`), and the log `before` and `after`. For
     the log's owner and the company's admins and keys."""
-    changes, next_cursor = await service.task_log_history(session, log_id, actor=actor, limit=limit, after=cursor)
+    changes, next_cursor = await service.task_log_history(
+        session, settings, log_id, actor=actor, limit=limit, cursor=cursor
+    )
     return ok("Task log history", changes, nextCursor=next_cursor)

@@ -260,5 +260,11 @@ class TaskLogSearchAnswer(Envelope[list[TaskLogOut]]):
 
 class TaskLogHistoryAnswer(Envelope[list[TaskLogChangeOut]]):
     next_cursor: str | None = Field(
-        None, alias="nextCursor", description="Give it back as `cursor` for the next page; null on the last page."
+        None,
+        alias="nextCursor",
+        description=(
+            "Give it back as `cursor` to this log's history for the next page; null on the last page. "
+            "Opaque and signed, valid only for this log."
+        ),
+        examples=["eyJxIjoiYWJjIiwicCI6WzAsMTddfQ.c2lnbmF0dXJl"],
     )

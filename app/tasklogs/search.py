@@ -7,8 +7,10 @@ client can send the same query for everyone), team leaders, admins and
 company keys their company, platform keys everything. Ids of another company
 simply match nothing."""
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -204,13 +206,27 @@ async def export_rows(
 ) -> AsyncIterator[list[TaskLogRow]]:
     """Every log of the search in order, a batch at a time, each batch its
     own short session and keyset query (no connection is held while the
-    client reads)."""
-    after: KeysetPosition | None = None
-    while True:
+    client reads). The next batch is read while the caller formats and
+    sends this one, so the database and the service work at the same time;
+    at most two batches are held."""
+
+    async def batch_after(after: KeysetPosition | None) -> list[TaskLogRow]:
         async with sessionmaker() as session:
-            rows = await task_log_repository(session).search(search, after, batch)
-        if rows:
+            return await task_log_repository(session).search(search, after, batch)
+
+    reading = asyncio.ensure_future(batch_after(None))
+    try:
+        while True:
+            rows = await reading
+            if len(rows) < batch:
+                if rows:
+                    yield rows
+                return
+            reading = asyncio.ensure_future(batch_after(KeysetPosition(rows[-1].start_time, rows[-1].id)))
             yield rows
-        if len(rows) < batch:
-            return
-        after = KeysetPosition(rows[-1].start_time, rows[-1].id)
+    finally:
+        # The client went away (or the stream failed): the read ahead is not wanted.
+        if not reading.done():
+            reading.cancel()
+            with suppress(asyncio.CancelledError):
+                await reading

@@ -40,6 +40,7 @@ from app.core.timeutil import (
     zone,
 )
 from app.reference.repository import EmployeeContext, ReferenceRepository, TaskContext
+from app.tasklogs.cursors import cursor_key, decode_cursor, encode_cursor, invalid_cursor, query_scope
 from app.tasklogs.history import Change, FeedCursor, change_view, history_repository
 from app.tasklogs.repository import (
     InsertedLog,
@@ -778,12 +779,13 @@ async def list_task_logs(
 
 
 async def task_log_history(
-    session: AsyncSession, log_id: int, *, actor: Principal, limit: int | None = None, after: str | None = None
+    session: AsyncSession, settings: Settings, log_id: int, *, actor: Principal, limit: int, cursor: str | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The changes of a log, oldest first (also after it was deleted), at
-    most `limit` after the cursor `after`, and the cursor of the next page
-    (None on the last). For the log's owner, and for admins and keys of its
-    company."""
+    most `limit` after the position `cursor` holds, and the cursor of the
+    next page (None on the last). For the log's owner, and for admins and
+    keys of its company. The cursors are signed like the search's and bound
+    to the log: altered, or given to another log's history, they are 422."""
     repo = history_repository(session)
     latest = await repo.latest_of_log(log_id)
     if latest is None or not actor.sees(latest.company_id):
@@ -791,16 +793,20 @@ async def task_log_history(
     owner = (latest.after or latest.before or {}).get("userId")
     if not actor.acts_for_others and not (owner is not None and actor.is_self(owner)):
         raise Forbidden("Only the log's owner and admins may read its history.")
-    if limit is None:
-        return [change_view(c) for c in await repo.of_log(log_id)], None
-    try:
-        start = FeedCursor.parse(after)
-    except InputRejected as exc:
-        raise InputRejected([FieldError("cursor", "Not a cursor of this history.", "INVALID_CURSOR")]) from exc
+    key, scope = cursor_key(settings), query_scope(history_of=log_id)
+    start = FeedCursor(0, 0) if cursor is None else _history_position(decode_cursor(key, scope, cursor))
     changes = await repo.page_of_log(log_id, start, limit + 1)
-    more = len(changes) > limit
-    changes = changes[:limit]
-    return [change_view(c) for c in changes], str(FeedCursor.of(changes[-1])) if more else None
+    if len(changes) <= limit:
+        return [change_view(c) for c in changes], None
+    last = FeedCursor.of(changes[limit - 1])
+    return [change_view(c) for c in changes[:limit]], encode_cursor(key, scope, [last.xid, last.seq])
+
+
+def _history_position(position: list[Any]) -> FeedCursor:
+    """The (xid, seq) a history cursor holds; its signature is already checked."""
+    if len(position) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in position):
+        raise invalid_cursor("Not a cursor of this history: start again without a cursor.")
+    return FeedCursor(*position)
 
 
 async def change_feed(
