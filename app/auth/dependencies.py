@@ -31,7 +31,8 @@ api_key_scheme = APIKeyHeader(
     name="X-API-Key",
     auto_error=False,
     scheme_name="ApiKeyAuth",
-    description="A service's key, made with `tasklogs apikey create --name NAME [--company-id ID]`.",
+    description="A service's key, made with `tasklogs apikey create --name NAME [--company-id ID] "
+    "[--expires-in-days D] [--rate-limit N]`. An expired key answers 401 API_KEY_EXPIRED.",
 )
 
 
