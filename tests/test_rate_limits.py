@@ -138,13 +138,24 @@ async def test_a_refused_request_writes_nothing_and_says_when_to_retry(backend, 
 
 
 async def test_a_write_with_an_idempotency_key_counts_once(backend, redis_settings):
-    """The keyed write authenticates before its handler, which asks again: one request, one count."""
-    async with running_app(backend, rate_limit_per_minute=5, **redis_settings) as (_, http):
+    """The keyed write authenticates before its handler, which asks again:
+    one request, one count; above the quota it is refused and nothing is
+    kept under its key."""
+    async with running_app(backend, rate_limit_per_minute=2, **redis_settings) as (_, http):
         await seeded(backend, http)
         key = {"X-API-Key": await backend.api_key("sync", company_id=1)}
         keyed = await http.post("/tasklog/create/", json=log(), headers={**key, "Idempotency-Key": "retry-1"})
         assert keyed.status_code == 200, keyed.text
-        assert remaining(keyed) == 4
+        assert remaining(keyed) == 1
+        assert (await http.get("/tasks/250/", headers=key)).status_code == 200
+        refused = await http.post(
+            "/tasklog/create/",
+            json=log(start="2024-10-30T09:00:00Z", end="2024-10-30T10:00:00Z"),
+            headers={**key, "Idempotency-Key": "retry-2"},
+        )
+        assert_rate_limited(refused, "per-key", 2)
+    assert await backend.scalar("SELECT count(*) FROM task_logs") == 1
+    assert [tuple(r) for r in await backend.rows("SELECT key FROM idempotency_keys")] == [("retry-1",)]
 
 
 async def test_a_keys_own_limit_replaces_the_default(backend, redis_settings):

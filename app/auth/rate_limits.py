@@ -142,10 +142,11 @@ class WorkerCounters:
         return window.used, window.ends - now
 
     def _forget_finished(self, now: float) -> None:
-        for caller, window in list(self._windows.items()):
-            if window.ends > now:
+        while self._windows:
+            oldest = next(iter(self._windows))
+            if self._windows[oldest].ends > now:
                 break
-            del self._windows[caller]
+            del self._windows[oldest]
         while len(self._windows) >= self.MAX_CALLERS:
             del self._windows[next(iter(self._windows))]
 
