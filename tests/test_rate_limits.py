@@ -22,9 +22,11 @@ from unittest import mock
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from app.auth import rate_limits
+from app.core.settings import Settings
 from app.main import create_app
 from tests.conftest import IN_CI
 from tests.factories import log, seed
@@ -239,6 +241,11 @@ async def test_without_redis_each_worker_counts_on_its_own(backend):
         with mock.patch.object(rate_limits.time, "monotonic", return_value=later):
             again = await first.get("/tasks/250/", headers=key)
         assert again.status_code == 200 and remaining(again) == 1 and window_seconds(again) == 60
+
+
+def test_a_redis_url_that_is_not_one_is_refused_at_start():
+    with pytest.raises(ValidationError, match="TASKLOGS_REDIS_URL must start with redis://"):
+        Settings(redis_url="http://127.0.0.1:6379")
 
 
 def test_worker_counters_stay_bounded():

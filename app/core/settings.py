@@ -163,6 +163,14 @@ class Settings(BaseSettings):
             )
         return secret
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, url: str | None) -> str | None:
+        # Said at start, in the setting's name, rather than by the Redis client at the first request.
+        if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("TASKLOGS_REDIS_URL must start with redis://, rediss:// or unix://")
+        return url
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
