@@ -5,6 +5,7 @@ import asyncio
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -66,6 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument(
         "--company-id", type=int, default=None, help="acts as that company's admin; without it, a platform key"
     )
+    create.add_argument(
+        "--expires-in-days",
+        type=_bounded_int(0, 36_500),
+        default=365,
+        help="the key stops working after this many days (default 365; 0: never, which warns)",
+    )
+    create.add_argument(
+        "--rate-limit",
+        type=_bounded_int(1, 1_000_000),
+        default=None,
+        help="requests per minute for this key (default: TASKLOGS_RATE_LIMIT_PER_MINUTE, "
+        f"{settings.rate_limit_per_minute})",
+    )
     keys.add_parser("list", help="list keys (never the keys themselves)")
     revoke = keys.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id", type=int)
@@ -116,6 +130,21 @@ def main(argv: list[str] | None = None) -> int:
 
         return asyncio.run(apikey_command(settings, args))
     return 0
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+
+    return parse
 
 
 def _safe_url(url: str) -> str:

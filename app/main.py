@@ -12,6 +12,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.auth.key_cache import KeyCache
+from app.auth.key_usage import KeyUsage
+from app.auth.rate_limits import RateLimiter
 from app.auth.repository import ApiKeyRepository
 from app.auth.tokens import verification_key
 from app.core.database import WriterQueue, create_engine, make_read_sessionmaker, make_sessionmaker
@@ -23,6 +25,7 @@ from app.core.openapi import install_openapi
 from app.core.responses import EnvelopeResponse
 from app.core.routing import include_routers
 from app.core.settings import Settings, get_settings
+from app.core.timeutil import utcnow
 from app.notifications.router import router as notifications_router
 from app.operations.router import router as operations_router
 from app.reference.router import router as reference_router
@@ -60,7 +63,7 @@ async def _check_authentication(app: FastAPI) -> None:
     if app.state.jwt_key is not None:
         return
     async with app.state.sessionmaker() as session:
-        if await ApiKeyRepository(session).any_active():
+        if await ApiKeyRepository(session).any_usable(utcnow()):
             return
     raise RuntimeError(
         "Refusing to start without authentication: set TASKLOGS_JWT_SECRET or TASKLOGS_JWT_PUBLIC_KEY, "
@@ -92,6 +95,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.read_sessionmaker = make_read_sessionmaker(engine, app.state.settings)
     app.state.writer_queue = WriterQueue(app.state.settings)  # one per engine: SQLite's writers queue FIFO
+    app.state.key_usage = KeyUsage(app.state.sessionmaker, app.state.writer_queue)
+    app.state.rate_limiter = RateLimiter(app.state.settings)
     purge: asyncio.Task[None] | None = None
     try:
         await _check_authentication(app)
@@ -105,6 +110,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             purge.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purge
+        await app.state.key_usage.drain()
+        await app.state.rate_limiter.close()
         await engine.dispose()
 
 
@@ -152,7 +159,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "ETag", "Retry-After", "Idempotent-Replayed"],
+            expose_headers=[
+                "X-Request-ID",
+                "ETag",
+                "Retry-After",
+                "Idempotent-Replayed",
+                "RateLimit",
+                "RateLimit-Policy",
+            ],
         )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -113,12 +113,12 @@ class Backend:
     def token(self, employee_id: int, company_id: int = 1, **overrides: Any) -> str:
         return issue_token(self.settings(**overrides), employee_id, company_id)
 
-    async def api_key(self, name: str = "test", company_id: int | None = None) -> str:
-        """A new API key (a platform key without company_id)."""
+    async def api_key(self, name: str = "test", company_id: int | None = None, **options: Any) -> str:
+        """A new API key (a platform key without company_id); `options`: expires_at, rate_limit_per_minute."""
         key = new_key()
         sessionmaker = make_sessionmaker(self.engine)
         async with sessionmaker() as session, session.begin():
-            await ApiKeyRepository(session).add(name, company_id, key)
+            await ApiKeyRepository(session).add(name, company_id, key, **options)
         return key
 
     async def clean(self) -> None:

@@ -457,7 +457,8 @@ async def test_token_and_apikey_commands_round_trip(anon_client, backend, capsys
     expect(await http.get("/tasks/250/", headers={"Authorization": f"Bearer {token}"}), 200)
     assert await print_token(settings, 999, 1.0) == 1
 
-    assert await apikey_command(settings, argparse.Namespace(action="create", name="sync", company_id=1)) == 0
+    created = argparse.Namespace(action="create", name="sync", company_id=1, expires_in_days=365, rate_limit=None)
+    assert await apikey_command(settings, created) == 0
     key = capsys.readouterr().out.strip()
     assert key.startswith("tlk_")
     expect(await http.get("/tasks/250/", headers={"X-API-Key": key}), 200)

@@ -118,6 +118,26 @@ async def test_upgrade_to_head_twice_changes_nothing(empty_database):
     assert await schema_differences(empty_database) == []
 
 
+async def test_keys_made_before_0008_keep_working_without_expiry_or_own_limit(empty_database):
+    await migrate(empty_database, "upgrade", "0007")
+
+    def add_key(c: Any) -> None:
+        c.execute(text("INSERT INTO api_keys (name, key_hash, prefix) VALUES ('old', :h, 'tlk_old')"), {"h": "0" * 64})
+
+    await on_connection(empty_database, add_key)
+    await migrate(empty_database, "upgrade", "head")
+    columns = "expires_at, last_used_at, rate_limit_per_minute"
+
+    def read_key(c: Any) -> Any:
+        return c.execute(text(f"SELECT {columns} FROM api_keys WHERE name = 'old'")).one()
+
+    assert tuple(await on_connection(empty_database, read_key)) == (None, None, None)
+    await migrate(empty_database, "downgrade", "0007")
+    assert (await on_connection(empty_database, lambda c: c.execute(text("SELECT name FROM api_keys")).all())) == [
+        ("old",)
+    ]
+
+
 # ---------------------------------------------------------------- constraints
 
 

@@ -197,9 +197,12 @@ def failing_commit(served: Served) -> Iterator[list[bool]]:
     armed: list[bool] = []
     engine = served.app.state.engine.sync_engine
 
-    def fail_once(_conn: Any) -> None:
+    def fail_once(conn: Any) -> None:
         if armed:
             armed.clear()
+            # A connection that broke is gone: SQLAlchemy invalidates a real one, so that the pool
+            # never hands out its unfinished transaction again (the pool may hold several connections).
+            conn.invalidate()
             raise OperationalError("COMMIT", {}, ConnectionResetError("connection lost at COMMIT"))
 
     event.listen(engine, "commit", fail_once)

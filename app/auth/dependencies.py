@@ -10,13 +10,16 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.key_cache import KeyCache
+from app.auth.key_cache import KeyCache, TrustedKey
+from app.auth.key_usage import KeyUsage
 from app.auth.principal import ANONYMOUS, Principal
-from app.auth.repository import ApiKeyRepository
+from app.auth.rate_limits import RateLimited, RateLimiter
+from app.auth.repository import ApiKeyRepository, KeyAccess
 from app.auth.tokens import TokenError, decode_token
 from app.core.database import Session
 from app.core.errors import AppError
 from app.core.schemas import MAX_ID
+from app.core.timeutil import iso_utc, utcnow
 from app.reference.repository import ReferenceRepository
 
 bearer_scheme = HTTPBearer(
@@ -28,7 +31,8 @@ api_key_scheme = APIKeyHeader(
     name="X-API-Key",
     auto_error=False,
     scheme_name="ApiKeyAuth",
-    description="A service's key, made with `tasklogs apikey create --name NAME [--company-id ID]`.",
+    description="A service's key, made with `tasklogs apikey create --name NAME [--company-id ID] "
+    "[--expires-in-days D] [--rate-limit N]`. An expired key answers 401 API_KEY_EXPIRED.",
 )
 
 
@@ -53,11 +57,30 @@ async def authenticate_once(request: Request, session: AsyncSession) -> Principa
     runs (keys are kept per caller), and the handler's `Actor` reuses it."""
     known = getattr(request.state, "actor", None)
     if isinstance(known, Principal):
+        over_limit = getattr(request.state, "over_limit", None)
+        if isinstance(over_limit, RateLimited):
+            raise over_limit  # counted once per request, however often asked
         return known
     principal = await authenticate(request, session)
     request.state.actor = principal
     request.state.principal = principal.label  # for the access log line
+    await _spend_rate_limit(request, principal)
     return principal
+
+
+async def _spend_rate_limit(request: Request, principal: Principal) -> None:
+    """Count the request against the caller's quota. The RateLimit header
+    fields go on the answer whatever it is (the access middleware adds
+    them); above the quota the answer is 429 RATE_LIMITED."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    budget = await limiter.spend(principal)
+    if budget is None:
+        return
+    request.state.answer_headers = budget.headers()
+    if budget.exceeded:
+        whom = "an employee" if principal.kind == "employee" else "this API key"
+        request.state.over_limit = RateLimited(budget, whom)
+        raise request.state.over_limit
 
 
 async def authenticate(request: Request, session: AsyncSession) -> Principal:
@@ -122,19 +145,32 @@ async def _key_principal(request: Request, session: AsyncSession, key: str | Non
     if key is None:
         raise Unauthorized("NO_ACCESS_TOKEN", "Send 'Authorization: Bearer <token>' or an 'X-API-Key' header.")
     key = key.strip()
-    trusted: KeyCache = request.app.state.key_cache
-    principal = trusted.get(key)
-    if principal is not None:
-        return principal
-    row = await ApiKeyRepository(session).active_by_key(key)
-    if row is None:
-        raise Unauthorized("INVALID_API_KEY", "The API key is unknown or revoked.")
+    now = utcnow()
+    cache: KeyCache = request.app.state.key_cache
+    trusted = cache.get(key)
+    if trusted is None:
+        row = await ApiKeyRepository(session).unrevoked_by_key(key)
+        if row is None:
+            raise Unauthorized("INVALID_API_KEY", "The API key is unknown or revoked.")
+        trusted = TrustedKey(row.id, _key_holder(row), row.expires_at)
+        if not trusted.expired(now):
+            cache.remember(key, trusted)
+    # Checked on every request, cached or not: a remembered key stops at its expiry.
+    if trusted.expires_at is not None and trusted.expired(now):
+        raise Unauthorized("API_KEY_EXPIRED", f"The API key expired at {iso_utc(trusted.expires_at)}.")
+    usage: KeyUsage = request.app.state.key_usage
+    usage.used(trusted.key_id, now)
+    return trusted.principal
+
+
+def _key_holder(row: KeyAccess) -> Principal:
+    """A company key acts as its company's admin; a key without a company, as the platform."""
+    label = f"apikey:{row.id}"
     if row.company_id is None:
-        principal = Principal(kind="platform_key", label=f"apikey:{row.id}")
-    else:
-        principal = Principal(kind="company_key", label=f"apikey:{row.id}", company_id=row.company_id)
-    trusted.remember(key, principal)
-    return principal
+        return Principal(kind="platform_key", label=label, rate_limit_per_minute=row.rate_limit_per_minute)
+    return Principal(
+        kind="company_key", label=label, company_id=row.company_id, rate_limit_per_minute=row.rate_limit_per_minute
+    )
 
 
 Actor = Annotated[Principal, Depends(current_principal)]

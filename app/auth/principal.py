@@ -12,6 +12,8 @@ class Principal:
     company_id: int | None = None
     is_admin: bool = False
     is_team_leader: bool = False
+    # A key's own requests per minute (`apikey create --rate-limit`); None: the default for its kind.
+    rate_limit_per_minute: int | None = None
 
     @property
     def is_platform(self) -> bool:

@@ -174,7 +174,10 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                # Headers that belong on the answer whatever it is, left by the request's handling
+                # (the rate-limit fields, set when the caller is authenticated).
+                also = scope["state"].get("answer_headers", ())
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode()), *also]
             await send(message)
 
         try:

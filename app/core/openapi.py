@@ -29,12 +29,12 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "maxLength": 128},
     },
     "RateLimit-Policy": {
-        "description": 'The caller\'s rate limit (IETF RateLimit header fields), e.g. `"default";q=600;w=60`: '
-        "`q` requests per `w` seconds, per API key or per bearer employee.",
+        "description": 'The caller\'s rate limit (IETF RateLimit header fields), e.g. `"per-key";q=600;w=60`: '
+        "`q` requests per `w` seconds; the policy is `per-key` for an API key, `per-employee` for a bearer token.",
         "schema": {"type": "string"},
     },
     "RateLimit": {
-        "description": 'What is left of the limit, e.g. `"default";r=599;t=42`: `r` requests remain, the window '
+        "description": 'What is left of the limit, e.g. `"per-key";r=599;t=42`: `r` requests remain, the window '
         "resets in `t` seconds.",
         "schema": {"type": "string"},
     },

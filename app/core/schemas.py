@@ -127,7 +127,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         400: "Malformed request (e.g. the body is not JSON).",
         401: "No valid credentials: `error_code` is NO_ACCESS_TOKEN, INVALID_ACCESS_TOKEN, TOKEN_EXPIRED, "
-        "USER_NOT_FOUND, USER_INACTIVE or INVALID_API_KEY.",
+        "USER_NOT_FOUND, USER_INACTIVE, INVALID_API_KEY or API_KEY_EXPIRED.",
         403: "FORBIDDEN: the caller's role does not allow this.",
         503: "SERVICE_UNAVAILABLE: the database cannot answer now; retry after `Retry-After` seconds.",
         404: "Not found.",
@@ -135,9 +135,12 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         412: "VERSION_CONFLICT: If-Match names an older version; `data` holds the current log.",
         413: "Too many items in one request.",
         422: "The input breaks a rule; `errors` lists each field.",
+        429: "RATE_LIMITED: the caller made more requests this minute than its quota; retry after "
+        "`Retry-After` seconds (the `RateLimit` and `RateLimit-Policy` headers tell the quota and what is left); "
+        "or, on a write with an Idempotency-Key, TOO_MANY_IDEMPOTENCY_KEYS.",
     }
     models: dict[int, type[ErrorEnvelope]] = {409: ConflictEnvelope}
     return {c: {"model": models.get(c, ErrorEnvelope), "description": descriptions.get(c, "Error")} for c in codes}
 
 
-AUTH_ERRORS = error_responses(401, 403, 422, 503)
+AUTH_ERRORS = error_responses(401, 403, 422, 429, 503)

@@ -94,6 +94,28 @@ class Settings(BaseSettings):
         description="How long a worker trusts an API key the database accepted before asking "
         "again; a revoked key keeps working up to this long. 0: ask on every request.",
     )
+    rate_limit_per_minute: int = Field(
+        600,
+        ge=0,
+        description="Requests per minute one API key may make (a key made with `--rate-limit` has its own); "
+        "above it 429 RATE_LIMITED. 0: no limit.",
+    )
+    rate_limit_per_minute_employee: int = Field(
+        300,
+        ge=0,
+        description="Requests per minute one employee may make with bearer tokens; above it 429 RATE_LIMITED. "
+        "0: no limit.",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis that holds the rate-limit counters, shared by every worker and replica "
+        "(redis://host:6379/0). Unset: each worker counts on its own, in memory.",
+    )
+    redis_key_prefix: str = Field(
+        "tasklogs:",
+        max_length=100,
+        description="Prefix of this service's Redis keys, for deployments that share one Redis.",
+    )
     auth_disabled: bool = Field(
         False,
         description="Answer every request without credentials (as a platform key). For local "
@@ -140,6 +162,14 @@ class Settings(BaseSettings):
                 "(for example `openssl rand -hex 32`)"
             )
         return secret
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, url: str | None) -> str | None:
+        # Said at start, in the setting's name, rather than by the Redis client at the first request.
+        if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("TASKLOGS_REDIS_URL must start with redis://, rediss:// or unix://")
+        return url
 
     @property
     def is_sqlite(self) -> bool:

@@ -173,6 +173,11 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: never
+    # Written at most once a minute per key (app/auth/key_usage.py).
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Requests per minute; None: TASKLOGS_RATE_LIMIT_PER_MINUTE.
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
     __table_args__ = ({"sqlite_autoincrement": True},)
 
 
