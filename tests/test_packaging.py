@@ -33,7 +33,9 @@ def test_dockerfile_is_multi_stage_non_root_with_healthcheck():
 def test_compose_runs_postgres_a_one_shot_migration_and_two_api_workers():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"db", "migrate", "api"}
+    assert set(services) == {"db", "redis", "migrate", "api"}
+    # The workers share one rate-limit budget per caller through Redis.
+    assert services["api"]["environment"]["TASKLOGS_REDIS_URL"] == "redis://redis:6379/0"
     assert "pgdata" in compose["volumes"] and any("pgdata" in v for v in services["db"]["volumes"])
     assert services["db"]["healthcheck"]["test"]
     assert services["migrate"]["command"] == ["migrate"]
@@ -41,6 +43,7 @@ def test_compose_runs_postgres_a_one_shot_migration_and_two_api_workers():
     assert services["api"]["command"] == ["serve", "--workers", "2"]
     assert services["api"]["depends_on"] == {
         "db": {"condition": "service_healthy"},
+        "redis": {"condition": "service_healthy"},
         "migrate": {"condition": "service_completed_successfully"},
     }
     assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
