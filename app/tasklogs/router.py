@@ -567,7 +567,7 @@ async def get_task_log_history(
                 "The `nextCursor` of the previous page of this log's history; omit for the first. Opaque and "
                 "signed: altered, or given to another log's history, it is a 422 `INVALID_CURSOR`."
             ),
-            examples=["eyJxIjoiYWJjIiwicCI6WzAsMTddfQ.c2lnbmF0dXJl"],
+            # No example: a cursor is signed with this deployment's secret, so any fixed one is a 422.
         ),
     ] = None,
 ) -> EnvelopeResponse:
