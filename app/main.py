@@ -25,6 +25,7 @@ from app.notifications.router import router as notifications_router
 from app.operations.router import router as operations_router
 from app.reference.router import router as reference_router
 from app.tasklogs.router import router as tasklogs_router
+from app.timers.router import router as timers_router
 from app.timesheets.router import router as timesheets_router
 
 DESCRIPTION = """
@@ -73,6 +74,7 @@ TAGS = [
         "name": "Timesheets",
         "description": "Working hours per day, week, month, task, project or employee; JSON, CSV and XLSX.",
     },
+    {"name": "Timers", "description": "Running timers kept on the server; stopping one creates its task log."},
     {"name": "Notifications", "description": "Alerts for admins, e.g. a project over its allocated hours."},
     {
         "name": "Reference data",
@@ -135,7 +137,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     install_error_handlers(app)
-    include_routers(app, tasklogs_router, notifications_router, reference_router, timesheets_router, operations_router)
+    include_routers(
+        app,
+        tasklogs_router,
+        timers_router,
+        notifications_router,
+        reference_router,
+        timesheets_router,
+        operations_router,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -210,6 +210,27 @@ def _subject(user_id: int, task_id: int, ctx: _Context) -> _Subject | Problem:
     return _Subject(task, zone(employee.timezone))
 
 
+class LogSubject(NamedTuple):
+    """Where a log of one employee on one task would belong."""
+
+    task: TaskContext
+    employee: EmployeeContext
+    zone: ZoneInfo
+
+
+async def log_subject(session: AsyncSession, actor: Principal, task_id: int, user_id: int) -> LogSubject:
+    """The task and employee of a log this caller would write for `user_id` on
+    `task_id`, judged by the create's own rules (403 for another's time, 422
+    as a create answers). For time that becomes a log later: running timers."""
+    _require_may_write_for(actor, {user_id})
+    ctx = await _load_context(session, actor, {task_id}, {user_id})
+    subject = _subject(user_id, task_id, ctx)
+    if not isinstance(subject, _Subject):
+        field_name, problem, code = subject
+        raise InputRejected([FieldError(field_name, problem, code)])
+    return LogSubject(subject.task, ctx.employees[user_id], subject.zone)
+
+
 def _check(index: int, fields: dict[str, Any], subject: _Subject | Problem, limits: _Limits) -> Draft | Problem:
     """One item against every rule; the first broken rule is its problem."""
     if not isinstance(subject, _Subject):
