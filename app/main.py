@@ -27,6 +27,7 @@ from app.reference.router import router as reference_router
 from app.tasklogs.router import router as tasklogs_router
 from app.timers.router import router as timers_router
 from app.timesheets.router import router as timesheets_router
+from app.timewarnings.router import router as timewarnings_router
 
 DESCRIPTION = """
 Records the time people spend on tasks. Compatible with the **Task Logs** module of the Dyzo API v2.0.0:
@@ -75,6 +76,7 @@ TAGS = [
         "description": "Working hours per day, week, month, task, project or employee; JSON, CSV and XLSX.",
     },
     {"name": "Timers", "description": "Running timers kept on the server; stopping one creates its task log."},
+    {"name": "Time warnings", "description": "Over-logged days and overlapping logs, kept true by every write."},
     {"name": "Notifications", "description": "Alerts for admins, e.g. a project over its allocated hours."},
     {
         "name": "Reference data",
@@ -141,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app,
         tasklogs_router,
         timers_router,
+        timewarnings_router,
         notifications_router,
         reference_router,
         timesheets_router,

@@ -51,7 +51,7 @@ class TimerRepository:
             # Only the timer's row: a stop and an edit of the same timer take turns.
             stmt = stmt.with_for_update(of=RunningTimer)
         row = (await self.session.execute(stmt)).first()
-        return None if row is None else TimerRow(*row)
+        return None if row is None else TimerRow._make(row)
 
     async def running_of(self, user_id: int, *, lock: bool = False) -> TimerRow | None:
         return await self._one(RunningTimer.user_id == user_id, lock)
@@ -107,4 +107,4 @@ class TimerRepository:
         rows = await self.session.execute(
             _VIEW.where(*where).order_by(RunningTimer.start_time, RunningTimer.id).offset(offset).limit(limit)
         )
-        return [TimerRow(*r) for r in rows], int(total or 0)
+        return [TimerRow._make(r) for r in rows], int(total or 0)
