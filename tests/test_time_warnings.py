@@ -3,6 +3,7 @@ that create their condition, resolved by the system when an edit or delete
 removes it, reopened when it returns; an ignored warning stays ignored while
 its condition holds; local days in the employee's zone; access per role."""
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -245,3 +246,39 @@ async def test_a_create_that_opens_no_warning_runs_no_warning_statement(backend)
     finally:
         await client.aclose()
         await lifespan.__aexit__(None, None, None)
+
+
+async def test_timer_stops_and_bulk_uploads_keep_warnings_too(client, backend):
+    await seed(client)
+    earlier = await create(client, log(start="2024-10-29T09:00:00Z", end="2024-10-29T10:00:00Z"))
+    started = await client.post(
+        "/timers/start/", json={"taskId": 251, "userId": 10, "startTime": "2024-10-29T09:30:00Z"}
+    )
+    assert started.status_code == 200, started.text
+    stopped = await client.post("/timers/stop/10/", json={"endTime": "2024-10-29T11:00:00Z"})
+    assert stopped.status_code == 200, stopped.text
+    timed = stopped.json()["data"]["taskLogId"]
+    assert [w["taskLogIds"] for w in await warnings(client, type="OVERLAPPING_LOG")] == [[earlier, timed]]
+
+    day = [log(user_id=11, start=f"2024-10-30T{h:02d}:00:00Z", end=f"2024-10-30T{h + 1:02d}:00:00Z") for h in range(13)]
+    uploaded = await client.post("/tasklogs/bulk/create/11/", json=day)
+    assert uploaded.status_code == 200, uploaded.text
+    (over,) = await warnings(client, type="OVER_LOGGED")
+    assert (over["userId"], over["date"], over["totalSeconds"]) == (11, "2024-10-30", 13 * 3600)
+
+
+async def test_concurrent_writes_to_one_over_logged_day_keep_one_warning(client, backend):
+    await seed(client)
+    await create(client, log(start="2024-10-29T00:00:00Z", end="2024-10-29T12:00:00Z"))
+    bodies = [
+        log(task_id=251, start=f"2024-10-29T{12 + i}:00:00Z", end=f"2024-10-29T{12 + i}:30:00Z") for i in range(10)
+    ]
+    responses = await asyncio.gather(*(client.post("/tasklog/create/", json=b) for b in bodies))
+    assert [r.status_code for r in responses] == [200] * 10, [r.text for r in responses]
+    (over,) = await warnings(client)
+    assert await backend.scalar("SELECT count(*) FROM time_warnings") == 1
+    # On PostgreSQL each concurrent writer stored the total its own snapshot
+    # saw (as its answer's dailyTotals); the next write of the day sets it right.
+    await create(client, log(task_id=252, start="2024-10-29T23:00:00Z", end="2024-10-29T23:30:00Z"))
+    (over,) = await warnings(client)
+    assert over["totalSeconds"] == 17 * 3600 + 1800

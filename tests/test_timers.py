@@ -306,3 +306,12 @@ async def test_running_timers_survive_a_restart(client, backend):
         await fresh.aclose()
         await lifespan.__aexit__(None, None, None)
     assert await running_count(backend) == 0 and await log_count(backend) == 1
+
+
+async def test_concurrent_stops_create_one_log(client, backend):
+    await seed(client)
+    await start(client, {"taskId": 250, "userId": 10, "startTime": hours_from_now(-1)})
+    responses = await asyncio.gather(*(client.post("/timers/stop/10/", json={}) for _ in range(5)))
+    assert Counter(r.status_code for r in responses) == {200: 1, 404: 4}, [r.text for r in responses]
+    assert {r.json()["error_code"] for r in responses if r.status_code == 404} == {"NO_RUNNING_TIMER"}
+    assert await log_count(backend) == 1 and await running_count(backend) == 0
