@@ -108,8 +108,18 @@ async def start_timer(session: AsyncSession, settings: Settings, body: TimerStar
             "TIMER_ALREADY_RUNNING",
             data=None if running is None else timer_view(running, _now()),
         )
-    started = await repo.get(timer_id)
-    assert started is not None  # inserted by this transaction
+    description = body.description or ""
+    employee = subject.employee
+    started = TimerRow(
+        timer_id,
+        user_id,
+        body.task_id,
+        subject.task.project_id,
+        start,
+        description,
+        employee.company_id,
+        employee.timezone,
+    )
     return StartResult(timer_view(started, _now()), stopped)
 
 

@@ -18,7 +18,7 @@ listed, never stored (so it has no id and cannot be acted on)."""
 
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.core.errors import FieldError, Forbidden, InputRejected, NotFound
 from app.core.settings import Settings
-from app.core.timeutil import local_day, utcnow, zone
+from app.core.timeutil import LocalDay, local_day, utcnow, zone
 from app.models import Company, Employee
 from app.tasklogs.repository import NearbyLog, task_log_repository
 from app.timewarnings.repository import (
@@ -135,7 +135,7 @@ async def list_time_warnings(
     if not actor.reads_company_logs:
         if filters.user_id is not None and filters.user_id != actor.employee_id:
             return WarningPage([], 0, page, page_size)
-        filters = WarningFilters(**{**vars(filters), "user_id": actor.employee_id})
+        filters = replace(filters, user_id=actor.employee_id)
     if filters.type == UNDER_LOGGED:
         found = await _under_logged_days(session, settings, filters)
         start = (page - 1) * page_size
@@ -167,27 +167,23 @@ async def _under_logged_days(
             ]
         )
     employees = await _active_employees(session, filters.company_id, filters.user_id)
-    days: dict[int, list[tuple[date, datetime, datetime]]] = {}
+    window = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+    working = [day for day in window if day.isoweekday() in settings.working_days]
+    days: dict[int, list[LocalDay]] = {}
     for user_id, zone_name in employees:
         tz = zone(zone_name)
         local_today = utcnow().astimezone(tz).date()
-        days[user_id] = [
-            (d, bounds.start, bounds.end)
-            for offset in range((last - first).days + 1)
-            if (d := first + timedelta(days=offset)) < local_today
-            and d.isoweekday() in settings.working_days
-            and (bounds := local_day(d, tz))
-        ]
+        days[user_id] = [local_day(day, tz) for day in working if day < local_today]
     longest = timedelta(hours=settings.max_log_hours)
-    ranges = [(u, ds[0][1] - longest, ds[-1][2]) for u, ds in days.items() if ds]
+    ranges = [(user_id, ds[0].start - longest, ds[-1].end) for user_id, ds in days.items() if ds]
     by_user: dict[int, list[NearbyLog]] = {}
     for log in await task_log_repository(session).logs_starting_between(ranges):
         by_user.setdefault(log.user_id, []).append(log)
     minimum = settings.min_daily_hours * 3600
     found: list[dict[str, Any]] = []
     for user_id, user_days in days.items():
-        for day, start, end in user_days:
-            lo, hi = int(start.timestamp()), int(end.timestamp())
+        for local in user_days:
+            lo, hi = int(local.start.timestamp()), int(local.end.timestamp())
             seconds = sum(max(0, min(log.end, hi) - max(log.start, lo)) for log in by_user.get(user_id, []))
             if seconds < minimum:
                 found.append(
@@ -195,7 +191,7 @@ async def _under_logged_days(
                         "warningId": None,
                         "type": UNDER_LOGGED,
                         "userId": user_id,
-                        "date": day.isoformat(),
+                        "date": local.day.isoformat(),
                         "totalSeconds": seconds,
                         "taskLogIds": [],
                         "status": "open",
