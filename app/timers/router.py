@@ -165,8 +165,10 @@ async def list_timers(
             examples=[1],
         ),
     ] = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    page: Annotated[int, Query(ge=1, le=1_000_000, examples=[1])] = 1,
+    page_size: Annotated[
+        int, Query(ge=1, le=10_000, description="At most TASKLOGS_MAX_PAGE_SIZE.", examples=[50])
+    ] = 50,
 ) -> EnvelopeResponse:
     """Running timers, longest-running first: a company's for its admins and keys, every company's for
     platform keys; employees and team leaders get their own. Another company's `companyId` is a 404."""

@@ -57,8 +57,10 @@ async def list_time_warnings(
         date | None, Query(description="First local day (inclusive).", examples=["2024-10-01"])
     ] = None,
     end_date: Annotated[date | None, Query(description="Last local day (inclusive).", examples=["2024-10-31"])] = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    page: Annotated[int, Query(ge=1, le=1_000_000, examples=[1])] = 1,
+    page_size: Annotated[
+        int, Query(ge=1, le=10_000, description="At most TASKLOGS_MAX_PAGE_SIZE.", examples=[50])
+    ] = 50,
 ) -> EnvelopeResponse:
     """Warnings of the company, newest day first: over-logged days (`OVER_LOGGED`), overlapping logs
     (`OVERLAPPING_LOG`, one per pair, naming both in `taskLogIds`) and, with `type=UNDER_LOGGED`, past working
