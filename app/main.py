@@ -30,7 +30,9 @@ from app.notifications.router import router as notifications_router
 from app.operations.router import router as operations_router
 from app.reference.router import router as reference_router
 from app.tasklogs.router import router as tasklogs_router
+from app.timers.router import router as timers_router
 from app.timesheets.router import router as timesheets_router
+from app.timewarnings.router import router as timewarnings_router
 
 DESCRIPTION = """
 Records the time people spend on tasks. Compatible with the **Task Logs** module of the Dyzo API v2.0.0:
@@ -78,6 +80,8 @@ TAGS = [
         "name": "Timesheets",
         "description": "Working hours per day, week, month, task, project or employee; JSON, CSV and XLSX.",
     },
+    {"name": "Timers", "description": "Running timers kept on the server; stopping one creates its task log."},
+    {"name": "Time warnings", "description": "Over-logged days and overlapping logs, kept true by every write."},
     {"name": "Notifications", "description": "Alerts for admins, e.g. a project over its allocated hours."},
     {
         "name": "Reference data",
@@ -152,7 +156,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app, settings)
     install_docs(app)
-    include_routers(app, tasklogs_router, notifications_router, reference_router, timesheets_router, operations_router)
+    include_routers(
+        app,
+        tasklogs_router,
+        timers_router,
+        timewarnings_router,
+        notifications_router,
+        reference_router,
+        timesheets_router,
+        operations_router,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -47,6 +47,17 @@ class Settings(BaseSettings):
     max_daily_hours: float = Field(
         12.0, gt=0, description="A day total above this gives a DAILY_HOURS_EXCEEDED warning (never blocks)."
     )
+    min_daily_hours: float = Field(
+        0,
+        ge=0,
+        description="A past working day whose total is below this is an UNDER_LOGGED time warning, "
+        "computed when listed (0: off).",
+    )
+    working_days: list[int] = Field(
+        [1, 2, 3, 4, 5],
+        description="Working days for UNDER_LOGGED, as ISO weekdays in a JSON list (1 Monday ... 7 Sunday), "
+        "in each employee's zone.",
+    )
     bulk_max_items: int = Field(
         1000, ge=1, le=10_000, description="Most task logs accepted in one bulk request (413 above)."
     )
@@ -151,6 +162,13 @@ class Settings(BaseSettings):
         None, description="When set, GET /metrics needs 'Authorization: Bearer <token>'."
     )
     readiness_timeout_seconds: float = Field(2.0, gt=0, description="How long /readyz waits for the database.")
+
+    @field_validator("working_days")
+    @classmethod
+    def _weekdays(cls, days: list[int]) -> list[int]:
+        if any(not 1 <= day <= 7 for day in days):
+            raise ValueError("TASKLOGS_WORKING_DAYS holds ISO weekdays, 1 (Monday) to 7 (Sunday)")
+        return days
 
     @field_validator("jwt_secret")
     @classmethod

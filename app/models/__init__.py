@@ -1,7 +1,7 @@
 """The tables. The schema itself is created only by the Alembic migrations;
 these classes must stay in step with them (a test compares the two)."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Identity,
     Index,
@@ -222,3 +223,54 @@ class IdempotencyKey(Base):
     response_headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class RunningTimer(Base):
+    """A timer that is running now. Only running timers are kept, one row per
+    employee: the unique employee column is what makes "one running timer per
+    person" true under concurrent starts. Stopping one deletes its row in the
+    transaction that creates its task log."""
+
+    __tablename__ = "running_timers"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"), unique=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    start_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    # Never hand a stopped timer's id to a new one.
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+
+class TimeWarning(Base):
+    """A stored time warning of one employee: a local day logged over the
+    daily maximum (OVER_LOGGED, `subject` the date), or two of their logs
+    that overlap (OVERLAPPING_LOG, `subject` "<first>-<second>", the smaller
+    log id first). Kept true by every write (app/timewarnings/service.py):
+    its status is open, ignored or resolved."""
+
+    __tablename__ = "time_warnings"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)  # the employee's local day
+    total_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    first_log_id: Mapped[int | None] = mapped_column(BigInteger)
+    second_log_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    # "system" when a write removed the condition; else who resolved it.
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    action_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+    __table_args__ = (
+        # One warning per condition: a write that finds it again updates it.
+        UniqueConstraint("user_id", "type", "subject"),
+        Index("ix_time_warnings_user_id_day", "user_id", "day"),
+        {"sqlite_autoincrement": True},
+    )

@@ -52,6 +52,7 @@ from app.tasklogs.repository import (
     task_log_repository,
 )
 from app.tasklogs.schemas import TaskLogBulkItem, TaskLogCreate, TaskLogUpdate
+from app.timewarnings.service import keep_time_warnings
 
 DUPLICATE_MESSAGE = "Duplicate Time Log."
 
@@ -209,6 +210,27 @@ def _subject(user_id: int, task_id: int, ctx: _Context) -> _Subject | Problem:
     if task.company_id != employee.company_id:
         return "taskId", f"Task {task_id} belongs to another company than employee {user_id}.", "COMPANY_MISMATCH"
     return _Subject(task, zone(employee.timezone))
+
+
+class LogSubject(NamedTuple):
+    """Where a log of one employee on one task would belong."""
+
+    task: TaskContext
+    employee: EmployeeContext
+    zone: ZoneInfo
+
+
+async def log_subject(session: AsyncSession, actor: Principal, task_id: int, user_id: int) -> LogSubject:
+    """The task and employee of a log this caller would write for `user_id` on
+    `task_id`, judged by the create's own rules (403 for another's time, 422
+    as a create answers). For time that becomes a log later: running timers."""
+    _require_may_write_for(actor, {user_id})
+    ctx = await _load_context(session, actor, {task_id}, {user_id})
+    subject = _subject(user_id, task_id, ctx)
+    if not isinstance(subject, _Subject):
+        field_name, problem, code = subject
+        raise InputRejected([FieldError(field_name, problem, code)])
+    return LogSubject(subject.task, ctx.employees[user_id], subject.zone)
 
 
 def _check(index: int, fields: dict[str, Any], subject: _Subject | Problem, limits: _Limits) -> Draft | Problem:
@@ -449,7 +471,9 @@ async def update_task_log(
     assert after is not None  # locked by this transaction
 
     result = WriteResult(created=[task_log_view(after)])
-    await _report_days(session, settings, result, spans=[before, draft], zones=_zones(ctx), written={log_id})
+    await _report_days(
+        session, settings, result, spans=[before, draft], zones=_zones(ctx), written={log_id}, removed={log_id}
+    )
     # The log may have moved: its old task and project lose the old time.
     result.allocation = await record_time_changes(session, _time_of(ctx, added=[(log_id, draft)], removed=[before]))
     await history_repository(session).record(
@@ -473,7 +497,7 @@ async def delete_task_log(
     await repo.delete(log_id)
     ctx = await _load_context(session, actor, {before.task_id}, {before.user_id})
     result = WriteResult()
-    await _report_days(session, settings, result, spans=[before], zones=_zones(ctx), written=set())
+    await _report_days(session, settings, result, spans=[before], zones=_zones(ctx), written=set(), removed={log_id})
     result.allocation = await record_time_changes(session, _time_of(ctx, removed=[before]))
     await history_repository(session).record(
         [Change(log_id, before.company_id, "delete", before.version + 1, task_log_view(before), None)], actor.label
@@ -579,11 +603,13 @@ async def _report_days(
     spans: Sequence[Span],
     zones: dict[int, str],
     written: set[int],
+    removed: AbstractSet[int] = frozenset(),
 ) -> None:
     """Daily totals of every local day the write touched, and its warnings
     (overlaps, long days), into `result`; the same for every kind of write.
-    Reads only. `written` are the ids of the logs created or edited (checked
-    for overlaps)."""
+    `written` are the ids of the logs created or edited (checked for
+    overlaps), `removed` those whose old time an edit or delete took away.
+    Writes only the stored time warnings that change (`keep_time_warnings`)."""
     if not spans:
         return
     windows: dict[tuple[int, date], LocalDay] = {}
@@ -618,8 +644,12 @@ async def _report_days(
         key: nearby.seconds_in(key[0], _epoch(bounds.start), _epoch(bounds.end)) for key, bounds in windows.items()
     }
     # The written logs are among the nearby ones: they lie in the touched days.
-    for log_id, other_id in sorted(nearby.overlaps_of(written)):
+    overlaps = sorted(nearby.overlaps_of(written))
+    for log_id, other_id in overlaps:
         result.warnings.append({"code": "OVERLAPPING_LOG", "taskLogId": log_id, "overlapsTaskLogId": other_id})
+    await keep_time_warnings(
+        session, settings, totals=totals, overlaps=overlaps, logs=nearby.logs, zones=zones, removed=removed
+    )
     for user_id, day in sorted(windows):
         seconds = totals.get((user_id, day), 0)
         result.daily_totals.append(
