@@ -4,14 +4,18 @@ Its ids match the examples of the Dyzo documentation (employee 10, tasks
 250-252), so the Swagger UI's example bodies work as they are. Loading is
 idempotent: reference data is upserted and logs are deduplicated."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from app.auth.principal import SYSTEM
 from app.core.database import create_engine, make_sessionmaker
 from app.core.settings import Settings
+from app.core.timeutil import utcnow
 from app.reference import service as reference
 from app.reference.schemas import CompanyIn, EmployeeIn, ProjectIn, TaskIn
 from app.tasklogs.service import create_task_logs
+from app.timers.repository import TimerRepository
+from app.timers.schemas import TimerStart
+from app.timers.service import start_timer
 
 COMPANY_ID = 1
 
@@ -62,6 +66,8 @@ async def load_demo(settings: Settings) -> str:
                 (250, 10, "2024-10-28T09:00:00", "2024-10-28T12:00:00", "Login form"),
                 (251, 10, "2024-10-28T13:00:00", "2024-10-28T14:30:00", "Reviewed pull requests"),
                 (253, 11, "2024-10-28T10:00:00", "2024-10-28T17:30:00", "Sync conflict handling"),
+                # Overlaps the one before: time warning 1 (OVERLAPPING_LOG), for the warnings endpoints.
+                (253, 11, "2024-10-28T17:00:00", "2024-10-28T18:00:00", "Sync conflict follow-up"),
             ]
             await create_task_logs(
                 session,
@@ -80,10 +86,20 @@ async def load_demo(settings: Settings) -> str:
                 batch=True,
                 actor=SYSTEM,
             )
+            # Employee 10's timer has been running for half an hour: timer 1, for the timer endpoints.
+            if await TimerRepository(session).running_of(10) is None:
+                started = (utcnow() - timedelta(minutes=30)).replace(tzinfo=None, microsecond=0).isoformat() + "Z"
+                await start_timer(
+                    session,
+                    settings,
+                    TimerStart(task_id=250, user_id=10, description="Login page", start_time=started),
+                    actor=SYSTEM,
+                )
     finally:
         await engine.dispose()
     return (
         "Demo company 1 (Europe/Berlin) loaded: admin 1, employees 10 and 11, projects 7 (8 h allocated, 4:30 "
-        "logged) and 8, tasks 250-253. The documentation's bulk example for employee 10 takes project 7 over "
-        "its allocation and notifies admin 1."
+        "logged) and 8, tasks 250-253, employee 10's running timer and employee 11's overlapping logs (time "
+        "warning 1). The documentation's bulk example for employee 10 takes project 7 over its allocation and "
+        "notifies admin 1."
     )

@@ -26,29 +26,33 @@ from app.timers.schemas import (
 router = Router(tags=["Timers"], responses=AUTH_ERRORS)
 
 UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="The employee whose timer it is.", examples=[10])]
-TimerId = Annotated[int, Path(alias="timerId", ge=1, le=MAX_ID, examples=[5])]
+TimerId = Annotated[int, Path(alias="timerId", ge=1, le=MAX_ID, examples=[1])]
 
+# The demo company's (`tasklogs demo`): employee 10's timer (timer 1) runs, employee 11's does not.
 START_EXAMPLES: dict[str, Any] = {
-    "own": {"summary": "Start my timer now", "value": {"taskId": 250, "description": "Login page"}},
+    "now": {
+        "summary": "Start a timer now (an employee's own token may leave out userId)",
+        "value": {"taskId": 253, "userId": 11, "description": "Offline sync"},
+    },
     "forEmployee": {
         "summary": "An admin starts an employee's timer at a local time",
-        "value": {"taskId": 250, "userId": 10, "startTime": "2024-10-29T09:00:00"},
+        "value": {"taskId": 253, "userId": 11, "startTime": "2024-10-29T09:00:00"},
     },
     "switch": {
         "summary": "Switch task: stop the running timer (creating its log) and start this one",
-        "value": {"taskId": 251, "stopRunning": True},
+        "value": {"taskId": 251, "userId": 10, "stopRunning": True},
     },
 }
 STOP_EXAMPLES: dict[str, Any] = {
     "now": {"summary": "Stop now", "value": {}},
-    "at": {
-        "summary": "Stop at a given time with a final description",
-        "value": {"endTime": "2024-10-29T10:30:00Z", "description": "Login page done"},
+    "described": {
+        "summary": "Stop now with a final description (an `endTime` stops it earlier)",
+        "value": {"description": "Login page done"},
     },
 }
 EDIT_EXAMPLES: dict[str, Any] = {
     "task": {"summary": "Move the timer to another task", "value": {"taskId": 251}},
-    "start": {"summary": "It started earlier", "value": {"startTime": "2024-10-29T08:45:00Z"}},
+    "describe": {"summary": "Say what it is for", "value": {"description": "Login page and session expiry"}},
 }
 
 

@@ -36,7 +36,7 @@ class TimerStart(ApiModel):
         "instead of answering 409 TIMER_ALREADY_RUNNING.",
     )
 
-    model_config = {"json_schema_extra": {"examples": [{"taskId": 250, "description": "Login page"}]}}
+    model_config = {"json_schema_extra": {"examples": [{"taskId": 253, "userId": 11, "description": "Offline sync"}]}}
 
 
 class TimerStop(ApiModel):

@@ -17,13 +17,14 @@ from app.timewarnings.schemas import TimeWarningAction, TimeWarningActionAnswer,
 
 router = Router(tags=["Time warnings"], responses=AUTH_ERRORS)
 
+# The demo company's (`tasklogs demo`): employee 11's overlapping logs are time warning 1.
 ACTION_EXAMPLES: dict[str, Any] = {
     "ignore": {
-        "summary": "An admin ignores two warnings",
-        "value": {"warningIds": [3, 4], "action": "ignore", "note": "Conference day, agreed with HR"},
+        "summary": "An admin ignores a warning",
+        "value": {"warningIds": [1], "action": "ignore", "note": "Handover call, agreed with the team lead"},
     },
-    "resolve": {"summary": "Resolve one", "value": {"warningIds": [5], "action": "resolve"}},
-    "reopen": {"summary": "Reopen one", "value": {"warningIds": [3], "action": "reopen"}},
+    "resolve": {"summary": "Resolve one", "value": {"warningIds": [1], "action": "resolve"}},
+    "reopen": {"summary": "Reopen one", "value": {"warningIds": [1], "action": "reopen"}},
 }
 
 

@@ -11,13 +11,13 @@ from app.tasklogs.schemas import Pagination
 class TimeWarningAction(ApiModel):
     """What to do with some warnings: all of them, or none."""
 
-    warning_ids: list[Id] = Field(min_length=1, max_length=1000, examples=[[3, 4]])
+    warning_ids: list[Id] = Field(min_length=1, max_length=1000, examples=[[1]])
     action: Literal["ignore", "resolve", "reopen"] = Field(examples=["ignore"])
     note: Annotated[CleanText | None, Field(max_length=2000, examples=["Conference day, agreed with HR"])] = None
 
     model_config = {
         "json_schema_extra": {
-            "examples": [{"warningIds": [3, 4], "action": "ignore", "note": "Conference day, agreed with HR"}]
+            "examples": [{"warningIds": [1], "action": "ignore", "note": "Handover call, agreed with the team lead"}]
         }
     }
 
