@@ -26,6 +26,7 @@ from app.operations.router import router as operations_router
 from app.reference.router import router as reference_router
 from app.tasklogs.router import router as tasklogs_router
 from app.timesheets.router import router as timesheets_router
+from app.webhooks.router import router as webhooks_router
 
 DESCRIPTION = """
 Records the time people spend on tasks. Compatible with the **Task Logs** module of the Dyzo API v2.0.0:
@@ -79,6 +80,7 @@ TAGS = [
         "description": "Companies, employees, projects and tasks mirrored from the "
         "platform (written by platform services and company admins).",
     },
+    {"name": "Webhooks", "description": "Signed event deliveries to other services, and what became of them."},
     {"name": "Operations", "description": "Health, readiness and metrics for orchestrators and dashboards."},
 ]
 
@@ -135,7 +137,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     install_error_handlers(app)
-    include_routers(app, tasklogs_router, notifications_router, reference_router, timesheets_router, operations_router)
+    include_routers(
+        app,
+        tasklogs_router,
+        notifications_router,
+        reference_router,
+        timesheets_router,
+        webhooks_router,
+        operations_router,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

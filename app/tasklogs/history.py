@@ -19,7 +19,12 @@ The price: a long transaction that has written in this database holds the
 feed back (not the writers) until it ends.
 
 SQLite has one writer at a time: `xid` is always 0 there and `seq` (the
-rowid) is commit order."""
+rowid) is commit order.
+
+Each change also queues its event for other services in the outbox
+(app/events/outbox.py), pointing at the change row: on PostgreSQL in the
+same statement as the append (the outbox INSERT reads the appended rows
+from a CTE), so the outbox adds no round trip to a write."""
 
 import functools
 from dataclasses import dataclass
@@ -44,6 +49,7 @@ from app.core.errors import FieldError, InputRejected
 from app.core.observability import request_id_var
 from app.core.sql import RowsTable, for_dialect
 from app.core.timeutil import iso_utc
+from app.events.outbox import OUTBOX, TASK_LOG_EVENTS, task_log_event_type
 from app.models import TaskLogChange
 
 _CHANGES = cast(Table, TaskLogChange.__table__)
@@ -132,9 +138,13 @@ def _feed(company: bool, horizon: bool) -> Any:
     return stmt.order_by(TaskLogChange.xid, TaskLogChange.seq).limit(bindparam("limit"))
 
 
+_OUTBOX_OF_CHANGE = ["type", "company_id", "task_log_id", "change_seq"]
+
+
 @functools.cache
 def _append_rows() -> Any:
-    """PostgreSQL: the changes as arrays (one prepared statement whatever the count)."""
+    """PostgreSQL: the changes as arrays (one prepared statement whatever the
+    count), and their events in the outbox, in one statement."""
     src = CHANGES.source("postgresql", [])
     rows = select(
         src.c.task_log_id,
@@ -146,7 +156,16 @@ def _append_rows() -> Any:
         src.c.before,
         src.c.after,
     ).order_by(src.c.n)
-    return insert(_CHANGES).from_select(_APPENDED, rows)
+    appended = (
+        insert(_CHANGES)
+        .from_select(_APPENDED, rows)
+        .returning(_CHANGES.c.seq, _CHANGES.c.task_log_id, _CHANGES.c.company_id, _CHANGES.c.action)
+        .cte("appended")
+    )
+    events = select(
+        task_log_event_type(appended.c.action), appended.c.company_id, appended.c.task_log_id, appended.c.seq
+    ).order_by(appended.c.seq)
+    return insert(OUTBOX).from_select(_OUTBOX_OF_CHANGE, events).add_cte(appended)
 
 
 class HistoryRepository:
@@ -164,8 +183,9 @@ class HistoryRepository:
             await self._append(changes, actor, request_id_var.get())
 
     async def _append(self, changes: list[Change], actor: str, request_id: str | None) -> None:
-        await self.session.execute(
-            insert(_CHANGES),
+        # SQLite runs in-process: a second statement costs no round trip.
+        appended = await self.session.execute(
+            insert(_CHANGES).returning(_CHANGES.c.seq, sort_by_parameter_order=True),
             [
                 {
                     "task_log_id": c.task_log_id,
@@ -178,6 +198,18 @@ class HistoryRepository:
                     "after": c.after,
                 }
                 for c in changes
+            ],
+        )
+        await self.session.execute(
+            insert(OUTBOX),
+            [
+                {
+                    "type": TASK_LOG_EVENTS[c.action],
+                    "company_id": c.company_id,
+                    "task_log_id": c.task_log_id,
+                    "change_seq": seq,
+                }
+                for c, seq in zip(changes, appended.scalars().all(), strict=True)
             ],
         )
 
