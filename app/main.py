@@ -26,6 +26,7 @@ from app.operations.router import router as operations_router
 from app.reference.router import router as reference_router
 from app.tasklogs.router import router as tasklogs_router
 from app.timesheets.router import router as timesheets_router
+from app.webhooks.dispatcher import InProcessDispatcher
 from app.webhooks.router import router as webhooks_router
 
 DESCRIPTION = """
@@ -93,14 +94,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.read_sessionmaker = make_read_sessionmaker(engine, app.state.settings)
     app.state.writer_queue = WriterQueue(app.state.settings)  # one per engine: SQLite's writers queue FIFO
     purge: asyncio.Task[None] | None = None
+    dispatcher: InProcessDispatcher | None = None
     try:
         await _check_authentication(app)
         minutes = app.state.settings.idempotency_purge_minutes
         if minutes > 0:
             purge = asyncio.create_task(purge_periodically(app.state.sessionmaker, app.state.writer_queue, minutes))
+        dispatcher = InProcessDispatcher.start(app.state.sessionmaker, app.state.writer_queue, app.state.settings)
         _tune_garbage_collector()
         yield
     finally:
+        if dispatcher is not None:
+            await dispatcher.stop()
         if purge is not None:
             purge.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -111,7 +111,9 @@ class Backend:
         self.engine: AsyncEngine = create_engine(Settings(database_url=url))
 
     def settings(self, **overrides: Any) -> Settings:
-        return Settings(**{"database_url": self.url, "jwt_secret": TEST_JWT_SECRET, **overrides})
+        # No webhook dispatcher in the apps of tests, unless a test asks for one.
+        defaults = {"database_url": self.url, "jwt_secret": TEST_JWT_SECRET, "worker_inprocess": False}
+        return Settings(**{**defaults, **overrides})
 
     def token(self, employee_id: int, company_id: int = 1, **overrides: Any) -> str:
         return issue_token(self.settings(**overrides), employee_id, company_id)

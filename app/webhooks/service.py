@@ -21,9 +21,9 @@ from app.events.outbox import NewEvent, record_events
 from app.models import Company, Webhook
 from app.webhooks.repository import DeliveryRow, webhook_repository
 from app.webhooks.schemas import WebhookCreate, WebhookUpdate
+from app.webhooks.signing import SECRET_PREFIX
 from app.webhooks.urls import check_webhook_url
 
-SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of every secret, no secret itself
 # After a rotation the old secret signs beside the new one this long.
 PREVIOUS_SECRET_HOURS = 24
 
