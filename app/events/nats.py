@@ -22,6 +22,11 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 ACK_TIMEOUT_SECONDS = 5.0
 
 
+async def _log_error(exc: Exception) -> None:
+    # The client's own default prints a traceback for each failed connect.
+    log.debug("NATS client error: %s: %s", type(exc).__name__, exc)
+
+
 class NatsPublisher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -35,11 +40,16 @@ class NatsPublisher:
         if self._client is not None and self._client.is_connected and self._stream is not None:
             return self._stream
         await self.close()
-        # Reconnecting is left to the next round: a round that fails leaves its events waiting.
+        # One try per round, no reconnecting inside the client (its defaults
+        # retry for minutes): a round that fails leaves its events waiting
+        # and the next one connects again.
         self._client = await nats.connect(
             self.settings.nats_url or "",
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
             allow_reconnect=False,
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0,
+            error_cb=_log_error,
             name="tasklogs",
         )
         stream = self._client.jetstream(timeout=ACK_TIMEOUT_SECONDS)

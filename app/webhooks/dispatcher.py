@@ -196,7 +196,8 @@ class Dispatcher:
                 WEBHOOK_DELIVERIES.labels(label).inc()
                 WEBHOOK_LATENCY.observe(attempt.seconds)
                 delivered_to[outcome.webhook_id] = delivered_to.get(outcome.webhook_id, False) or outcome.delivered
-            for webhook_id, delivered in delivered_to.items():
+            # In id order: two workers never wait on each other's subscriptions crosswise.
+            for webhook_id, delivered in sorted(delivered_to.items()):
                 failing_since = await repo.mark_subscription(webhook_id, delivered, now)
                 limit = timedelta(hours=self.settings.webhook_disable_after_hours)
                 if failing_since is not None and now - failing_since >= limit:
