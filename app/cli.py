@@ -2,7 +2,6 @@
 
 import argparse
 import asyncio
-import contextlib
 import os
 import sys
 import tempfile
@@ -107,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         from app.webhooks.dispatcher import run_worker
 
         configure_logging(settings)
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_worker(settings))
+        asyncio.run(run_worker(settings))
     elif args.cmd == "migrate":
         asyncio.run(migrate_to_head())
         print(f"database at head: {_safe_url(settings.database_url)}")

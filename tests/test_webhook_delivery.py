@@ -3,6 +3,9 @@
 down, several workers, and nothing sent for a write that rolled back."""
 
 import asyncio
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -11,8 +14,9 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from app.core.database import WriterQueue, create_engine, make_sessionmaker
 from app.webhooks.dispatcher import Dispatcher
-from tests.conftest import make_client
+from tests.conftest import TEST_JWT_SECRET, make_client
 from tests.factories import log, seed
+from tests.live_server import ROOT
 from tests.webhook_receiver import Receiver
 
 BULK = "/tasklogs/bulk/create/{user}/"
@@ -326,3 +330,28 @@ async def test_two_workers_deliver_a_thousand_events_with_none_lost(app_client, 
     assert len(expected) == 1000
     assert set(receiver.ids()) == expected
     assert len(receiver.ids()) == 1000  # no worker died: no duplicate either
+
+
+async def test_tasklogs_worker_delivers_and_stops_on_sigterm(app_client, backend, receiver):
+    await subscribe(app_client, receiver.url)
+    env = {
+        **os.environ,
+        "TASKLOGS_DATABASE_URL": backend.url,
+        "TASKLOGS_JWT_SECRET": TEST_JWT_SECRET,
+        "TASKLOGS_WEBHOOK_ALLOW_HTTP": "true",
+        "TASKLOGS_WEBHOOK_ALLOW_PRIVATE": "true",
+        "TASKLOGS_WORKER_POLL_SECONDS": "0.05",
+    }
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.cli", "worker", env=env, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL
+    )
+    try:
+        await app_client.post("/tasklog/create/", json=log())
+        for _ in range(ROUNDS):
+            if receiver.received:
+                break
+            await asyncio.sleep(0.05)
+        assert [r.event["type"] for r in receiver.received] == ["tasklog.created"]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(worker.wait(), 30) == 0

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import signal
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -265,13 +266,21 @@ def _pinned(target: Target, headers: dict[str, str]) -> tuple[str, dict[str, str
 
 
 async def run_worker(settings: Settings) -> None:
-    """`tasklogs worker`: a dispatcher with its own engine, until interrupted."""
+    """`tasklogs worker`: a dispatcher with its own engine, until SIGTERM or
+    SIGINT. A stop cancels the round in progress: its claims stay leased
+    until their time-out, then another worker sends them again."""
     from app.core.database import create_engine, make_sessionmaker
 
     engine = create_engine(settings)
     dispatcher = Dispatcher(make_sessionmaker(engine), WriterQueue(settings), settings)
+    running = asyncio.create_task(dispatcher.run())
+    loop = asyncio.get_running_loop()
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(stop, running.cancel)
     try:
-        await dispatcher.run()
+        await running
+    except asyncio.CancelledError:
+        log.info("webhook dispatcher stopped")
     finally:
         await dispatcher.close()
         await engine.dispose()
