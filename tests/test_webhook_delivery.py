@@ -355,3 +355,27 @@ async def test_tasklogs_worker_delivers_and_stops_on_sigterm(app_client, backend
     finally:
         worker.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(worker.wait(), 30) == 0
+
+
+async def test_old_events_that_wait_for_nothing_are_purged(app_client, backend):
+    answers = {"status": 200}
+    server = Receiver(answer=lambda _: answers["status"])
+    await server.start()
+    try:
+        await subscribe(app_client, server.url)
+        await app_client.post("/tasklog/create/", json=log())
+        worker = dispatcher(backend, webhook_retry_schedule="1h")
+        try:
+            await run_until(worker, pending_count(backend))
+            answers["status"] = 500
+            waiting = (await app_client.post("/tasklog/create/", json=log(task_id=251))).json()["data"]
+            await worker.run_once()  # one failed attempt: pending for an hour
+            await backend.execute("UPDATE outbox_events SET created_at = '2020-01-01 00:00:00'")
+            assert await worker.purge_expired() == 1
+        finally:
+            await worker.close()
+        [kept] = await backend.rows("SELECT task_log_id FROM outbox_events")
+        assert kept.task_log_id == waiting["taskLogId"]
+        assert await backend.scalar("SELECT count(*) FROM webhook_deliveries") == 1
+    finally:
+        await server.stop()

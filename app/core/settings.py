@@ -157,6 +157,12 @@ class Settings(BaseSettings):
         1.0, gt=0, le=60, description="How often an idle dispatcher looks for new events and due retries."
     )
     worker_concurrency: int = Field(16, ge=1, le=256, description="Webhook requests one dispatcher has in flight.")
+    outbox_retention_days: float = Field(
+        30,
+        ge=0,
+        description="Events (and their deliveries) older than this that wait for nothing are deleted "
+        "by the dispatcher, hourly (0: kept forever).",
+    )
     nats_url: str | None = Field(
         None, description="NATS server (nats://host:4222): events are also published to JetStream. Unset: no NATS."
     )

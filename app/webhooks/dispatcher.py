@@ -51,6 +51,8 @@ LEASE_MARGIN_SECONDS = 30
 # deliveries failed together do not come back together.
 JITTER = 0.1
 BACKLOG_EVERY_SECONDS = 10.0
+PURGE_EVERY_SECONDS = 3600.0
+PURGE_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class Dispatcher:
             headers={"user-agent": f"tasklogs-webhooks/{__version__}"},
         )
         self._backlog_checked = 0.0
+        self._purged = 0.0
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -115,6 +118,9 @@ class Dispatcher:
             await self._record(attempts)
         published = await self._publish() if self.nats is not None else 0
         await self._measure_backlog()
+        if self.settings.outbox_retention_days and time.monotonic() - self._purged >= PURGE_EVERY_SECONDS:
+            self._purged = time.monotonic()
+            await self.purge_expired()
         return bool(fanned or claims or published)
 
     # ------------------------------------------------------------ one delivery
@@ -242,6 +248,21 @@ class Dispatcher:
         async with self._transaction() as session:
             await webhook_repository(session).nats_published(published)
         return len(published)
+
+    async def purge_expired(self) -> int:
+        """Delete the events older than TASKLOGS_OUTBOX_RETENTION_DAYS that
+        wait for nothing, and their deliveries, in batches; how many."""
+        before = utcnow() - timedelta(days=self.settings.outbox_retention_days)
+        purged = 0
+        while True:
+            async with self._transaction() as session:
+                batch = await webhook_repository(session).purge_done_before(before, PURGE_BATCH)
+            purged += batch
+            if batch < PURGE_BATCH:
+                break
+        if purged:
+            log.info("purged %d delivered events older than %g days", purged, self.settings.outbox_retention_days)
+        return purged
 
     async def _measure_backlog(self) -> None:
         if time.monotonic() - self._backlog_checked < BACKLOG_EVERY_SECONDS:

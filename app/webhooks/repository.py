@@ -357,6 +357,32 @@ class WebhookRepository:
         if ids:
             await self.session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(nats_pending=False))
 
+    async def purge_done_before(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` events written before `before` that wait for
+        nothing any more (taken into the queue, not due on NATS, no pending
+        delivery), with their deliveries; how many."""
+        waiting = (
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.event_id == OutboxEvent.id, WebhookDelivery.status == "pending")
+            .exists()
+        )
+        done = (
+            select(OutboxEvent.id)
+            .where(
+                OutboxEvent.created_at < before,
+                OutboxEvent.fanned_out_at.is_not(None),
+                OutboxEvent.nats_pending.is_(False),
+                ~waiting,
+            )
+            .order_by(OutboxEvent.id)
+            .limit(limit)
+        )
+        ids = list((await self.session.scalars(done)).all())
+        if ids:
+            await self.session.execute(delete(WebhookDelivery).where(WebhookDelivery.event_id.in_(ids)))
+            await self.session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(ids)))
+        return len(ids)
+
     async def oldest_waiting(self) -> datetime | None:
         """When the oldest event still waiting was written: not yet fanned
         out, pending on a subscription, or pending on NATS."""
