@@ -7,13 +7,16 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from app.core.database import WriterQueue, create_engine, make_sessionmaker
+from app.core.timeutil import utcnow
 from app.webhooks.dispatcher import Dispatcher
+from app.webhooks.repository import webhook_repository
 from tests.conftest import TEST_JWT_SECRET, make_client
 from tests.factories import log, seed
 from tests.live_server import ROOT
@@ -379,3 +382,22 @@ async def test_old_events_that_wait_for_nothing_are_purged(app_client, backend):
         assert await backend.scalar("SELECT count(*) FROM webhook_deliveries") == 1
     finally:
         await server.stop()
+
+
+async def test_claims_of_a_worker_that_died_are_taken_over_after_their_lease(app_client, backend, receiver):
+    await subscribe(app_client, receiver.url)
+    items = [log(start=f"2024-10-2{d}T09:00:00Z", end=f"2024-10-2{d}T10:00:00Z") for d in range(1, 6)]
+    assert (await app_client.post(BULK.format(user=10), json=items)).status_code == 200
+    survivor = dispatcher(backend)
+    try:
+        async with make_sessionmaker(backend.engine)() as session, session.begin():
+            repo = webhook_repository(session)
+            await repo.fan_out(100, utcnow(), to_nats=False)
+            # The dead worker claims everything, then never sends nor records anything.
+            claimed = await repo.claim(100, utcnow(), utcnow() + timedelta(seconds=0.5))
+        assert len(claimed) == 5
+        await run_until(survivor, pending_count(backend))
+    finally:
+        await survivor.close()
+    expected = {r.event_id for r in await backend.rows("SELECT event_id FROM outbox_events")}
+    assert set(receiver.ids()) == expected and len(receiver.ids()) == 5
