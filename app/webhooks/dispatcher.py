@@ -102,6 +102,9 @@ class Dispatcher:
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("dispatcher round failed: %s: %s", type(exc).__name__, exc)
                 busy = False
+            except Exception:  # a bug in one round must not stop every later delivery (logged with its traceback)
+                log.exception("dispatcher round failed")
+                busy = False
             if not busy:
                 await asyncio.sleep(self.settings.worker_poll_seconds)
 

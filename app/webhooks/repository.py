@@ -66,6 +66,15 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class DisabledWebhook:
+    """A subscription the dispatcher just disabled."""
+
+    id: int
+    company_id: int
+    url: str
+
+
+@dataclass(frozen=True)
 class FannedOutEvent:
     """An outbox event the fan-out took (and its subscribers)."""
 
@@ -318,16 +327,16 @@ class WebhookRepository:
         )
         return await self.session.scalar(select(Webhook.failing_since).where(Webhook.id == webhook_id))
 
-    async def disable(self, webhook_id: int) -> Webhook | None:
+    async def disable(self, webhook_id: int) -> DisabledWebhook | None:
         """Disable the subscription if it is still enabled; returns it then."""
         result = await self.session.execute(
             update(Webhook)
             .where(Webhook.id == webhook_id, Webhook.enabled.is_(True))
             .values(enabled=False, updated_at=func.now())
-            .returning(Webhook.id, Webhook.company_id, Webhook.url)
+            .returning(Webhook.company_id, Webhook.url)
         )
         row = result.first()
-        return Webhook(id=row.id, company_id=row.company_id, url=row.url) if row else None
+        return DisabledWebhook(webhook_id, row.company_id, row.url) if row else None
 
     async def active_admins(self, company_id: int) -> list[int]:
         stmt = select(Employee.id).where(
