@@ -165,7 +165,7 @@ class Dispatcher:
             "webhook-timestamp": str(timestamp),
             "webhook-signature": signature_header(claim.secrets, claim.event.event_id, timestamp, body),
         }
-        url, extensions = _pinned(target, headers)
+        url, extensions = pinned(target, headers)
         try:
             async with asyncio.timeout(self.settings.webhook_timeout_seconds):
                 async with self.client.stream(
@@ -276,7 +276,7 @@ class Dispatcher:
         OUTBOX_OLDEST_AGE.set((utcnow() - oldest).total_seconds() if oldest else 0)
 
 
-def _pinned(target: Target, headers: dict[str, str]) -> tuple[str, dict[str, str]]:
+def pinned(target: Target, headers: dict[str, str]) -> tuple[str, dict[str, str]]:
     """The URL to connect to the address that was checked (not to whatever
     the name resolves to a moment later), with the name kept for the Host
     header and TLS (SNI and the certificate check)."""

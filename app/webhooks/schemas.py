@@ -22,7 +22,12 @@ def _known_types(types: list[str]) -> list[str]:
 
 EventTypes = Annotated[
     list[str],
-    Field(min_length=1, max_length=len(EVENT_TYPES) + 1, examples=[["tasklog.created", "tasklog.updated"], ["*"]]),
+    Field(
+        min_length=1,
+        max_length=len(EVENT_TYPES) + 1,
+        examples=[["tasklog.created", "tasklog.updated"], ["*"]],
+        json_schema_extra={"items": {"type": "string", "enum": ["*", *EVENT_TYPES]}},
+    ),
     AfterValidator(_known_types),
 ]
 Url = Annotated[str, Field(min_length=1, max_length=MAX_URL_LENGTH, examples=[EXAMPLE_URL])]
