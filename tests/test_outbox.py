@@ -56,6 +56,12 @@ async def test_a_bulk_queues_one_event_per_created_log_and_none_for_skipped_dupl
     rows = await outbox(backend)
     assert [r.type for r in rows] == ["tasklog.created"] * 6
     assert len({r.task_log_id for r in rows}) == 6
+    # Each event points at its own log's change.
+    mismatched = await backend.scalar(
+        "SELECT count(*) FROM outbox_events o JOIN task_log_changes c ON c.seq = o.change_seq "
+        "WHERE c.task_log_id <> o.task_log_id OR c.company_id <> o.company_id"
+    )
+    assert mismatched == 0
 
 
 async def test_allocation_crossings_are_events_with_the_allocation_of_the_answer(client, backend):

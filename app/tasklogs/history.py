@@ -24,7 +24,8 @@ rowid) is commit order.
 Each change also queues its event for other services in the outbox
 (app/events/outbox.py), pointing at the change row: on PostgreSQL in the
 same statement as the append (the outbox INSERT reads the appended rows
-from a CTE), so the outbox adds no round trip to a write."""
+from a CTE), so the outbox adds no round trip to a write; on SQLite in one
+more statement, whatever the count."""
 
 import functools
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    func,
     insert,
     literal_column,
     select,
@@ -49,7 +51,7 @@ from app.core.errors import FieldError, InputRejected
 from app.core.observability import request_id_var
 from app.core.sql import RowsTable, for_dialect
 from app.core.timeutil import iso_utc
-from app.events.outbox import OUTBOX, TASK_LOG_EVENTS, task_log_event_type
+from app.events.outbox import OUTBOX, task_log_event_type
 from app.models import TaskLogChange
 
 _CHANGES = cast(Table, TaskLogChange.__table__)
@@ -168,6 +170,20 @@ def _append_rows() -> Any:
     return insert(OUTBOX).from_select(_OUTBOX_OF_CHANGE, events).add_cte(appended)
 
 
+@functools.cache
+def _events_of_newest_changes() -> Any:
+    """SQLite: the events of the :count changes just appended. They are the
+    table's newest: SQLite gives a new row the highest rowid plus one, and
+    the transaction holds the database's only write lock."""
+    newest = select(func.max(_CHANGES.c.seq)).scalar_subquery()
+    rows = (
+        select(task_log_event_type(_CHANGES.c.action), _CHANGES.c.company_id, _CHANGES.c.task_log_id, _CHANGES.c.seq)
+        .where(_CHANGES.c.seq > newest - bindparam("count"))
+        .order_by(_CHANGES.c.seq)
+    )
+    return insert(OUTBOX).from_select(_OUTBOX_OF_CHANGE, rows)
+
+
 class HistoryRepository:
     """Shared SQL; `history_repository(session)` picks the database's own."""
 
@@ -183,9 +199,8 @@ class HistoryRepository:
             await self._append(changes, actor, request_id_var.get())
 
     async def _append(self, changes: list[Change], actor: str, request_id: str | None) -> None:
-        # SQLite runs in-process: a second statement costs no round trip.
-        appended = await self.session.execute(
-            insert(_CHANGES).returning(_CHANGES.c.seq, sort_by_parameter_order=True),
+        await self.session.execute(
+            insert(_CHANGES),
             [
                 {
                     "task_log_id": c.task_log_id,
@@ -200,18 +215,8 @@ class HistoryRepository:
                 for c in changes
             ],
         )
-        await self.session.execute(
-            insert(OUTBOX),
-            [
-                {
-                    "type": TASK_LOG_EVENTS[c.action],
-                    "company_id": c.company_id,
-                    "task_log_id": c.task_log_id,
-                    "change_seq": seq,
-                }
-                for c, seq in zip(changes, appended.scalars().all(), strict=True)
-            ],
-        )
+        # SQLite runs in-process: a second statement costs no round trip.
+        await self.session.execute(_events_of_newest_changes(), {"count": len(changes)})
 
     async def of_log(self, task_log_id: int) -> list[TaskLogChange]:
         stmt = (
