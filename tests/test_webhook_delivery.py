@@ -401,3 +401,21 @@ async def test_claims_of_a_worker_that_died_are_taken_over_after_their_lease(app
         await survivor.close()
     expected = {r.event_id for r in await backend.rows("SELECT event_id FROM outbox_events")}
     assert set(receiver.ids()) == expected and len(receiver.ids()) == 5
+
+
+async def test_a_redirect_is_a_failed_attempt_and_is_not_followed(app_client, backend):
+    server = Receiver(answer=lambda _: "redirect")
+    await server.start()
+    try:
+        await subscribe(app_client, server.url)
+        await app_client.post("/tasklog/create/", json=log())
+        worker = dispatcher(backend, webhook_retry_schedule="")
+        try:
+            await run_until(worker, pending_count(backend))
+        finally:
+            await worker.close()
+        assert len(server.received) == 1  # the Location was not asked for
+        [row] = await backend.rows("SELECT status, last_status_code FROM webhook_deliveries")
+        assert (row.status, row.last_status_code) == ("failed", 307)
+    finally:
+        await server.stop()

@@ -1,7 +1,8 @@
 """A real HTTP receiver of webhooks for tests: uvicorn serving a small ASGI
 app on a free loopback port, in the test's event loop. It records every
 request (headers and body) and answers what the test's `answer` function
-says: a status code, or "hang" to wait past the sender's time-out."""
+says: a status code, "hang" to wait past the sender's time-out, or
+"redirect" (a 307 to another path of its own)."""
 
 import asyncio
 from collections.abc import Callable
@@ -57,6 +58,9 @@ class Receiver:
             answer = 200
         body = b"" if answer == 204 else b"ok"  # a 204 has no body
         headers = [(b"content-length", str(len(body)).encode())]
+        if answer == "redirect":
+            answer = 307
+            headers.append((b"location", f"http://127.0.0.1:{self.port}/elsewhere".encode()))
         await send({"type": "http.response.start", "status": int(answer), "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
