@@ -78,7 +78,7 @@ def pending_count(backend) -> Callable[[], Awaitable[bool]]:
     return none_pending
 
 
-async def test_deliveries_are_signed_as_standard_webhooks_verify_them(app_client, backend, receiver):
+async def test_deliveries_are_signed_as_standard_webhooks_verify_them(app_client, backend, receiver, caplog):
     hook = await subscribe(app_client, receiver.url)
     created = (await app_client.post("/tasklog/create/", json=log())).json()["data"]
     worker = dispatcher(backend)
@@ -90,6 +90,10 @@ async def test_deliveries_are_signed_as_standard_webhooks_verify_them(app_client
         assert verified["companyId"] == 1 and verified["id"] == request.headers["webhook-id"]
         assert request.headers["webhook-id"].startswith("evt_")
         assert request.headers["content-type"] == "application/json"
+        # Each attempt is a log line that names its event (and never the secret).
+        attempts = [getattr(r, "fields", {}) for r in caplog.records if r.name == "tasklogs.webhooks"]
+        assert any(f.get("eventId") == request.event_id and f.get("statusCode") == 204 for f in attempts)
+        assert hook["secret"] not in caplog.text
 
         # After a rotation both secrets sign, for receivers that have not switched yet.
         rotated = (await app_client.post(f"/webhooks/{hook['webhookId']}/rotate-secret/")).json()["data"]
@@ -298,10 +302,14 @@ async def test_serve_delivers_in_process(backend, receiver):
         await subscribe(http, receiver.url)
         await http.post("/tasklog/create/", json=log())
         for _ in range(ROUNDS):
-            if receiver.received:
+            if await backend.scalar("SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'"):
                 break
             await asyncio.sleep(0.05)
         assert [r.event["type"] for r in receiver.received] == ["tasklog.created"]
+        metrics = (await http.get("/metrics")).text
+        assert 'tasklogs_webhook_deliveries_total{outcome="delivered"}' in metrics
+        assert "tasklogs_webhook_delivery_seconds_count" in metrics
+        assert "tasklogs_outbox_oldest_waiting_seconds" in metrics
     finally:
         await http.aclose()
         await lifespan.__aexit__(None, None, None)
