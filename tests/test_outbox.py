@@ -5,7 +5,7 @@ from typing import Any
 
 from app.core.database import make_sessionmaker
 from app.events.outbox import StoredEvent
-from app.webhooks.repository import WebhookRepository
+from app.webhooks.repository import webhook_repository
 from tests.factories import log, seed
 
 BULK = "/tasklogs/bulk/create/{user}/"
@@ -18,11 +18,11 @@ async def outbox(backend) -> list[Any]:
 
 
 async def payloads(backend) -> list[dict[str, Any]]:
-    """The outbox's events as receivers get them (built by the dispatcher's own code)."""
+    """The outbox's events as receivers get them, read and built by the dispatcher's own code (as
+    due on NATS, which reads every event the same way)."""
+    await backend.execute("UPDATE outbox_events SET nats_pending = true")
     async with make_sessionmaker(backend.engine)() as session:
-        events: list[StoredEvent] = await WebhookRepository(session).events_by_id(
-            [row[0] for row in await backend.rows("SELECT id FROM outbox_events ORDER BY id")]
-        )
+        events: list[StoredEvent] = await webhook_repository(session).nats_due(10_000)
     return [e.payload() for e in events]
 
 

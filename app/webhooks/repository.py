@@ -11,7 +11,6 @@ LOCKED, so several workers share the queue; the fan-out is one worker's at a
 time (a transaction-level advisory lock), so deliveries are queued in event
 order. SQLite has one writer: neither is needed there."""
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -175,15 +174,6 @@ class WebhookRepository:
         return DeliveryRow(*row)
 
     # ------------------------------------------------------------ the dispatcher's queue
-
-    async def events_by_id(self, ids: Sequence[int]) -> list[StoredEvent]:
-        stmt = (
-            select(*_EVENT_COLUMNS)
-            .outerjoin(TaskLogChange, TaskLogChange.seq == OutboxEvent.change_seq)
-            .where(OutboxEvent.id.in_(list(ids)))
-            .order_by(OutboxEvent.id)
-        )
-        return [_stored_event(row) for row in (await self.session.execute(stmt)).all()]
 
     async def take_fan_out_turn(self) -> bool:
         """Whether this transaction may fan out now (one worker at a time)."""
