@@ -75,7 +75,7 @@ class DisabledWebhook:
 
 @dataclass(frozen=True)
 class FannedOutEvent:
-    """An outbox event the fan-out took (and its subscribers)."""
+    """An outbox event the fan-out takes into the delivery queue."""
 
     id: int
     type: str
