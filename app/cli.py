@@ -1,4 +1,4 @@
-"""The `tasklogs` command: serve, migrate, demo."""
+"""The `tasklogs` command: serve, worker, migrate, demo."""
 
 import argparse
 import asyncio
@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default=settings.host)
     serve.add_argument("--port", type=int, default=settings.port)
     serve.add_argument("--workers", type=int, default=settings.workers)
+    sub.add_parser("worker", help="deliver webhooks (and NATS events) from the outbox, until interrupted")
     sub.add_parser("migrate", help="upgrade the database schema to the newest migration")
     sub.add_parser("demo", help="load a small demo company (idempotent)")
     token = sub.add_parser("token", help="print a bearer token for an employee of the mirror (development)")
@@ -114,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
             timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
             timeout_keep_alive=settings.keep_alive_seconds,
         )
+    elif args.cmd == "worker":
+        from app.core.observability import configure_logging
+        from app.webhooks.dispatcher import run_worker
+
+        configure_logging(settings)
+        asyncio.run(run_worker(settings))
     elif args.cmd == "migrate":
         asyncio.run(migrate_to_head())
         print(f"database at head: {_safe_url(settings.database_url)}")

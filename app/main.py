@@ -33,6 +33,8 @@ from app.tasklogs.router import router as tasklogs_router
 from app.timers.router import router as timers_router
 from app.timesheets.router import router as timesheets_router
 from app.timewarnings.router import router as timewarnings_router
+from app.webhooks.dispatcher import InProcessDispatcher
+from app.webhooks.router import router as webhooks_router
 
 DESCRIPTION = """
 Records the time people spend on tasks. Compatible with the **Task Logs** module of the Dyzo API v2.0.0:
@@ -88,6 +90,7 @@ TAGS = [
         "description": "Companies, employees, projects and tasks mirrored from the "
         "platform (written by platform services and company admins).",
     },
+    {"name": "Webhooks", "description": "Signed event deliveries to other services, and what became of them."},
     {"name": "Operations", "description": "Health, readiness and metrics for orchestrators and dashboards."},
 ]
 
@@ -102,14 +105,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.key_usage = KeyUsage(app.state.sessionmaker, app.state.writer_queue)
     app.state.rate_limiter = RateLimiter(app.state.settings)
     purge: asyncio.Task[None] | None = None
+    dispatcher: InProcessDispatcher | None = None
     try:
         await _check_authentication(app)
         minutes = app.state.settings.idempotency_purge_minutes
         if minutes > 0:
             purge = asyncio.create_task(purge_periodically(app.state.sessionmaker, app.state.writer_queue, minutes))
+        dispatcher = InProcessDispatcher.start(app.state.sessionmaker, app.state.writer_queue, app.state.settings)
         _tune_garbage_collector()
         yield
     finally:
+        if dispatcher is not None:
+            await dispatcher.stop()
         if purge is not None:
             purge.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -164,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notifications_router,
         reference_router,
         timesheets_router,
+        webhooks_router,
         operations_router,
     )
     if settings.cors_origins:

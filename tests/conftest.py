@@ -33,6 +33,9 @@ TEST_JWT_SECRET = "test-secret-for-the-suite-only-0123456789"
 TABLES = [
     "time_warnings",
     "running_timers",
+    "webhook_deliveries",
+    "outbox_events",
+    "webhooks",
     "idempotency_keys",
     "task_log_changes",
     "api_keys",
@@ -110,7 +113,9 @@ class Backend:
         self.engine: AsyncEngine = create_engine(Settings(database_url=url))
 
     def settings(self, **overrides: Any) -> Settings:
-        return Settings(**{"database_url": self.url, "jwt_secret": TEST_JWT_SECRET, **overrides})
+        # No webhook dispatcher in the apps of tests, unless a test asks for one.
+        defaults = {"database_url": self.url, "jwt_secret": TEST_JWT_SECRET, "worker_inprocess": False}
+        return Settings(**{**defaults, **overrides})
 
     def token(self, employee_id: int, company_id: int = 1, **overrides: Any) -> str:
         return issue_token(self.settings(**overrides), employee_id, company_id)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.allocation.repository import Budget, BudgetKey, Moved, allocation_repository
 from app.core.observability import count_on_commit
 from app.core.timeutil import hours, hours_minutes, remaining_hours
+from app.events.outbox import NewEvent, record_events
 from app.notifications.repository import NotificationRepository
 from app.reference.repository import TaskContext
 
@@ -90,6 +91,15 @@ async def _answer_and_alert(
             alerts += [_alert(budget, r, crossing_logs.get(budget.key, [])) for r in recipients]
         await NotificationRepository(session).add_many(alerts)
         count_on_commit(session, "notifications_sent", len(alerts))
+    # Other services hear of the same crossings, and of a budget back under its line.
+    await record_events(
+        session,
+        [
+            NewEvent("allocation.exceeded" if m.crossed else "allocation.restored", m.budget.company_id, entries[k])
+            for m in moved
+            if (k := m.budget.key) in entries and (m.crossed or (m.was_over and not m.budget.exceeded))
+        ],
+    )
     return list(entries.values())
 
 

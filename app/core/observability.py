@@ -48,6 +48,22 @@ TASK_LOGS_CREATED = Counter("tasklogs_task_logs_created_total", "Task logs creat
 DUPLICATES_SKIPPED = Counter("tasklogs_duplicates_skipped_total", "Duplicate task logs skipped (committed)")
 NOTIFICATIONS_SENT = Counter("tasklogs_notifications_sent_total", "Notifications written (committed)")
 
+WEBHOOK_DELIVERIES = Counter(
+    "tasklogs_webhook_deliveries_total",
+    "Webhook delivery attempts by outcome: delivered, retry (failed, tried again later), failed (gave up)",
+    ["outcome"],
+)
+WEBHOOK_LATENCY = Histogram(
+    "tasklogs_webhook_delivery_seconds",
+    "Time from a webhook request's start to the receiver's answer (or the failure)",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "tasklogs_outbox_oldest_waiting_seconds",
+    "Age of the oldest event not yet delivered everywhere it goes (0: none waiting); set by the dispatcher",
+    multiprocess_mode="max",
+)
+
 _COMMITTED_COUNTERS = {
     "task_logs_created": TASK_LOGS_CREATED,
     "duplicates_skipped": DUPLICATES_SKIPPED,

@@ -3,6 +3,7 @@
 Every field here is listed in the README's settings table; keep the two in step.
 """
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -170,6 +171,61 @@ class Settings(BaseSettings):
             raise ValueError("TASKLOGS_WORKING_DAYS holds ISO weekdays, 1 (Monday) to 7 (Sunday)")
         return days
 
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, description="A webhook delivery counts only if a 2xx answer comes within this time."
+    )
+    webhook_retry_schedule: str = Field(
+        "5s,5m,30m,2h,5h,10h,10h",
+        description="Waits before each retry of a failed delivery (units ms, s, m, h; each with up to 10 % "
+        "jitter); after the last one the delivery is marked failed.",
+    )
+    webhook_disable_after_hours: float = Field(
+        120, gt=0, description="A subscription whose deliveries all failed for this long is disabled (admins notified)."
+    )
+    webhook_allow_http: bool = Field(False, description="Accept http:// webhook URLs (else https:// only).")
+    webhook_allow_private: bool = Field(
+        False,
+        description="Accept webhook URLs that resolve to loopback, private, link-local or metadata "
+        "addresses (else 422 WEBHOOK_URL_FORBIDDEN, checked again at each delivery).",
+    )
+    worker_inprocess: bool = Field(
+        True,
+        description="`tasklogs serve` also delivers webhooks (and NATS events) in-process; on "
+        "PostgreSQL, false leaves it to `tasklogs worker` processes.",
+    )
+    worker_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often an idle dispatcher looks for new events and due retries."
+    )
+    worker_concurrency: int = Field(16, ge=1, le=256, description="Webhook requests one dispatcher has in flight.")
+    outbox_retention_days: float = Field(
+        30,
+        ge=0,
+        description="Events (and their deliveries) older than this that wait for nothing are deleted "
+        "by the dispatcher, hourly (0: kept forever).",
+    )
+    nats_url: str | None = Field(
+        None, description="NATS server (nats://host:4222): events are also published to JetStream. Unset: no NATS."
+    )
+    nats_stream: str = Field(
+        "TASKLOGS", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="JetStream stream (created if missing)."
+    )
+    nats_subject_prefix: str = Field(
+        "tasklogs",
+        pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$",
+        description="Events go to `<prefix>.<companyId>.<type>`; the stream holds `<prefix>.>`.",
+    )
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule_readable(cls, schedule: str) -> str:
+        retry_delays(schedule)  # raises ValueError with the bad entry
+        return schedule
+
+    @property
+    def webhook_retry_delays(self) -> list[float]:
+        """The retry schedule in seconds."""
+        return retry_delays(self.webhook_retry_schedule)
+
     @field_validator("jwt_secret")
     @classmethod
     def _long_enough(cls, secret: SecretStr | None) -> SecretStr | None:
@@ -200,6 +256,21 @@ class Settings(BaseSettings):
             return None
         database = make_url(self.database_url).database
         return Path(database) if database and database != ":memory:" else None
+
+
+_DELAY = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def retry_delays(schedule: str) -> list[float]:
+    """'5s,5m,2h' -> [5, 300, 7200]; an empty schedule never retries."""
+    delays = []
+    for entry in filter(None, (part.strip() for part in schedule.split(","))):
+        match = _DELAY.match(entry)
+        if match is None:
+            raise ValueError(f"retry schedule entry {entry!r} is not a number with ms, s, m or h (e.g. 5m)")
+        delays.append(float(match[1]) * _UNIT_SECONDS[match[2]])
+    return delays
 
 
 @lru_cache

@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -272,5 +273,99 @@ class TimeWarning(Base):
         # One warning per condition: a write that finds it again updates it.
         UniqueConstraint("user_id", "type", "subject"),
         Index("ix_time_warnings_user_id_day", "user_id", "day"),
+_UNFANNED = text("fanned_out_at IS NULL")
+_NATS_PENDING = text("nats_pending")
+_PENDING = text("status = 'pending'")
+
+
+class OutboxEvent(Base):
+    """An event for other services, written in the transaction of the write
+    it tells about (the transactional outbox): it exists only if that write
+    committed. `id` is commit order among the events of one task log (their
+    writes lock the log's row). A task log's event points at its change in
+    the history (`change_seq`), whose images are its data; other events
+    carry their `data`. `evt_…` ids are made by the database's default, so
+    the write path sends none. See app/events/."""
+
+    __tablename__ = "outbox_events"
+    id: Mapped[int] = mapped_column(BigId, Identity(), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(40), unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    company_id: Mapped[int] = mapped_column(BigId)
+    # The log whose events reach a subscriber in commit order (NULL: none).
+    task_log_id: Mapped[int | None] = mapped_column(BigId)
+    change_seq: Mapped[int | None] = mapped_column(ForeignKey("task_log_changes.seq", ondelete="CASCADE"))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Only this subscription (a `webhook.test`); NULL: every matching one.
+    webhook_id: Mapped[int | None] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    # Set once the event's deliveries are queued (the dispatcher's fan-out).
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # True from the fan-out until JetStream acknowledged it (only with TASKLOGS_NATS_URL).
+    nats_pending: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+    __table_args__ = (
+        CheckConstraint("(change_seq IS NULL) <> (data IS NULL)", name="data_or_change"),
+        Index("ix_outbox_events_unfanned", "id", postgresql_where=_UNFANNED, sqlite_where=_UNFANNED),
+        Index("ix_outbox_events_nats_pending", "id", postgresql_where=_NATS_PENDING, sqlite_where=_NATS_PENDING),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class Webhook(Base):
+    """A company's subscription to events, delivered to its URL signed with its secret."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(JSON)  # types, or ["*"]
+    description: Mapped[str | None] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The signing secret (`whsec_…`): needed in clear to sign, never shown after creation.
+    secret: Mapped[str] = mapped_column(String(64))
+    # After a rotation the old secret signs beside the new one until it expires.
+    previous_secret: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Since when every attempt has failed (NULL: the last one succeeded).
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+
+class WebhookDelivery(Base):
+    """One event to one subscription: pending until a 2xx, failed after the
+    last retry of the schedule."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[int] = mapped_column(BigId, Identity(), primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"))
+    task_log_id: Mapped[int | None] = mapped_column(BigId)  # the event's: a later one waits for this
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When a worker may try it (next); also the lease of the worker that claimed it.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id"),
+        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="known_status"),
+        CheckConstraint("status <> 'pending' OR next_attempt_at IS NOT NULL", name="pending_has_next_attempt"),
+        Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=_PENDING, sqlite_where=_PENDING),
+        Index(
+            "ix_webhook_deliveries_order",
+            "webhook_id",
+            "task_log_id",
+            "event_id",
+            postgresql_where=_PENDING,
+            sqlite_where=_PENDING,
+        ),
+        Index("ix_webhook_deliveries_webhook_id_status_id", "webhook_id", "status", "id"),
+        Index("ix_webhook_deliveries_event_id", "event_id"),
         {"sqlite_autoincrement": True},
     )

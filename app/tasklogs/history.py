@@ -19,7 +19,13 @@ The price: a long transaction that has written in this database holds the
 feed back (not the writers) until it ends.
 
 SQLite has one writer at a time: `xid` is always 0 there and `seq` (the
-rowid) is commit order."""
+rowid) is commit order.
+
+Each change also queues its event for other services in the outbox
+(app/events/outbox.py), pointing at the change row: on PostgreSQL in the
+same statement as the append (the outbox INSERT reads the appended rows
+from a CTE), so the outbox adds no round trip to a write; on SQLite in one
+more statement, whatever the count."""
 
 import functools
 from dataclasses import dataclass
@@ -33,6 +39,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    func,
     insert,
     literal_column,
     select,
@@ -44,6 +51,7 @@ from app.core.errors import FieldError, InputRejected
 from app.core.observability import request_id_var
 from app.core.sql import RowsTable, for_dialect
 from app.core.timeutil import iso_utc
+from app.events.outbox import OUTBOX, task_log_event_type
 from app.models import TaskLogChange
 
 _CHANGES = cast(Table, TaskLogChange.__table__)
@@ -132,9 +140,13 @@ def _feed(company: bool, horizon: bool) -> Any:
     return stmt.order_by(TaskLogChange.xid, TaskLogChange.seq).limit(bindparam("limit"))
 
 
+_OUTBOX_OF_CHANGE = ["type", "company_id", "task_log_id", "change_seq"]
+
+
 @functools.cache
 def _append_rows() -> Any:
-    """PostgreSQL: the changes as arrays (one prepared statement whatever the count)."""
+    """PostgreSQL: the changes as arrays (one prepared statement whatever the
+    count), and their events in the outbox, in one statement."""
     src = CHANGES.source("postgresql", [])
     rows = select(
         src.c.task_log_id,
@@ -146,7 +158,30 @@ def _append_rows() -> Any:
         src.c.before,
         src.c.after,
     ).order_by(src.c.n)
-    return insert(_CHANGES).from_select(_APPENDED, rows)
+    appended = (
+        insert(_CHANGES)
+        .from_select(_APPENDED, rows)
+        .returning(_CHANGES.c.seq, _CHANGES.c.task_log_id, _CHANGES.c.company_id, _CHANGES.c.action)
+        .cte("appended")
+    )
+    events = select(
+        task_log_event_type(appended.c.action), appended.c.company_id, appended.c.task_log_id, appended.c.seq
+    ).order_by(appended.c.seq)
+    return insert(OUTBOX).from_select(_OUTBOX_OF_CHANGE, events).add_cte(appended)
+
+
+@functools.cache
+def _events_of_newest_changes() -> Any:
+    """SQLite: the events of the :count changes just appended. They are the
+    table's newest: SQLite gives a new row the highest rowid plus one, and
+    the transaction holds the database's only write lock."""
+    newest = select(func.max(_CHANGES.c.seq)).scalar_subquery()
+    rows = (
+        select(task_log_event_type(_CHANGES.c.action), _CHANGES.c.company_id, _CHANGES.c.task_log_id, _CHANGES.c.seq)
+        .where(_CHANGES.c.seq > newest - bindparam("count"))
+        .order_by(_CHANGES.c.seq)
+    )
+    return insert(OUTBOX).from_select(_OUTBOX_OF_CHANGE, rows)
 
 
 class HistoryRepository:
@@ -180,6 +215,8 @@ class HistoryRepository:
                 for c in changes
             ],
         )
+        # SQLite runs in-process: a second statement costs no round trip.
+        await self.session.execute(_events_of_newest_changes(), {"count": len(changes)})
 
     async def of_log(self, task_log_id: int) -> list[TaskLogChange]:
         stmt = (

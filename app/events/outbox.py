@@ -1,0 +1,101 @@
+"""Events for other services, kept in the outbox table in the transaction of
+the write they tell about: an event exists only if its write committed, and
+none is sent for a write that rolled back. The dispatcher
+(app/webhooks/dispatcher.py) takes them from there to the subscriptions and
+to NATS.
+
+Two ways in, one table. A task log's change is appended to the history
+(app/tasklogs/history.py), and its event is written by the same statement
+(PostgreSQL) or the next one (SQLite), pointing at the change, whose images
+are the event's data. Every other event (allocations, tests) goes through
+`record_events`, one INSERT for all of a write's events."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, case, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.timeutil import iso_utc
+from app.models import OutboxEvent
+
+OUTBOX = cast(Table, OutboxEvent.__table__)
+
+# Every event type, with what it tells: subscriptions name these (or "*").
+EVENT_TYPES: dict[str, str] = {
+    "tasklog.created": "A task log was created (single, bulk or timer).",
+    "tasklog.updated": "A task log was edited; `data.before` is the log before the edit.",
+    "tasklog.deleted": "A task log was deleted; `data` is its last view.",
+    "tasklog.restored": "A deleted task log was restored.",
+    "allocation.exceeded": "A project or task went over its allocated hours (when its admins are notified).",
+    "allocation.restored": "A project or task came back to or under its allocated hours.",
+    "webhook.test": "Sent by POST /webhooks/{id}/test/ to that subscription only.",
+}
+
+# The event of each kind of change in the history.
+TASK_LOG_EVENTS = {
+    "create": "tasklog.created",
+    "update": "tasklog.updated",
+    "delete": "tasklog.deleted",
+    "restore": "tasklog.restored",
+}
+
+
+def task_log_event_type(action_column: Any) -> Any:
+    """SQL: the event type of a history row's action."""
+    return case(TASK_LOG_EVENTS, value=action_column)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event that is not a task log's change."""
+
+    type: str
+    company_id: int
+    data: dict[str, Any]
+    webhook_id: int | None = None  # only this subscription
+
+
+async def record_events(session: AsyncSession, events: list[NewEvent]) -> list[str]:
+    """Queue the events in the caller's transaction (one INSERT); their ids."""
+    if not events:
+        return []
+    result = await session.execute(
+        insert(OUTBOX).returning(OUTBOX.c.event_id, sort_by_parameter_order=True),
+        [{"type": e.type, "company_id": e.company_id, "data": e.data, "webhook_id": e.webhook_id} for e in events],
+    )
+    return list(result.scalars().all())
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An outbox event as the dispatcher sends it."""
+
+    id: int
+    event_id: str
+    type: str
+    company_id: int
+    created_at: datetime
+    data: dict[str, Any] | None
+    before: dict[str, Any] | None  # of its change, for a task log's event
+    after: dict[str, Any] | None
+
+    def payload(self) -> dict[str, Any]:
+        """The body receivers get: a task log's view (an edit adds `before`;
+        a delete carries the last view), or the event's own data."""
+        if self.data is not None:
+            data = self.data
+        elif self.type == "tasklog.deleted":
+            data = self.before or {}
+        elif self.type == "tasklog.updated":
+            data = {**(self.after or {}), "before": self.before}
+        else:
+            data = self.after or {}
+        return {
+            "id": self.event_id,
+            "type": self.type,
+            "timestamp": iso_utc(self.created_at),
+            "companyId": self.company_id,
+            "data": data,
+        }

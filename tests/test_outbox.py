@@ -1,0 +1,101 @@
+"""The outbox: every write queues its events in its own transaction, and a
+write that rolled back queues none."""
+
+from typing import Any
+
+from app.core.database import make_sessionmaker
+from app.events.outbox import StoredEvent
+from app.webhooks.repository import webhook_repository
+from tests.factories import log, seed
+
+BULK = "/tasklogs/bulk/create/{user}/"
+
+
+async def outbox(backend) -> list[Any]:
+    return await backend.rows(
+        "SELECT event_id, type, company_id, task_log_id, change_seq, data FROM outbox_events ORDER BY id"
+    )
+
+
+async def payloads(backend) -> list[dict[str, Any]]:
+    """The outbox's events as receivers get them, read and built by the dispatcher's own code (as
+    due on NATS, which reads every event the same way)."""
+    await backend.execute("UPDATE outbox_events SET nats_pending = true")
+    async with make_sessionmaker(backend.engine)() as session:
+        events: list[StoredEvent] = await webhook_repository(session).nats_due(10_000)
+    return [e.payload() for e in events]
+
+
+async def test_each_kind_of_write_queues_its_event_with_the_log_view(client, backend):
+    await seed(client)
+    created = (await client.post("/tasklog/create/", json=log())).json()["data"]
+    log_id = created["taskLogId"]
+    assert (await client.patch(f"/tasklogs/{log_id}/", json={"description": "edited"})).status_code == 200
+    assert (await client.delete(f"/api/tasklogs/delete/{log_id}/")).status_code == 200
+    assert (await client.post(f"/tasklogs/{log_id}/restore/")).status_code == 200
+
+    events = await payloads(backend)
+    assert [e["type"] for e in events] == ["tasklog.created", "tasklog.updated", "tasklog.deleted", "tasklog.restored"]
+    assert all(e["id"].startswith("evt_") and e["companyId"] == 1 for e in events)
+    assert len({e["id"] for e in events}) == 4
+    assert events[0]["data"]["taskLogId"] == log_id and events[0]["data"]["version"] == 1
+    assert events[1]["data"]["description"] == "edited" and events[1]["data"]["before"]["description"] == ""
+    assert events[2]["data"]["description"] == "edited" and "before" not in events[2]["data"]  # the last view
+    assert events[3]["data"]["taskLogId"] == log_id
+    assert set(events[0]) == {"id", "type", "timestamp", "companyId", "data"}
+
+
+async def test_a_bulk_queues_one_event_per_created_log_and_none_for_skipped_duplicates(client, backend):
+    await seed(client)
+    items = [log(start=f"2024-10-29T0{h}:00:00Z", end=f"2024-10-29T0{h}:30:00Z") for h in range(1, 6)]
+    assert (await client.post(BULK.format(user=10), json=items)).status_code == 200
+    again = await client.post(
+        BULK.format(user=10), json=[*items, log(start="2024-10-30T01:00:00Z", end="2024-10-30T02:00:00Z")]
+    )
+    assert again.status_code == 200
+    rows = await outbox(backend)
+    assert [r.type for r in rows] == ["tasklog.created"] * 6
+    assert len({r.task_log_id for r in rows}) == 6
+    # Each event points at its own log's change.
+    mismatched = await backend.scalar(
+        "SELECT count(*) FROM outbox_events o JOIN task_log_changes c ON c.seq = o.change_seq "
+        "WHERE c.task_log_id <> o.task_log_id OR c.company_id <> o.company_id"
+    )
+    assert mismatched == 0
+
+
+async def test_allocation_crossings_are_events_with_the_allocation_of_the_answer(client, backend):
+    await seed(client, project_hours=1)
+    over = await client.post("/tasklog/create/", json=log(start="2024-10-29T09:00:00Z", end="2024-10-29T11:00:00Z"))
+    assert over.status_code == 200
+    answered = next(a for a in over.json()["allocation"] if "projectId" in a and "taskId" not in a)
+    log_id = over.json()["data"]["taskLogId"]
+    assert (await client.delete(f"/api/tasklogs/delete/{log_id}/")).status_code == 200
+
+    events = [e for e in await payloads(backend) if e["type"].startswith("allocation.")]
+    assert [e["type"] for e in events] == ["allocation.exceeded", "allocation.restored"]
+    assert events[0]["data"] == answered and events[0]["companyId"] == 1
+    assert events[1]["data"]["projectId"] == 7 and events[1]["data"]["exceeded"] is False
+
+
+async def test_rolled_back_writes_queue_nothing(client, backend):
+    await seed(client)
+    created = (await client.post("/tasklog/create/", json=log())).json()["data"]
+    before = await outbox(backend)
+    # a bulk with one bad item: nothing saved
+    bad = [log(start="2024-10-30T01:00:00Z", end="2024-10-30T02:00:00Z"), log(task_id=99999)]
+    assert (await client.post(BULK.format(user=10), json=bad)).status_code == 422
+    # a duplicate (409), an edit against an old version (412), a delete of another version (412)
+    assert (await client.post("/tasklog/create/", json=log())).status_code == 409
+    path = f"/tasklogs/{created['taskLogId']}/"
+    assert (await client.patch(path, json={"description": "x"}, headers={"If-Match": '"7"'})).status_code == 412
+    deleted = await client.delete(f"/api/tasklogs/delete/{created['taskLogId']}/", headers={"If-Match": '"7"'})
+    assert deleted.status_code == 412
+    # an edit onto another log's key (409 after the write began)
+    other = await client.post("/tasklog/create/", json=log(start="2024-10-29T11:00:00Z", end="2024-10-29T12:00:00Z"))
+    with_other = await outbox(backend)
+    moved = await client.patch(path, json={"startTime": "2024-10-29T11:00:00Z", "endTime": "2024-10-29T11:30:00Z"})
+    assert other.status_code == 200 and moved.status_code == 409
+    assert await outbox(backend) == with_other
+    assert len(with_other) == len(before) + 1
+    assert await backend.scalar("SELECT count(*) FROM task_log_changes") == len(with_other)

@@ -1,0 +1,430 @@
+"""Deliveries to a real local HTTP receiver: signatures checked with the
+`standardwebhooks` package, retries, order per task log, a receiver that was
+down, several workers, and nothing sent for a write that rolled back."""
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook as StandardWebhook
+
+from app.core.database import WriterQueue, create_engine, make_sessionmaker
+from app.core.timeutil import utcnow
+from app.webhooks.dispatcher import Dispatcher
+from app.webhooks.repository import webhook_repository
+from tests.conftest import TEST_JWT_SECRET, make_client
+from tests.factories import log, seed
+from tests.live_server import ROOT
+from tests.webhook_receiver import Receiver
+
+BULK = "/tasklogs/bulk/create/{user}/"
+# A guard against a hung test, never an assertion about speed.
+ROUNDS = 400
+
+OPEN = {"webhook_allow_http": True, "webhook_allow_private": True, "webhook_retry_schedule": "0s,0s,0s"}
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    server = Receiver()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def app_client(backend):
+    await backend.clean()
+    lifespan, http = await make_client(backend, **OPEN)
+    try:
+        await seed(http)
+        yield http
+    finally:
+        await http.aclose()
+        await lifespan.__aexit__(None, None, None)
+
+
+def dispatcher(backend, **overrides: Any) -> Dispatcher:
+    settings = backend.settings(**{**OPEN, "webhook_timeout_seconds": 5, **overrides})
+    return Dispatcher(make_sessionmaker(backend.engine), WriterQueue(settings), settings)
+
+
+async def run_until(worker: Dispatcher, done: Callable[[], Awaitable[bool]]) -> None:
+    for _ in range(ROUNDS):
+        if await done():
+            return
+        if not await worker.run_once():
+            await asyncio.sleep(0.02)
+    raise AssertionError("the dispatcher did not get there")
+
+
+async def subscribe(http, url: str, events: list[str] | None = None) -> dict[str, Any]:
+    response = await http.post("/webhooks/", json={"url": url, "events": events or ["*"], "companyId": 1})
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+def pending_count(backend) -> Callable[[], Awaitable[bool]]:
+    async def none_pending() -> bool:
+        queued = await backend.scalar("SELECT count(*) FROM outbox_events WHERE fanned_out_at IS NULL")
+        pending = await backend.scalar("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'")
+        return queued == 0 and pending == 0
+
+    return none_pending
+
+
+async def test_deliveries_are_signed_as_standard_webhooks_verify_them(app_client, backend, receiver, caplog):
+    hook = await subscribe(app_client, receiver.url)
+    created = (await app_client.post("/tasklog/create/", json=log())).json()["data"]
+    worker = dispatcher(backend)
+    try:
+        await run_until(worker, pending_count(backend))
+        [request] = receiver.received
+        verified = StandardWebhook(hook["secret"]).verify(request.body, request.headers)
+        assert verified["type"] == "tasklog.created" and verified["data"]["taskLogId"] == created["taskLogId"]
+        assert verified["companyId"] == 1 and verified["id"] == request.headers["webhook-id"]
+        assert request.headers["webhook-id"].startswith("evt_")
+        assert request.headers["content-type"] == "application/json"
+        # Each attempt is a log line that names its event (and never the secret).
+        attempts = [getattr(r, "fields", {}) for r in caplog.records if r.name == "tasklogs.webhooks"]
+        assert any(f.get("eventId") == request.event_id and f.get("statusCode") == 204 for f in attempts)
+        assert hook["secret"] not in caplog.text
+
+        # After a rotation both secrets sign, for receivers that have not switched yet.
+        rotated = (await app_client.post(f"/webhooks/{hook['webhookId']}/rotate-secret/")).json()["data"]
+        assert (await app_client.post(f"/webhooks/{hook['webhookId']}/test/")).status_code == 200
+        await run_until(worker, pending_count(backend))
+        test = receiver.received[-1]
+        assert test.event["type"] == "webhook.test"
+        assert len(test.headers["webhook-signature"].split(" ")) == 2
+        for secret in (hook["secret"], rotated["secret"]):
+            assert StandardWebhook(secret).verify(test.body, test.headers)["type"] == "webhook.test"
+        deliveries = (await app_client.get(f"/webhooks/{hook['webhookId']}/deliveries/")).json()["data"]
+        assert [d["status"] for d in deliveries] == ["delivered", "delivered"]
+        assert deliveries[1]["eventId"] == request.event_id and deliveries[1]["lastStatusCode"] == 204
+    finally:
+        await worker.close()
+
+
+async def test_only_subscribed_types_of_the_own_company_are_sent(app_client, backend, receiver):
+    await subscribe(app_client, receiver.url, ["tasklog.deleted"])
+    created = (await app_client.post("/tasklog/create/", json=log())).json()["data"]
+    await app_client.post("/tasklog/create/", json=log(task_id=900, user_id=21))  # company 2
+    await app_client.delete(f"/api/tasklogs/delete/{created['taskLogId']}/")
+    worker = dispatcher(backend)
+    try:
+        await run_until(worker, pending_count(backend))
+    finally:
+        await worker.close()
+    assert [r.event["type"] for r in receiver.received] == ["tasklog.deleted"]
+    assert receiver.received[0].event["data"]["taskLogId"] == created["taskLogId"]
+
+
+async def test_rolled_back_writes_send_nothing(app_client, backend, receiver):
+    await subscribe(app_client, receiver.url)
+    bad = [log(start="2024-10-30T01:00:00Z", end="2024-10-30T02:00:00Z"), log(task_id=99999)]
+    assert (await app_client.post(BULK.format(user=10), json=bad)).status_code == 422
+    assert (await app_client.post("/tasklog/create/", json=log(end="2099-01-01T00:00:00Z"))).status_code == 422
+    created = (await app_client.post("/tasklog/create/", json=log())).json()["data"]
+    assert (await app_client.post("/tasklog/create/", json=log())).status_code == 409
+    stale = await app_client.patch(
+        f"/tasklogs/{created['taskLogId']}/", json={"description": "x"}, headers={"If-Match": '"9"'}
+    )
+    assert stale.status_code == 412
+    worker = dispatcher(backend)
+    try:
+        await run_until(worker, pending_count(backend))
+    finally:
+        await worker.close()
+    assert [r.event["type"] for r in receiver.received] == ["tasklog.created"]
+
+
+async def test_failed_attempts_are_retried_after_500s_and_time_outs_then_given_up(app_client, backend):
+    plan = iter([500, "hang", 503])
+    server = Receiver(answer=lambda _: next(plan, 200), hang_seconds=6)
+    await server.start()
+    try:
+        hook = await subscribe(app_client, server.url)
+        await app_client.post("/tasklog/create/", json=log())
+        # More retries than the plan needs: an answer slowed past the time-out by a busy machine is one more.
+        worker = dispatcher(backend, webhook_timeout_seconds=2, webhook_retry_schedule="0s,0s,0s,0s,0s,0s")
+        try:
+            await run_until(worker, pending_count(backend))
+        finally:
+            await worker.close()
+        assert len(server.received) >= 4 and len(set(server.ids())) == 1  # the same event id each time
+        [delivery] = (await app_client.get(f"/webhooks/{hook['webhookId']}/deliveries/")).json()["data"]
+        assert delivery["status"] == "delivered" and delivery["attempts"] == len(server.received)
+        assert delivery["lastStatusCode"] == 200 and delivery["nextAttemptAt"] is None
+    finally:
+        await server.stop()
+
+
+async def test_a_delivery_fails_after_its_schedule_and_can_be_retried_by_hand(app_client, backend):
+    answers = {"status": 500}
+    server = Receiver(answer=lambda _: answers["status"])
+    await server.start()
+    try:
+        hook = await subscribe(app_client, server.url)
+        await app_client.post("/tasklog/create/", json=log())
+        worker = dispatcher(backend, webhook_retry_schedule="0s,0s")
+        try:
+            await run_until(worker, pending_count(backend))
+            path = f"/webhooks/{hook['webhookId']}/deliveries/"
+            [failed] = (await app_client.get(path, params={"status": "failed"})).json()["data"]
+            assert failed["attempts"] == 3 and failed["lastStatusCode"] == 500 and failed["lastError"] == "HTTP 500"
+            assert (await app_client.get(path, params={"status": "delivered"})).json()["data"] == []
+
+            answers["status"] = 200
+            retried = await app_client.post(f"{path}{failed['eventId']}/retry/")
+            assert retried.status_code == 200 and retried.json()["data"]["status"] == "pending"
+            await run_until(worker, pending_count(backend))
+            [done] = (await app_client.get(path)).json()["data"]
+            assert done["status"] == "delivered"
+            again = await app_client.post(f"{path}{failed['eventId']}/retry/")
+            assert again.status_code == 409 and again.json()["error_code"] == "DELIVERY_NOT_FAILED"
+            missing = await app_client.post(f"{path}evt_nothing/retry/")
+            assert missing.status_code == 404
+        finally:
+            await worker.close()
+    finally:
+        await server.stop()
+
+
+async def test_events_of_one_log_arrive_in_commit_order_under_retries(app_client, backend):
+    failures = {"left": 2}
+    first_of_a: dict[str, str] = {}
+
+    def answer(request) -> int:
+        event = request.event
+        first = event["data"].get("taskLogId") == first_of_a.get("log") and event["type"] == "tasklog.created"
+        if first and failures["left"] > 0:
+            failures["left"] -= 1
+            return 500
+        return 200
+
+    server = Receiver(answer=answer)
+    await server.start()
+    try:
+        await subscribe(app_client, server.url)
+        a = (await app_client.post("/tasklog/create/", json=log())).json()["data"]
+        first_of_a["log"] = a["taskLogId"]
+        for text in ("one", "two"):
+            await app_client.patch(f"/tasklogs/{a['taskLogId']}/", json={"description": text})
+        b = (await app_client.post("/tasklog/create/", json=log(task_id=251))).json()["data"]
+        worker = dispatcher(backend)
+        try:
+            await run_until(worker, pending_count(backend))
+        finally:
+            await worker.close()
+        delivered = [r.event for r in server.received]
+        of_a = [
+            (e["type"], e["data"].get("description")) for e in delivered if e["data"]["taskLogId"] == a["taskLogId"]
+        ]
+        assert of_a == [
+            ("tasklog.created", ""),
+            ("tasklog.created", ""),
+            ("tasklog.created", ""),
+            ("tasklog.updated", "one"),
+            ("tasklog.updated", "two"),
+        ]
+        # The other log did not wait for the retries of the first.
+        first_b = next(i for i, e in enumerate(delivered) if e["data"]["taskLogId"] == b["taskLogId"])
+        assert first_b < 3
+    finally:
+        await server.stop()
+
+
+async def test_a_receiver_that_was_down_gets_every_event_when_it_is_back(app_client, backend):
+    server = Receiver()
+    hook = await subscribe(app_client, server.url)
+    items = [log(start=f"2024-10-2{d}T09:00:00Z", end=f"2024-10-2{d}T10:00:00Z") for d in range(1, 9)]
+    assert (await app_client.post(BULK.format(user=10), json=items)).status_code == 200
+    worker = dispatcher(backend, webhook_retry_schedule="0s," * 20 + "0s")
+    try:
+        for _ in range(3):  # refused connections: every attempt fails
+            await worker.run_once()
+        deliveries = (await app_client.get(f"/webhooks/{hook['webhookId']}/deliveries/")).json()["data"]
+        assert len(deliveries) == 8 and {d["status"] for d in deliveries} == {"pending"}
+        assert all(d["attempts"] >= 1 and d["lastError"] for d in deliveries)
+        await server.start()
+        await run_until(worker, pending_count(backend))
+    finally:
+        await worker.close()
+        await server.stop()
+    expected = {r.event_id for r in await backend.rows("SELECT event_id FROM outbox_events")}
+    assert set(server.ids()) == expected and len(expected) == 8
+
+
+async def test_a_target_that_became_private_is_not_called(app_client, backend, receiver):
+    await subscribe(app_client, receiver.url)
+    await app_client.post("/tasklog/create/", json=log())
+    worker = dispatcher(backend, webhook_allow_private=False, webhook_retry_schedule="")
+    try:
+        await run_until(worker, pending_count(backend))
+    finally:
+        await worker.close()
+    assert receiver.received == []
+    [row] = await backend.rows("SELECT status, last_error FROM webhook_deliveries")
+    assert row.status == "failed" and row.last_error.startswith("URL forbidden")
+
+
+async def test_a_subscription_failing_for_too_long_is_disabled_and_admins_told(app_client, backend):
+    server = Receiver(answer=lambda _: 500)
+    await server.start()
+    try:
+        hook = await subscribe(app_client, server.url)
+        await backend.execute("UPDATE webhooks SET failing_since = '2020-01-01 00:00:00'")
+        await app_client.post("/tasklog/create/", json=log())
+        worker = dispatcher(backend, webhook_disable_after_hours=1)
+        try:
+            await worker.run_once()
+        finally:
+            await worker.close()
+        read = (await app_client.get(f"/webhooks/{hook['webhookId']}/")).json()["data"]
+        assert read["enabled"] is False
+        notes = await backend.rows("SELECT recipient_id, type FROM notifications ORDER BY recipient_id")
+        assert [tuple(n) for n in notes] == [(1, "WEBHOOK_DISABLED"), (2, "WEBHOOK_DISABLED")]
+    finally:
+        await server.stop()
+
+
+async def test_serve_delivers_in_process(backend, receiver):
+    await backend.clean()
+    lifespan, http = await make_client(backend, **OPEN, worker_inprocess=True, worker_poll_seconds=0.05)
+    try:
+        await seed(http)
+        await subscribe(http, receiver.url)
+        await http.post("/tasklog/create/", json=log())
+        for _ in range(ROUNDS):
+            if await backend.scalar("SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'"):
+                break
+            await asyncio.sleep(0.05)
+        assert [r.event["type"] for r in receiver.received] == ["tasklog.created"]
+        metrics = (await http.get("/metrics")).text
+        assert 'tasklogs_webhook_deliveries_total{outcome="delivered"}' in metrics
+        assert "tasklogs_webhook_delivery_seconds_count" in metrics
+        assert "tasklogs_outbox_oldest_waiting_seconds" in metrics
+    finally:
+        await http.aclose()
+        await lifespan.__aexit__(None, None, None)
+
+
+async def test_two_workers_deliver_a_thousand_events_with_none_lost(app_client, backend, postgres_only, receiver):
+    await subscribe(app_client, receiver.url)
+    items = [
+        log(start=f"2024-{1 + i // 100:02d}-{1 + i % 25:02d}T{i % 4:02d}:0{i % 10}:00Z", end=None) for i in range(1000)
+    ]
+    for item in items:
+        item["endTime"] = item["startTime"].replace(":00Z", ":30Z")
+    bulk = await app_client.post(BULK.format(user=10), json=items)
+    assert bulk.status_code == 200 and len(bulk.json()["data"]["created"]) == 1000, bulk.text[:300]
+    settings = backend.settings(**OPEN, worker_concurrency=32)
+    engines = [create_engine(settings) for _ in range(2)]
+    workers = [Dispatcher(make_sessionmaker(e), WriterQueue(settings), settings) for e in engines]
+    done = pending_count(backend)
+
+    async def work(worker: Dispatcher) -> None:
+        await run_until(worker, done)
+
+    try:
+        await asyncio.gather(*(work(w) for w in workers))
+    finally:
+        for worker, engine in zip(workers, engines, strict=True):
+            await worker.close()
+            await engine.dispose()
+    expected = {r.event_id for r in await backend.rows("SELECT event_id FROM outbox_events")}
+    assert len(expected) == 1000
+    assert set(receiver.ids()) == expected
+    assert len(receiver.ids()) == 1000  # no worker died: no duplicate either
+
+
+async def test_tasklogs_worker_delivers_and_stops_on_sigterm(app_client, backend, receiver):
+    await subscribe(app_client, receiver.url)
+    env = {
+        **os.environ,
+        "TASKLOGS_DATABASE_URL": backend.url,
+        "TASKLOGS_JWT_SECRET": TEST_JWT_SECRET,
+        "TASKLOGS_WEBHOOK_ALLOW_HTTP": "true",
+        "TASKLOGS_WEBHOOK_ALLOW_PRIVATE": "true",
+        "TASKLOGS_WORKER_POLL_SECONDS": "0.05",
+    }
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.cli", "worker", env=env, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL
+    )
+    try:
+        await app_client.post("/tasklog/create/", json=log())
+        for _ in range(ROUNDS):
+            if receiver.received:
+                break
+            await asyncio.sleep(0.05)
+        assert [r.event["type"] for r in receiver.received] == ["tasklog.created"]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(worker.wait(), 30) == 0
+
+
+async def test_old_events_that_wait_for_nothing_are_purged(app_client, backend):
+    answers = {"status": 200}
+    server = Receiver(answer=lambda _: answers["status"])
+    await server.start()
+    try:
+        await subscribe(app_client, server.url)
+        await app_client.post("/tasklog/create/", json=log())
+        worker = dispatcher(backend, webhook_retry_schedule="1h")
+        try:
+            await run_until(worker, pending_count(backend))
+            answers["status"] = 500
+            waiting = (await app_client.post("/tasklog/create/", json=log(task_id=251))).json()["data"]
+            await worker.run_once()  # one failed attempt: pending for an hour
+            await backend.execute("UPDATE outbox_events SET created_at = '2020-01-01 00:00:00'")
+            assert await worker.purge_expired() == 1
+        finally:
+            await worker.close()
+        [kept] = await backend.rows("SELECT task_log_id FROM outbox_events")
+        assert kept.task_log_id == waiting["taskLogId"]
+        assert await backend.scalar("SELECT count(*) FROM webhook_deliveries") == 1
+    finally:
+        await server.stop()
+
+
+async def test_claims_of_a_worker_that_died_are_taken_over_after_their_lease(app_client, backend, receiver):
+    await subscribe(app_client, receiver.url)
+    items = [log(start=f"2024-10-2{d}T09:00:00Z", end=f"2024-10-2{d}T10:00:00Z") for d in range(1, 6)]
+    assert (await app_client.post(BULK.format(user=10), json=items)).status_code == 200
+    survivor = dispatcher(backend)
+    try:
+        async with make_sessionmaker(backend.engine)() as session, session.begin():
+            repo = webhook_repository(session)
+            await repo.fan_out(100, utcnow(), to_nats=False)
+            # The dead worker claims everything, then never sends nor records anything.
+            claimed = await repo.claim(100, utcnow(), utcnow() + timedelta(seconds=0.5))
+        assert len(claimed) == 5
+        await run_until(survivor, pending_count(backend))
+    finally:
+        await survivor.close()
+    expected = {r.event_id for r in await backend.rows("SELECT event_id FROM outbox_events")}
+    assert set(receiver.ids()) == expected and len(receiver.ids()) == 5
+
+
+async def test_a_redirect_is_a_failed_attempt_and_is_not_followed(app_client, backend):
+    server = Receiver(answer=lambda _: "redirect")
+    await server.start()
+    try:
+        await subscribe(app_client, server.url)
+        await app_client.post("/tasklog/create/", json=log())
+        worker = dispatcher(backend, webhook_retry_schedule="")
+        try:
+            await run_until(worker, pending_count(backend))
+        finally:
+            await worker.close()
+        assert len(server.received) == 1  # the Location was not asked for
+        [row] = await backend.rows("SELECT status, last_status_code FROM webhook_deliveries")
+        assert (row.status, row.last_status_code) == ("failed", 307)
+    finally:
+        await server.stop()
