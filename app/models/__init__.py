@@ -273,6 +273,10 @@ class TimeWarning(Base):
         # One warning per condition: a write that finds it again updates it.
         UniqueConstraint("user_id", "type", "subject"),
         Index("ix_time_warnings_user_id_day", "user_id", "day"),
+        {"sqlite_autoincrement": True},
+    )
+
+
 _UNFANNED = text("fanned_out_at IS NULL")
 _NATS_PENDING = text("nats_pending")
 _PENDING = text("status = 'pending'")
