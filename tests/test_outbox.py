@@ -6,7 +6,7 @@ from typing import Any
 from app.core.database import make_sessionmaker
 from app.events.outbox import StoredEvent
 from app.webhooks.repository import webhook_repository
-from tests.factories import log, seed
+from tests.factories import hours_from_now, log, seed
 
 BULK = "/tasklogs/bulk/create/{user}/"
 
@@ -99,3 +99,35 @@ async def test_rolled_back_writes_queue_nothing(client, backend):
     assert await outbox(backend) == with_other
     assert len(with_other) == len(before) + 1
     assert await backend.scalar("SELECT count(*) FROM task_log_changes") == len(with_other)
+
+
+async def test_timers_queue_started_stopped_and_discarded_events(client, backend):
+    await seed(client)
+    an_hour_ago = hours_from_now(-1)
+    started = await client.post(
+        "/timers/start/", json={"taskId": 250, "userId": 10, "description": "Login", "startTime": an_hour_ago}
+    )
+    assert started.status_code == 200, started.text
+    stopped = await client.post("/timers/stop/10/", json={})
+    assert stopped.status_code == 200, stopped.text
+    timer = stopped.json()["timer"]
+    again = await client.post("/timers/start/", json={"taskId": 251, "userId": 10})
+    assert (await client.delete(f"/timers/{again.json()['data']['timerId']}/")).status_code == 200
+    # A stop the create refuses (the same log again: 409) stops nothing, so tells nothing.
+    await client.post("/timers/start/", json={"taskId": 250, "userId": 10, "startTime": an_hour_ago})
+    refused = await client.post("/timers/stop/10/", json={"endTime": timer["endTime"]})
+    assert refused.status_code == 409, refused.text
+
+    events = await payloads(backend)
+    assert [e["type"] for e in events] == [
+        "timer.started",
+        "tasklog.created",  # the stop's log, then the stop itself
+        "timer.stopped",
+        "timer.started",
+        "timer.discarded",
+        "timer.started",
+    ]
+    assert all(e["companyId"] == 1 for e in events)
+    assert events[0]["data"]["startTime"] == timer["startTime"] and events[0]["data"]["running"] is True
+    assert events[2]["data"]["taskLogId"] == events[1]["data"]["taskLogId"] == timer["taskLogId"]
+    assert events[2]["data"]["running"] is False and events[2]["data"]["endTime"] == timer["endTime"]

@@ -30,6 +30,10 @@ EVENT_TYPES: dict[str, str] = {
     "tasklog.restored": "A deleted task log was restored.",
     "allocation.exceeded": "A project or task went over its allocated hours (when its admins are notified).",
     "allocation.restored": "A project or task came back to or under its allocated hours.",
+    "timer.started": "A running timer was started; `data` is the timer.",
+    "timer.stopped": "A running timer was stopped; `data` is the timer with its `endTime` and `taskLogId` "
+    "(its log's own event is tasklog.created).",
+    "timer.discarded": "A running timer was thrown away without a log.",
     "webhook.test": "Sent by POST /webhooks/{id}/test/ to that subscription only.",
 }
 
