@@ -131,3 +131,38 @@ async def test_timers_queue_started_stopped_and_discarded_events(client, backend
     assert events[0]["data"]["startTime"] == timer["startTime"] and events[0]["data"]["running"] is True
     assert events[2]["data"]["taskLogId"] == events[1]["data"]["taskLogId"] == timer["taskLogId"]
     assert events[2]["data"]["running"] is False and events[2]["data"]["endTime"] == timer["endTime"]
+
+
+async def test_time_warnings_queue_opened_and_resolved_events(client, backend):
+    await seed(client)
+    first = await client.post("/tasklog/create/", json=log(250, 10, "2024-10-29T09:00:00Z", "2024-10-29T11:00:00Z"))
+    second = await client.post("/tasklog/create/", json=log(251, 10, "2024-10-29T10:00:00Z", "2024-10-29T12:00:00Z"))
+    ids = sorted([first.json()["data"]["taskLogId"], second.json()["data"]["taskLogId"]])
+    # An edit that keeps the overlap is no news; the delete that ends it, and the restore that brings it back, are.
+    assert (await client.patch(f"/tasklogs/{ids[1]}/", json={"description": "still overlapping"})).status_code == 200
+    assert (await client.delete(f"/api/tasklogs/delete/{ids[1]}/")).status_code == 200
+    assert (await client.post(f"/tasklogs/{ids[1]}/restore/")).status_code == 200
+    warning_id = await backend.scalar("SELECT id FROM time_warnings")
+    # A person's actions: ignoring is no change of state for subscribers; resolve and reopen are.
+    for action in ("ignore", "resolve", "reopen"):
+        answer = await client.post("/api/time-warning/action/", json={"warningIds": [warning_id], "action": action})
+        assert answer.status_code == 200, answer.text
+
+    warnings = [e for e in await payloads(backend) if e["type"].startswith("warning.")]
+    assert [(e["type"], e["data"]["status"]) for e in warnings] == [
+        ("warning.opened", "open"),  # the second create
+        ("warning.resolved", "resolved"),  # the delete
+        ("warning.opened", "open"),  # the restore
+        ("warning.resolved", "resolved"),  # an admin resolves (after ignoring)
+        ("warning.opened", "open"),  # and reopens
+    ]
+    assert all(e["data"]["warningId"] == warning_id and e["companyId"] == 1 for e in warnings)
+    assert warnings[0]["data"] | {"warningId": 0} == {
+        "warningId": 0,
+        "type": "OVERLAPPING_LOG",
+        "userId": 10,
+        "date": "2024-10-29",
+        "totalSeconds": None,
+        "taskLogIds": ids,
+        "status": "open",
+    }

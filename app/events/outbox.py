@@ -34,6 +34,8 @@ EVENT_TYPES: dict[str, str] = {
     "timer.stopped": "A running timer was stopped; `data` is the timer with its `endTime` and `taskLogId` "
     "(its log's own event is tasklog.created).",
     "timer.discarded": "A running timer was thrown away without a log.",
+    "warning.opened": "A time warning opened (or reopened): a write found its condition, or an admin reopened it.",
+    "warning.resolved": "A time warning was resolved: a write removed its condition, or someone resolved it.",
     "webhook.test": "Sent by POST /webhooks/{id}/test/ to that subscription only.",
 }
 

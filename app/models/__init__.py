@@ -266,6 +266,9 @@ class TimeWarning(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(64))
     action_by: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
+    # The write (a random token) that last opened or reopened the warning: its
+    # one upsert learns from this which warnings it opened (warning.opened events).
+    opened_by: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 

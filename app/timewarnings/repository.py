@@ -1,12 +1,13 @@
 """Persistence of time warnings: set-based upserts and resolutions for the
 write path, pages and locked look-ups for the Dyzo paths."""
 
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, case, func, null, or_, select, update
+from sqlalchemy import and_, case, func, literal, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.sql import dialect_insert
@@ -48,7 +49,28 @@ class WarningRow(NamedTuple):
     company_id: int
 
 
+class ChangedWarning(NamedTuple):
+    """A warning a write opened (or reopened) or resolved: what its event tells."""
+
+    id: int
+    type: str
+    user_id: int
+    day: date
+    total_seconds: int | None
+    first_log_id: int | None
+    second_log_id: int | None
+    status: str
+
+
 _W = TimeWarning
+_CHANGED = (_W.id, _W.type, _W.user_id, _W.day, _W.total_seconds, _W.first_log_id, _W.second_log_id, _W.status)
+assert tuple(c.name for c in _CHANGED) == ChangedWarning._fields
+
+
+def _changed(row: Any) -> ChangedWarning:
+    return ChangedWarning(**{name: getattr(row, name) for name in ChangedWarning._fields})
+
+
 _VIEW = select(
     _W.id,
     _W.type,
@@ -86,14 +108,19 @@ class TimeWarningRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def hold(self, conditions: Sequence[HeldCondition]) -> None:
+    async def hold(self, conditions: Sequence[HeldCondition]) -> list[ChangedWarning]:
         """One statement for all: new conditions open a warning; a warning the
         system resolved reopens; open, ignored and person-resolved ones keep
-        their status (their total and day follow the write)."""
+        their status (their total and day follow the write). The warnings
+        this write opened or reopened: they carry this call's token in
+        `opened_by`, which the statement hands back."""
         if not conditions:
-            return
+            return []
+        token = secrets.token_hex(16)
         # In key order, so concurrent writers lock shared warnings in the same order (no deadlock).
-        rows = [c._asdict() for c in sorted(conditions, key=lambda c: (c.user_id, c.type, c.subject))]
+        rows = [
+            c._asdict() | {"opened_by": token} for c in sorted(conditions, key=lambda c: (c.user_id, c.type, c.subject))
+        ]
         insert = dialect_insert(self.session)(TimeWarning).values(rows)
         came_back = and_(_W.status == "resolved", _W.resolved_by == SYSTEM)
         excluded = insert.excluded
@@ -104,6 +131,7 @@ class TimeWarningRepository:
                 "total_seconds": excluded.total_seconds,
                 "status": case((came_back, "open"), else_=_W.status),
                 "resolved_by": case((came_back, null()), else_=_W.resolved_by),
+                "opened_by": case((came_back, excluded.opened_by), else_=_W.opened_by),
                 "updated_at": func.now(),
             },
             # Rows whose status, day and total stay as they are are not rewritten.
@@ -112,16 +140,17 @@ class TimeWarningRepository:
                 _W.day != excluded.day,
                 _W.total_seconds.is_distinct_from(excluded.total_seconds),
             ),
-        )
-        await self.session.execute(stmt)
+        ).returning(*_CHANGED, (_W.opened_by == literal(token)).label("opened"))
+        result = await self.session.execute(stmt)
+        return [_changed(row) for row in result if row.opened]
 
     async def resolve_gone(
         self, days: Iterable[tuple[int, date]], log_ids: Iterable[int], still_overlapping: Iterable[str]
-    ) -> None:
+    ) -> list[ChangedWarning]:
         """In one statement, resolved by the system: the OVER_LOGGED warnings of
         these (employee, day) pairs, whose totals are back within the limit,
         and the OVERLAPPING_LOG warnings naming any of these logs but for the
-        pairs that still overlap."""
+        pairs that still overlap. The warnings it resolved."""
         gone = [
             and_(_W.type == OVER_LOGGED, _W.user_id == user_id, _W.subject == day.isoformat()) for user_id, day in days
         ]
@@ -131,12 +160,14 @@ class TimeWarningRepository:
             held = sorted(set(still_overlapping))
             gone.append(and_(pairs, _W.subject.not_in(held)) if held else pairs)
         if not gone:
-            return
-        await self.session.execute(
+            return []
+        result = await self.session.execute(
             update(TimeWarning)
             .where(or_(*gone), _NOT_SYSTEM_RESOLVED)
             .values(status="resolved", resolved_by=SYSTEM, updated_at=func.now())
+            .returning(*_CHANGED)
         )
+        return [_changed(row) for row in result]
 
     async def page(self, filters: WarningFilters, offset: int, limit: int) -> tuple[list[WarningRow], int]:
         """A company's warnings, newest day first, and how many match."""

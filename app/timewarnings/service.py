@@ -29,12 +29,15 @@ from app.auth.principal import Principal
 from app.core.errors import FieldError, Forbidden, InputRejected, NotFound
 from app.core.settings import Settings
 from app.core.timeutil import LocalDay, local_day, utcnow, zone
+from app.events.outbox import NewEvent, record_events
 from app.models import Company, Employee
+from app.reference.repository import ReferenceRepository
 from app.tasklogs.repository import NearbyLog, task_log_repository
 from app.timewarnings.repository import (
     OVER_LOGGED,
     OVERLAPPING_LOG,
     UNDER_LOGGED,
+    ChangedWarning,
     HeldCondition,
     TimeWarningRepository,
     WarningFilters,
@@ -83,9 +86,42 @@ async def keep_time_warnings(
             day = begins.astimezone(zone(zones.get(user_id, "UTC"))).date()
             held.append(HeldCondition(user_id, OVERLAPPING_LOG, subject, day, None, first, second))
     repo = TimeWarningRepository(session)
-    await repo.hold(held)
+    opened = await repo.hold(held)
+    resolved: list[ChangedWarning] = []
     if removed:
-        await repo.resolve_gone((key for key, total in totals.items() if total <= limit), removed, pairs)
+        resolved = await repo.resolve_gone((key for key, total in totals.items() if total <= limit), removed, pairs)
+    await _tell(session, opened, resolved)
+
+
+async def _tell(session: AsyncSession, opened: Sequence[Any], resolved: Sequence[Any]) -> None:
+    """Queue warning.opened / warning.resolved in the write's transaction (the
+    outbox). Rare, so the employees' companies are looked up only then."""
+    if not opened and not resolved:
+        return
+    user_ids = {w.user_id for w in [*opened, *resolved]}
+    companies = {
+        uid: employee.company_id
+        for uid, employee in (await ReferenceRepository(session).employee_contexts(user_ids)).items()
+    }
+    events = [
+        NewEvent(event_type, companies[w.user_id], _event_data(w))
+        for event_type, warnings in (("warning.opened", opened), ("warning.resolved", resolved))
+        for w in warnings
+    ]
+    await record_events(session, events)
+
+
+def _event_data(warning: Any) -> dict[str, Any]:
+    """What an event tells of a warning (JSON as stored): the list view's identity and condition."""
+    return {
+        "warningId": warning.id,
+        "type": warning.type,
+        "userId": warning.user_id,
+        "date": warning.day.isoformat(),
+        "totalSeconds": warning.total_seconds,
+        "taskLogIds": [i for i in (warning.first_log_id, warning.second_log_id) if i is not None],
+        "status": warning.status,
+    }
 
 
 def warning_view(row: WarningRow) -> dict[str, Any]:
@@ -245,4 +281,11 @@ async def act_on_time_warnings(
     status = _OUTCOME[action]
     await repo.set_status(warning_ids, status, actor.label if status == "resolved" else None, actor.label, note)
     updated = await repo.by_ids(warning_ids)
+    # Only a change of status is news: resolving a resolved warning tells nothing.
+    changed = [updated[wid] for wid in dict.fromkeys(warning_ids) if found[wid].status != status]
+    await _tell(
+        session,
+        [w for w in changed if w.status == "open"],
+        [w for w in changed if w.status == "resolved"],
+    )
     return [warning_view(updated[wid]) for wid in dict.fromkeys(warning_ids)]

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("resolved_by", sa.String(64), nullable=True),
         sa.Column("action_by", sa.String(64), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("opened_by", sa.String(32), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.ForeignKeyConstraint(
