@@ -10,12 +10,16 @@ from app.auth.principal import SYSTEM
 from app.core.database import create_engine, make_sessionmaker
 from app.core.settings import Settings
 from app.core.timeutil import utcnow
+from app.models import Webhook
 from app.reference import service as reference
 from app.reference.schemas import CompanyIn, EmployeeIn, ProjectIn, TaskIn
 from app.tasklogs.service import create_task_logs
 from app.timers.repository import TimerRepository
 from app.timers.schemas import TimerStart
 from app.timers.service import start_timer
+from app.webhooks.repository import webhook_repository
+from app.webhooks.schemas import EXAMPLE_URL
+from app.webhooks.service import new_secret
 
 COMPANY_ID = 1
 
@@ -95,11 +99,25 @@ async def load_demo(settings: Settings) -> str:
                     TimerStart(task_id=250, user_id=10, description="Login page", start_time=started),
                     actor=SYSTEM,
                 )
+            # A paused subscription (webhook 1), for the webhook endpoints: its URL is a placeholder, so
+            # it stays paused until given a receiver's (PATCH url, then enabled: true).
+            webhooks = webhook_repository(session)
+            if not await webhooks.of_company(COMPANY_ID):
+                await webhooks.add(
+                    Webhook(
+                        company_id=COMPANY_ID,
+                        url=EXAMPLE_URL,
+                        events=["*"],
+                        description="Billing service (placeholder URL)",
+                        enabled=False,
+                        secret=new_secret(),
+                    )
+                )
     finally:
         await engine.dispose()
     return (
         "Demo company 1 (Europe/Berlin) loaded: admin 1, employees 10 and 11, projects 7 (8 h allocated, 4:30 "
-        "logged) and 8, tasks 250-253, employee 10's running timer and employee 11's overlapping logs (time "
-        "warning 1). The documentation's bulk example for employee 10 takes project 7 over its allocation and "
-        "notifies admin 1."
+        "logged) and 8, tasks 250-253, employee 10's running timer, employee 11's overlapping logs (time "
+        "warning 1) and a paused webhook subscription (1). The documentation's bulk example for employee 10 "
+        "takes project 7 over its allocation and notifies admin 1."
     )

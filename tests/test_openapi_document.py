@@ -264,6 +264,16 @@ def _example_requests(document: dict[str, Any]) -> Iterator[tuple[str, str, str,
         yield operation["operationId"], method, url, {"params": query, "headers": headers}, bodies
 
 
+# Examples that need the outside world, and what they answer on the demo company instead (so the
+# test still fails if they answer anything else): a webhook's URL must resolve to a public address,
+# and the example's host is a placeholder; a failed delivery exists only after a receiver failed a
+# whole retry schedule.
+NEEDS_THE_OUTSIDE_WORLD = {
+    "create_webhook": (422, "WEBHOOK_URL_FORBIDDEN"),
+    "retry_webhook_delivery": (404, "DELIVERY_NOT_FOUND"),
+}
+
+
 async def _send(client, method, url, parameters, body):
     return await client.request(method.upper(), url, json=body, **parameters)
 
@@ -288,6 +298,10 @@ async def test_every_request_example_succeeds_on_the_demo_company(backend, docum
             finally:
                 await client.aclose()
                 await lifespan.__aexit__(None, None, None)
-            if not 200 <= answer.status_code < 300:
+            if operation_id in NEEDS_THE_OUTSIDE_WORLD:
+                expected = NEEDS_THE_OUTSIDE_WORLD[operation_id]
+                if (answer.status_code, answer.json().get("error_code")) != expected:
+                    failures.append(f"{method.upper()} {url} {body!r}: {answer.status_code} {answer.text[:300]}")
+            elif not 200 <= answer.status_code < 300:
                 failures.append(f"{method.upper()} {url} {body!r}: {answer.status_code} {answer.text[:300]}")
     assert not failures, "\n".join(failures)

@@ -25,7 +25,8 @@ from app.webhooks.schemas import (
 
 router = Router(tags=["Webhooks"], responses=AUTH_ERRORS)
 ERRORS: dict[int | str, dict[str, Any]] = error_responses(404, 422)
-WebhookId = Annotated[int, Path(alias="webhookId", ge=1, le=MAX_ID)]
+# The demo company's subscription (`tasklogs demo`): webhook 1, paused.
+WebhookId = Annotated[int, Path(alias="webhookId", ge=1, le=MAX_ID, examples=[1])]
 
 
 @router.post(
@@ -151,7 +152,7 @@ async def list_webhook_deliveries(
 )
 async def retry_webhook_delivery(
     webhook_id: WebhookId,
-    event_id: Annotated[str, Path(alias="eventId", max_length=40)],
+    event_id: Annotated[str, Path(alias="eventId", max_length=40, examples=["evt_2b0d6f4c1e5a4f0c9d8e7f6a5b4c3d2e"])],
     session: Session,
     actor: Actor,
 ) -> EnvelopeResponse:

@@ -39,12 +39,19 @@ class WebhookCreate(ApiModel):
     url: Url
     events: EventTypes
     description: Description | None = None
-    company_id: Id | None = Field(None, description="Platform keys only: the company whose events to send.")
+    company_id: Id | None = Field(
+        None, description="The company whose events to send: required of platform keys; a company admin's own if given."
+    )
 
     model_config = {
         "json_schema_extra": {
             "examples": [
-                {"url": EXAMPLE_URL, "events": ["tasklog.created", "tasklog.deleted"], "description": "Billing"}
+                {
+                    "url": EXAMPLE_URL,
+                    "events": ["tasklog.created", "tasklog.deleted"],
+                    "description": "Billing",
+                    "companyId": 1,
+                }
             ]
         }
     }
