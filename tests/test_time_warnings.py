@@ -277,8 +277,21 @@ async def test_concurrent_writes_to_one_over_logged_day_keep_one_warning(client,
     assert [r.status_code for r in responses] == [200] * 10, [r.text for r in responses]
     (over,) = await warnings(client)
     assert await backend.scalar("SELECT count(*) FROM time_warnings") == 1
-    # On PostgreSQL each concurrent writer stored the total its own snapshot
-    # saw (as its answer's dailyTotals); the next write of the day sets it right.
-    await create(client, log(task_id=252, start="2024-10-29T23:00:00Z", end="2024-10-29T23:30:00Z"))
+    # One employee's writes take turns (their employee row is locked), so the
+    # last to commit saw every other: the stored total is the day's.
+    assert over["totalSeconds"] == 17 * 3600
+    totals = sorted(r.json()["dailyTotals"][0]["totalSeconds"] for r in responses)
+    assert totals == [12 * 3600 + 1800 * (i + 1) for i in range(10)]
+
+
+async def test_two_long_logs_written_at_once_find_their_long_day(client, backend):
+    # 7 + 7 hours: neither alone is over the 12-hour day, together they are.
+    await seed(client)
+    bodies = [
+        log(task_id=250, start="2024-10-29T00:00:00Z", end="2024-10-29T07:00:00Z"),
+        log(task_id=251, start="2024-10-29T08:00:00Z", end="2024-10-29T15:00:00Z"),
+    ]
+    responses = await asyncio.gather(*(client.post("/tasklog/create/", json=b) for b in bodies))
+    assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
     (over,) = await warnings(client)
-    assert over["totalSeconds"] == 17 * 3600 + 1800
+    assert (over["type"], over["userId"], over["totalSeconds"]) == ("OVER_LOGGED", 10, 14 * 3600)

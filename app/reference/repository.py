@@ -118,15 +118,18 @@ _PROJECT_CONTEXT = (
 def _write_contexts() -> Any:
     """A write's tasks and employees in one round trip, columns named as
     TaskContext's and EmployeeContext's fields (each kind leaves the other's
-    NULL). The rows are locked FOR KEY SHARE, a lock writers share, so what
-    the write checked stays true until it commits:
-    - tasks and their projects: a change of their allocation (FOR UPDATE,
-      app/allocation/repository.py) waits, so "has an allocation" holds;
-    - employees: a move to another company (FOR UPDATE, then "has task
-      logs?", app/reference/service.py) waits, then sees this write's logs
-      and is refused; without the lock it could commit between this read and
-      the insert, and the log would be a company-1 task's log by a company-2
-      employee.
+    NULL). The rows are locked so that what the write checks stays true
+    until it commits:
+    - tasks and their projects FOR KEY SHARE, a lock writers share: a change
+      of their allocation (FOR UPDATE, app/allocation/repository.py) waits,
+      so "has an allocation" holds;
+    - employees FOR NO KEY UPDATE: the writes of one employee take turns.
+      Their day totals, overlaps and time warnings are one employee's, so a
+      write must see the logs of the one before it (two 7-hour logs written
+      at once must find their 14-hour day); writes of other employees never
+      wait, nor do inserts' foreign key checks (KEY SHARE). A move to another
+      company (FOR UPDATE, then "has task logs?", app/reference/service.py)
+      waits too, then sees this write's logs and is refused.
     SQLite, whose writers take turns, has no row locks and ignores the clause."""
     tasks = (
         select(
@@ -154,7 +157,7 @@ def _write_contexts() -> Any:
         )
         .join(Company, Company.id == Employee.company_id)
         .where(among(Employee.id, ids_param("employee_ids")))
-        .with_for_update(read=True, key_share=True, of=[Employee])
+        .with_for_update(key_share=True, of=[Employee])  # FOR NO KEY UPDATE
         .cte("write_employees")
     )
     return union_all(
