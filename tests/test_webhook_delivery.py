@@ -196,6 +196,10 @@ async def test_a_delivery_fails_after_its_schedule_and_can_be_retried_by_hand(ap
         await server.stop()
 
 
+# A second log that does not overlap `log()`'s: an overlap would add a warning.opened event.
+AFTER_THE_FIRST = {"start": "2024-10-29T11:00:00Z", "end": "2024-10-29T12:00:00Z"}
+
+
 async def test_events_of_one_log_arrive_in_commit_order_under_retries(app_client, backend):
     failures = {"left": 2}
     first_of_a: dict[str, str] = {}
@@ -216,7 +220,7 @@ async def test_events_of_one_log_arrive_in_commit_order_under_retries(app_client
         first_of_a["log"] = a["taskLogId"]
         for text in ("one", "two"):
             await app_client.patch(f"/tasklogs/{a['taskLogId']}/", json={"description": text})
-        b = (await app_client.post("/tasklog/create/", json=log(task_id=251))).json()["data"]
+        b = (await app_client.post("/tasklog/create/", json=log(task_id=251, **AFTER_THE_FIRST))).json()["data"]
         worker = dispatcher(backend)
         try:
             await run_until(worker, pending_count(backend))
@@ -380,7 +384,9 @@ async def test_old_events_that_wait_for_nothing_are_purged(app_client, backend):
         try:
             await run_until(worker, pending_count(backend))
             answers["status"] = 500
-            waiting = (await app_client.post("/tasklog/create/", json=log(task_id=251))).json()["data"]
+            waiting = (await app_client.post("/tasklog/create/", json=log(task_id=251, **AFTER_THE_FIRST))).json()[
+                "data"
+            ]
             await worker.run_once()  # one failed attempt: pending for an hour
             await backend.execute("UPDATE outbox_events SET created_at = '2020-01-01 00:00:00'")
             assert await worker.purge_expired() == 1
