@@ -17,12 +17,17 @@ the request path. Measured in the same run, on the same database:
 - the outbox's share: (with - without) / the request's median.
 
 Delivery is not on the request path (the dispatcher fans events out after
-commit), so it is not in these rows."""
+commit), so it is not in the share. For reference, two more rows repeat
+the request medians with a webhook subscribed to every event (a local
+receiver answering 204), while `tasklogs serve`'s in-process dispatcher
+fans out and delivers beside the requests on the same cores."""
 
 import asyncio
 import statistics
+import threading
 import time
 from collections.abc import Awaitable, Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import func, select, text
@@ -50,8 +55,7 @@ class StatementCost(NamedTuple):
 
 
 def rows(bench: "Bench") -> None:
-    single_ms = statistics.median(bench.single_one() for _ in range(SINGLE_CREATES)) * 1000
-    bulk_ms = statistics.median(_bulk_once(bench) for _ in range(bench.warmup + bench.repeats)) * 1000
+    single_ms, bulk_ms = _request_medians(bench)
     costs = asyncio.run(_statement_costs(bench.dsn))
     for size, request_ms, what in ((1, single_ms, "single create"), (1000, bulk_ms, "1,000-item bulk")):
         cost = costs[size]
@@ -71,6 +75,61 @@ def rows(bench: "Bench") -> None:
                     f"outbox {cost.outbox_ms:.2f} ms of a {request_ms:.1f} ms request "
                     f"(append with its outbox INSERT {cost.with_outbox_ms:.2f} ms, alone {cost.append_alone_ms:.2f} ms)"
                 ),
+            }
+        )
+    try:
+        subscribed_rows(bench, (single_ms, bulk_ms))
+    except Exception as exc:  # rows for reference only: the share rows above stand whatever they do
+        print(f"the rows with a webhook subscribed failed: {exc!r}", flush=True)
+
+
+def _request_medians(bench: "Bench") -> tuple[float, float]:
+    """The medians, in ms, of a single create and of a 1,000-item bulk create."""
+    single = statistics.median(bench.single_one() for _ in range(SINGLE_CREATES))
+    bulk = statistics.median([_bulk_once(bench) for _ in range(bench.warmup + bench.repeats)][bench.warmup :])
+    return single * 1000, bulk * 1000
+
+
+class _Accepting(BaseHTTPRequestHandler):
+    """A webhook receiver that takes every delivery (204)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # a line per delivery would be the bench's own noise
+
+
+def subscribed_rows(bench: "Bench", without: tuple[float, float]) -> None:
+    """The request medians again with a webhook subscribed to every event of the company."""
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Accepting)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+    _, answer = bench.request(
+        "POST", f"{bench.ours.base}/webhooks/", ours=True, json={"url": url, "events": ["*"], "companyId": 1}
+    )
+    webhook = answer.json()["data"]["webhookId"]
+    try:
+        with_hook = _request_medians(bench)
+    finally:
+        bench.request("DELETE", f"{bench.ours.base}/webhooks/{webhook}/", ours=True)
+        receiver.shutdown()
+    for (what, key), subscribed, alone in zip(
+        (("single create", "single"), ("1,000-item bulk", "bulk")), with_hook, without, strict=True
+    ):
+        bench._add(
+            {
+                "key": f"outbox_subscribed_{key}",
+                "title": f"{what}, a webhook subscribed (ours) / none (floor col.)",
+                "unit": "ms",
+                "ours": subscribed,
+                "floor": alone,
+                "ratio": subscribed / alone,
+                "target": "for reference",
+                "met": None,
+                "note": "in-process dispatcher fanning out and delivering beside the requests",
             }
         )
 

@@ -1261,6 +1261,9 @@ def main() -> int:
                 "TASKLOGS_BULK_MAX_ITEMS": "10000",
                 # Only widens the export's window, for the 1,000,000-log export over two years.
                 "TASKLOGS_EXPORT_MAX_DAYS": "800",
+                # Only let the outbox rows subscribe a webhook receiver of their own on 127.0.0.1.
+                "TASKLOGS_WEBHOOK_ALLOW_HTTP": "true",
+                "TASKLOGS_WEBHOOK_ALLOW_PRIVATE": "true",
             }
             bench.env = env
             print(f"database {name}; {os.cpu_count()} cores; {platform.python_version()}", flush=True)
