@@ -28,6 +28,8 @@ BULK = "/tasklogs/bulk/create/{user}/"
 # A guard against a hung test, never an assertion about speed.
 ROUNDS = 400
 
+# A log the day after the factory's default one: no overlap, so no time warning and its event.
+NEXT_DAY = {"start": "2024-10-30T09:00:00Z", "end": "2024-10-30T10:30:00Z"}
 OPEN = {"webhook_allow_http": True, "webhook_allow_private": True, "webhook_retry_schedule": "0s,0s,0s"}
 
 
@@ -218,7 +220,8 @@ async def test_events_of_one_log_arrive_in_commit_order_under_retries(app_client
         first_of_a["log"] = a["taskLogId"]
         for text in ("one", "two"):
             await app_client.patch(f"/tasklogs/{a['taskLogId']}/", json={"description": text})
-        b = (await app_client.post("/tasklog/create/", json=log(task_id=251))).json()["data"]
+        # Another day: an overlap with the first would also open a warning (an event without a log).
+        b = (await app_client.post("/tasklog/create/", json=log(task_id=251, **NEXT_DAY))).json()["data"]
         worker = dispatcher(backend)
         try:
             await run_until(worker, pending_count(backend))
@@ -494,7 +497,7 @@ async def test_two_worker_processes_one_killed_lose_nothing_and_repeat_only_its_
             workers.append(await start_worker(backend, webhook_timeout_seconds="5", webhook_retry_schedule="1s,1s,1s"))
             pids.append(workers[-1].pid)
         victim, survivor = workers
-        for _ in range(ROUNDS * 2):
+        for _ in range(ROUNDS * 15):  # a guard against a hung test: two interpreters start on a busy machine
             if any(a.worker_pid == victim.pid for a in arrivals[KILL_AFTER_ARRIVALS - 1 :]):
                 break
             await asyncio.sleep(0.02)
@@ -546,7 +549,7 @@ async def test_old_events_that_wait_for_nothing_are_purged(app_client, backend):
         try:
             await run_until(worker, pending_count(backend))
             answers["status"] = 500
-            waiting = (await app_client.post("/tasklog/create/", json=log(task_id=251))).json()["data"]
+            waiting = (await app_client.post("/tasklog/create/", json=log(task_id=251, **NEXT_DAY))).json()["data"]
             await worker.run_once()  # one failed attempt: pending for an hour
             await backend.execute("UPDATE outbox_events SET created_at = '2020-01-01 00:00:00'")
             assert await worker.purge_expired() == 1
