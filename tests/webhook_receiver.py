@@ -1,8 +1,9 @@
 """A real HTTP receiver of webhooks for tests: uvicorn serving a small ASGI
 app on a free loopback port, in the test's event loop. It records every
 request (headers and body) and answers what the test's `answer` function
-says: a status code, "hang" to wait past the sender's time-out, or
-"redirect" (a 307 to another path of its own)."""
+says: a status code, "hang" to wait past the sender's time-out, "hold" to
+answer nothing until the test calls `release()`, or "redirect" (a 307 to
+another path of its own)."""
 
 import asyncio
 from collections.abc import Callable
@@ -21,6 +22,7 @@ Answer = int | str
 class Received:
     headers: dict[str, str]
     body: bytes
+    client_port: int  # the sender's end of the connection, to tell senders apart
 
     @property
     def event(self) -> dict[str, Any]:
@@ -38,6 +40,7 @@ class Receiver:
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
     hang_seconds: float = 5.0
+    released: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def url(self) -> str:
@@ -50,11 +53,14 @@ class Receiver:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        request = Received({k.decode(): v.decode() for k, v in scope["headers"]}, body)
+        request = Received({k.decode(): v.decode() for k, v in scope["headers"]}, body, scope["client"][1])
         self.received.append(request)
         answer = self.answer(request)
         if answer == "hang":
             await asyncio.sleep(self.hang_seconds)
+            answer = 200
+        elif answer == "hold":
+            await self.released.wait()
             answer = 200
         body = b"" if answer == 204 else b"ok"  # a 204 has no body
         headers = [(b"content-length", str(len(body)).encode())]
@@ -78,6 +84,10 @@ class Receiver:
     async def stop(self) -> None:
         self.server.should_exit = True
         await self.task
+
+    def release(self) -> None:
+        """Answer the requests held so far, and answer later ones at once."""
+        self.released.set()
 
     def ids(self) -> list[str]:
         return [r.event_id for r in self.received]

@@ -144,9 +144,11 @@ _OUTBOX_OF_CHANGE = ["type", "company_id", "task_log_id", "change_seq"]
 
 
 @functools.cache
-def _append_rows() -> Any:
-    """PostgreSQL: the changes as arrays (one prepared statement whatever the
-    count), and their events in the outbox, in one statement."""
+def appended_changes() -> Any:
+    """PostgreSQL: the append of the changes as arrays (one prepared statement
+    whatever the count), a CTE returning what their events need. Apart from
+    `_append_rows`, bench/run.py's outbox rows time it alone, to tell what
+    the outbox adds to the statement."""
     src = CHANGES.source("postgresql", [])
     rows = select(
         src.c.task_log_id,
@@ -158,12 +160,24 @@ def _append_rows() -> Any:
         src.c.before,
         src.c.after,
     ).order_by(src.c.n)
-    appended = (
+    return (
         insert(_CHANGES)
         .from_select(_APPENDED, rows)
         .returning(_CHANGES.c.seq, _CHANGES.c.task_log_id, _CHANGES.c.company_id, _CHANGES.c.action)
         .cte("appended")
     )
+
+
+def append_parameters(changes: list[Change], actor: str, request_id: str | None) -> dict[str, Any]:
+    """PostgreSQL: the bound values of `appended_changes`."""
+    rows = [(c.task_log_id, c.company_id, c.action, c.version, c.before, c.after) for c in changes]
+    return {"actor": actor, "request_id": request_id, **CHANGES.params("postgresql", rows)}
+
+
+@functools.cache
+def _append_rows() -> Any:
+    """PostgreSQL: the changes appended and their events in the outbox, in one statement."""
+    appended = appended_changes()
     events = select(
         task_log_event_type(appended.c.action), appended.c.company_id, appended.c.task_log_id, appended.c.seq
     ).order_by(appended.c.seq)
@@ -273,10 +287,7 @@ class _PostgresHistory(HistoryRepository):
     feed_needs_horizon = True
 
     async def _append(self, changes: list[Change], actor: str, request_id: str | None) -> None:
-        rows = [(c.task_log_id, c.company_id, c.action, c.version, c.before, c.after) for c in changes]
-        await self.session.execute(
-            _append_rows(), {"actor": actor, "request_id": request_id, **CHANGES.params("postgresql", rows)}
-        )
+        await self.session.execute(_append_rows(), append_parameters(changes, actor, request_id))
 
 
 def history_repository(session: AsyncSession) -> HistoryRepository:
