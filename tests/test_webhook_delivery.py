@@ -472,9 +472,13 @@ async def test_two_worker_processes_one_killed_lose_nothing_and_repeat_only_its_
 ):
     arrivals: list[Arrival] = []
     pids: list[int] = []
+    killed = {"victim": False}
 
     def answer(request) -> str | int:
         sender = sending_process(request.client_port, server.port, pids)
+        if sender is None and killed["victim"]:
+            # Sent before the kill, read after it: only the killed worker's connections have no process any more.
+            sender = pids[0]
         arrivals.append(Arrival(request.event_id, sender))
         return "hold" if sender == pids[0] and len(arrivals) >= KILL_AFTER_ARRIVALS else 204
 
@@ -504,6 +508,7 @@ async def test_two_worker_processes_one_killed_lose_nothing_and_repeat_only_its_
         else:
             raise AssertionError("the worker to kill never sent a request to hold")
         victim.kill()
+        killed["victim"] = True
         await victim.wait()
         # What the killed worker sent and never recorded: still pending, leased to nobody alive.
         leased = {
