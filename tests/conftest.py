@@ -31,6 +31,9 @@ PG_ADMIN_URL = os.environ.get("TASKLOGS_TEST_POSTGRES_URL", "postgresql+asyncpg:
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_JWT_SECRET = "test-secret-for-the-suite-only-0123456789"
 TABLES = [
+    "submission_events",
+    "timesheet_submissions",
+    "company_changes",
     "time_warnings",
     "running_timers",
     "webhook_deliveries",

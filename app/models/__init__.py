@@ -61,6 +61,27 @@ class Company(Timestamps, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     name: Mapped[str] = mapped_column(String(255))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # Logs starting on or before this local day (the employee's zone) are
+    # locked; moved only by PUT /companies/{id}/lock/, which records it.
+    locked_through: Mapped[date | None] = mapped_column(Date)
+
+
+class CompanyChange(Base):
+    """The company's history: who moved its lock date, when, from what to what."""
+
+    __tablename__ = "company_changes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(32))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_company_changes_company_id_id", "company_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
 
 class Employee(Timestamps, Base):
@@ -374,5 +395,62 @@ class WebhookDelivery(Base):
         ),
         Index("ix_webhook_deliveries_webhook_id_status_id", "webhook_id", "status", "id"),
         Index("ix_webhook_deliveries_event_id", "event_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class TimesheetSubmission(Base):
+    """One employee's week handed in for review: SUBMITTED, then APPROVED or
+    REJECTED. A rejected week is submitted again on the same row, so the
+    unique (user_id, week_start) makes concurrent submits of a week one.
+    While SUBMITTED or APPROVED it locks the employee's logs starting in
+    [starts_at, ends_at): the week's local bounds in their zone when it was
+    submitted, which is also what approvedOnly reports count."""
+
+    __tablename__ = "timesheet_submissions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"))
+    week_start: Mapped[date] = mapped_column(Date)
+    week_end: Mapped[date] = mapped_column(Date)  # inclusive
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    total_seconds: Mapped[int] = mapped_column(BigInteger)  # at the last submit
+    approved_seconds: Mapped[int | None] = mapped_column(BigInteger)  # at the last approval, kept after a reopen
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    submitted_by: Mapped[str] = mapped_column(String(64))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("status IN ('SUBMITTED', 'APPROVED', 'REJECTED')", name="known_status"),
+        CheckConstraint("week_end >= week_start", name="week_in_order"),
+        UniqueConstraint("user_id", "week_start"),
+        Index("ix_timesheet_submissions_user_id_starts_at", "user_id", "starts_at"),
+        Index("ix_timesheet_submissions_company_id_week_start", "company_id", "week_start"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class SubmissionEvent(Base):
+    """One transition of a submission (SUBMITTED, APPROVED, REJECTED,
+    REOPENED): who, when, the comment and the week's total then."""
+
+    __tablename__ = "submission_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("timesheet_submissions.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # the submission's status after it
+    total_seconds: Mapped[int] = mapped_column(BigInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+    acted_by: Mapped[str] = mapped_column(String(64))
+    acted_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_submission_events_submission_id_id", "submission_id", "id"),
         {"sqlite_autoincrement": True},
     )
