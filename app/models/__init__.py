@@ -64,6 +64,15 @@ class Company(Timestamps, Base):
     # Logs starting on or before this local day (the employee's zone) are
     # locked; moved only by PUT /companies/{id}/lock/, which records it.
     locked_through: Mapped[date | None] = mapped_column(Date)
+    # The first day of the company's weeks: its weekly grids and submitted weeks follow it.
+    week_start: Mapped[str] = mapped_column(String(9), default="monday", server_default="monday")
+
+    __table_args__ = (
+        CheckConstraint(
+            "week_start IN ('monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday')",
+            name="known_week_start",
+        ),
+    )
 
 
 class CompanyChange(Base):

@@ -2,6 +2,8 @@
 
 - companies.locked_through: every log whose start falls on or before that
   local day (the employee's zone) is locked; NULL locks nothing.
+- companies.week_start: the first day of the company's weeks (monday by
+  default), which its weekly grid and its submitted weeks follow.
 - company_changes: the company's history of such moves (who, when, before
   and after), the only way past a lock being to move its date.
 - timesheet_submissions: one row per employee and week, SUBMITTED, APPROVED
@@ -30,12 +32,15 @@ depends_on: str | Sequence[str] | None = None
 # 64-bit ids on PostgreSQL; SQLite only auto-increments INTEGER PRIMARY KEY.
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+WEEKDAYS = "week_start IN ('monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday')"
 STATUSES = "status IN ('SUBMITTED', 'APPROVED', 'REJECTED')"
 
 
 def upgrade() -> None:
     with op.batch_alter_table("companies") as batch:
         batch.add_column(sa.Column("locked_through", sa.Date(), nullable=True))
+        batch.add_column(sa.Column("week_start", sa.String(9), server_default="monday", nullable=False))
+        batch.create_check_constraint("known_week_start", WEEKDAYS)
 
     op.create_table(
         "company_changes",
@@ -121,4 +126,6 @@ def downgrade() -> None:
     op.drop_index("ix_company_changes_company_id_id", table_name="company_changes")
     op.drop_table("company_changes")
     with op.batch_alter_table("companies") as batch:
+        batch.drop_constraint("known_week_start", type_="check")
+        batch.drop_column("week_start")
         batch.drop_column("locked_through")
