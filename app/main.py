@@ -26,6 +26,7 @@ from app.core.responses import EnvelopeResponse
 from app.core.routing import include_routers
 from app.core.settings import Settings, get_settings
 from app.core.timeutil import utcnow
+from app.locks.router import router as locks_router
 from app.notifications.router import router as notifications_router
 from app.operations.router import router as operations_router
 from app.reference.router import router as reference_router
@@ -170,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timewarnings_router,
         notifications_router,
         reference_router,
+        locks_router,
         timesheets_router,
         webhooks_router,
         operations_router,

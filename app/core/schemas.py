@@ -1,10 +1,19 @@
 """Schema building blocks: camelCase on output, either casing on input."""
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, GetJsonSchemaHandler, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    PlainSerializer,
+)
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
@@ -84,6 +93,19 @@ def _known_zone(value: str) -> str:
 
 TimeZoneName = Annotated[str, Field(max_length=64, examples=["Europe/Berlin"]), AfterValidator(_known_zone)]
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    # Only YYYY-MM-DD: pydantic alone would also take "2024-10-28T00:00" or a Unix time.
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    return value
+
+
+# A calendar day, as YYYY-MM-DD only.
+LocalDate = Annotated[date, BeforeValidator(_iso_date)]
+
 T = TypeVar("T")
 
 
@@ -121,6 +143,15 @@ class ConflictEnvelope(ErrorEnvelope):
     existingTaskLogId: int | None = Field(
         None, description="Present on DUPLICATE_TASK_LOG: the log this one repeats.", examples=[41]
     )
+    lockedThrough: str | None = Field(
+        None, description="Present on PERIOD_LOCKED by the company's lock date: that date.", examples=["2026-11-30"]
+    )
+    submissionId: int | None = Field(
+        None, description="Present on PERIOD_LOCKED by a submitted or approved week: its submission.", examples=[1]
+    )
+    weekStart: str | None = Field(
+        None, description="Present on PERIOD_LOCKED by a submitted or approved week: its first day.", examples=[None]
+    )
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -131,7 +162,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         403: "FORBIDDEN: the caller's role does not allow this.",
         503: "SERVICE_UNAVAILABLE: the database cannot answer now; retry after `Retry-After` seconds.",
         404: "Not found.",
-        409: "Conflict: e.g. a duplicate task log (DUPLICATE_TASK_LOG).",
+        409: "Conflict: e.g. a duplicate task log (DUPLICATE_TASK_LOG), or a log in a locked period (PERIOD_LOCKED).",
         412: "VERSION_CONFLICT: If-Match names an older version; `data` holds the current log.",
         413: "Too many items in one request.",
         422: "The input breaks a rule; `errors` lists each field.",

@@ -110,6 +110,12 @@ class PeriodLocks:
                 )
         return None
 
+    def refuse(self, user_id: int, start: datetime, tz: ZoneInfo) -> None:
+        """409 PERIOD_LOCKED if a log of this employee starting at `start` is locked."""
+        refusal = self.refusal(user_id, start, tz)
+        if refusal is not None:
+            raise refusal.conflict()
+
 
 # ---------------------------------------------------------------- the company's lock date
 

@@ -1,5 +1,7 @@
 """Reference data mirrored from the platform: companies, employees, projects, tasks."""
 
+from datetime import date
+
 from pydantic import Field
 
 from app.core.schemas import ApiModel, CleanText, Envelope, Id, Name, TimeZoneName, UtcTimestamp
@@ -18,6 +20,11 @@ class CompanyOut(ApiModel):
     company_id: int
     name: str
     timezone: str
+    locked_through: date | None = Field(
+        None,
+        description="Logs starting on or before this local day are locked (PUT /companies/{companyId}/lock/).",
+        examples=[None],
+    )
     created_at: UtcTimestamp
     updated_at: UtcTimestamp
 

@@ -49,7 +49,12 @@ async def _require_company(repo: ReferenceRepository, actor: Principal, company_
 
 def _company_view(row: Any) -> dict[str, Any]:
     return CompanyOut(
-        company_id=row.id, name=row.name, timezone=row.timezone, created_at=row.created_at, updated_at=row.updated_at
+        company_id=row.id,
+        name=row.name,
+        timezone=row.timezone,
+        locked_through=row.locked_through,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     ).model_dump(mode="json")
 
 

@@ -39,6 +39,7 @@ from app.core.timeutil import (
     utcnow,
     zone,
 )
+from app.locks.service import PeriodLocks
 from app.reference.repository import EmployeeContext, ReferenceRepository, TaskContext
 from app.tasklogs.cursors import cursor_key, decode_cursor, encode_cursor, invalid_cursor, query_scope
 from app.tasklogs.history import Change, FeedCursor, change_view, history_repository
@@ -264,23 +265,23 @@ def _check(index: int, fields: dict[str, Any], subject: _Subject | Problem, limi
     )
 
 
-def _validate_all(
+def _check_all(
     items: Sequence[dict[str, Any]],
     ctx: _Context,
     settings: Settings,
     *,
     batch: bool,
     rejected: dict[int, FieldError] | None = None,
-) -> list[Draft]:
-    """All-or-nothing: every bad item is reported (with those the caller
-    already `rejected`), and nothing is written."""
+) -> tuple[list[Draft], dict[int, FieldError]]:
+    """Every item against every rule: the drafts of the good ones, and the
+    problem of each bad one (with those the caller already `rejected`) by index."""
     limits = _Limits.of(settings)
     subjects: dict[tuple[int, int], _Subject | Problem] = {}
     drafts: list[Draft] = []
-    errors: list[FieldError] = []
+    errors: dict[int, FieldError] = {}
     for index, fields in enumerate(items):
         if rejected and index in rejected:
-            errors.append(rejected[index])
+            errors[index] = rejected[index]
             continue
         pair = (fields["user_id"], fields["task_id"])
         subject = subjects.get(pair)
@@ -291,11 +292,43 @@ def _validate_all(
             drafts.append(outcome)
         else:
             field_name, problem, code = outcome
-            errors.append(FieldError(f"[{index}].{field_name}" if batch else field_name, problem, code))
+            errors[index] = FieldError(f"[{index}].{field_name}" if batch else field_name, problem, code)
+    return drafts, errors
+
+
+def _reject(errors: dict[int, FieldError], count: int, *, batch: bool) -> None:
+    """All-or-nothing: every bad item is reported, in item order, and nothing is written."""
     if errors:
-        message = None if not batch else (f"{len(errors)} of {len(items)} task logs are invalid; nothing was saved.")
-        raise InputRejected(errors, message)
+        message = None if not batch else f"{len(errors)} of {count} task logs are invalid; nothing was saved."
+        raise InputRejected([errors[i] for i in sorted(errors)], message)
+
+
+def _validate_all(items: Sequence[dict[str, Any]], ctx: _Context, settings: Settings, *, batch: bool) -> list[Draft]:
+    drafts, errors = _check_all(items, ctx, settings, batch=batch)
+    _reject(errors, len(items), batch=batch)
     return drafts
+
+
+# ---------------------------------------------------------------- locked periods
+
+
+def _zone_of(ctx: _Context, user_id: int) -> ZoneInfo:
+    employee = ctx.employees.get(user_id)
+    return zone(employee.timezone if employee else "UTC")
+
+
+async def _locks_near(session: AsyncSession, spans: Sequence[Span]) -> PeriodLocks:
+    """What locks these spans' employees near their starts: read after
+    `_load_context` took the employees' write turn (see app/locks/service.py)."""
+    return await PeriodLocks.near(session, [(span.user_id, span.start_time) for span in spans])
+
+
+async def _refuse_locked(session: AsyncSession, ctx: _Context, spans: Sequence[Span]) -> None:
+    """409 PERIOD_LOCKED if the time of any span (a log's old or new time)
+    starts in a locked period: an edit may move a log neither into nor out of one."""
+    locks = await _locks_near(session, spans)
+    for span in spans:
+        locks.refuse(span.user_id, span.start_time, _zone_of(ctx, span.user_id))
 
 
 # ---------------------------------------------------------------- writes
@@ -326,7 +359,16 @@ async def create_task_logs(
     _require_may_write_for(actor, {i["user_id"] for i in items})
     if ctx is None:
         ctx = await _load_context(session, actor, {i["task_id"] for i in items}, {i["user_id"] for i in items})
-    drafts = _validate_all(items, ctx, settings, batch=batch, rejected=rejected)
+    drafts, errors = _check_all(items, ctx, settings, batch=batch, rejected=rejected)
+    locks = await _locks_near(session, drafts)
+    for draft in drafts:
+        refusal = locks.refusal(draft.user_id, draft.start_time, _zone_of(ctx, draft.user_id))
+        if refusal is None:
+            continue
+        if not batch:
+            raise refusal.conflict()  # a single create (or a timer's stop) is a 409, like a duplicate
+        errors[draft.index] = refusal.field_error(f"[{draft.index}].startTime")
+    _reject(errors, len(items), batch=batch)
 
     first: dict[LogKey, Draft] = {}
     skipped: list[Draft] = []  # repeats of an earlier item; below, those already stored
@@ -459,6 +501,7 @@ async def update_task_log(
     _require_may_write_for(actor, {merged["user_id"]})
     ctx = await _load_context(session, actor, {merged["task_id"], before.task_id}, {merged["user_id"], before.user_id})
     draft = _validate_all([merged], ctx, settings, batch=False)[0]
+    await _refuse_locked(session, ctx, [before, draft])
     try:
         async with session.begin_nested():
             await repo.update(log_id, draft.row(actor.label))
@@ -494,8 +537,9 @@ async def delete_task_log(
     """Delete a log. It stays restorable from its history for TASKLOGS_RESTORE_DAYS."""
     repo = task_log_repository(session)
     before = await _writable_log(repo, actor, log_id, expected_version)
-    await repo.delete(log_id)
     ctx = await _load_context(session, actor, {before.task_id}, {before.user_id})
+    await _refuse_locked(session, ctx, [before])
+    await repo.delete(log_id)
     result = WriteResult()
     await _report_days(session, settings, result, spans=[before], zones=_zones(ctx), written=set(), removed={log_id})
     result.allocation = await record_time_changes(session, _time_of(ctx, removed=[before]))
@@ -532,6 +576,7 @@ async def restore_task_log(session: AsyncSession, settings: Settings, log_id: in
         image["description"],
         image["manualAdd"],
     )
+    await _refuse_locked(session, ctx, [draft])
     try:
         async with session.begin_nested():
             await repo.restore(

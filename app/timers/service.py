@@ -17,6 +17,7 @@ from app.core.errors import Conflict, FieldError, Forbidden, InputRejected, NotF
 from app.core.settings import Settings
 from app.core.timeutil import iso_utc, to_utc, utcnow, zone
 from app.events.outbox import NewEvent, record_events
+from app.locks.service import PeriodLocks
 from app.reference.repository import ReferenceRepository
 from app.tasklogs import service as tasklogs
 from app.tasklogs.schemas import TaskLogCreate
@@ -102,6 +103,8 @@ async def start_timer(session: AsyncSession, settings: Settings, body: TimerStar
         raise InputRejected([FieldError("userId", "A key must name the employee whose timer starts.", "REQUIRED")])
     subject = await tasklogs.log_subject(session, actor, body.task_id, user_id)
     start = _now() if body.start_time is None else _instant(body.start_time, subject.zone, "startTime", settings)
+    # Its log would start then: a timer cannot run in a locked period (it could never stop).
+    (await PeriodLocks.near(session, [(user_id, start)])).refuse(user_id, start, subject.zone)
     repo = TimerRepository(session)
     stopped = None
     if body.stop_running:
@@ -228,7 +231,12 @@ async def edit_timer(
     if "description" in changes:
         values["description"] = changes["description"] or ""
     if changes.get("start_time") is not None:
-        values["start_time"] = _instant(changes["start_time"], zone(timer.timezone), "startTime", settings)
+        tz = zone(timer.timezone)
+        values["start_time"] = _instant(changes["start_time"], tz, "startTime", settings)
+        # A courtesy: the stop would be refused anyway (its create checks the locks).
+        (await PeriodLocks.near(session, [(timer.user_id, values["start_time"])])).refuse(
+            timer.user_id, values["start_time"], tz
+        )
     repo = TimerRepository(session)
     if values:
         await repo.change(timer_id, values)
