@@ -85,6 +85,10 @@ TAGS = [
     },
     {"name": "Timers", "description": "Running timers kept on the server; stopping one creates its task log."},
     {"name": "Time warnings", "description": "Over-logged days and overlapping logs, kept true by every write."},
+    {
+        "name": "Locked periods",
+        "description": "A company's lock date: logs up to it can no longer change, and who moved it when.",
+    },
     {"name": "Notifications", "description": "Alerts for admins, e.g. a project over its allocated hours."},
     {
         "name": "Reference data",

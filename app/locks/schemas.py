@@ -12,7 +12,7 @@ class LockIn(ApiModel):
         examples=["2026-11-30"],
     )
 
-    model_config = {"json_schema_extra": {"examples": [{"lockedThrough": "2026-11-30"}, {"lockedThrough": None}]}}
+    model_config = {"json_schema_extra": {"examples": [{"lockedThrough": "2026-11-30"}]}}
 
 
 class LockOut(ApiModel):
