@@ -7,6 +7,7 @@ a move waits for writes in flight, and a write that waited for a move sees
 the new date."""
 
 import asyncio
+import json
 from datetime import date
 from typing import Any
 
@@ -42,6 +43,10 @@ async def created_id(client: httpx.AsyncClient, body: dict[str, Any]) -> int:
     response = await create(client, body)
     assert response.status_code == 200, response.text
     return int(response.json()["data"]["taskLogId"])
+
+
+def _json(value: Any) -> dict[str, Any]:
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def assert_locked(response: httpx.Response, through: str) -> None:
@@ -201,6 +206,14 @@ async def test_only_admins_and_keys_move_the_lock_and_every_move_is_recorded(cli
     ]
     assert moves[1][3].startswith("apikey:") and moves[2][3].startswith("apikey:")
     assert history.json()["pagination"] == {"page": 1, "pageSize": 50, "total": 3}
+    # Each move is an event for other services (payroll learns what is final).
+    async with backend.engine.connect() as conn:
+        events = (await conn.execute(text("SELECT type, data FROM outbox_events ORDER BY id"))).all()
+    assert [(e.type, _json(e.data)["lockedThrough"], _json(e.data)["previousLockedThrough"]) for e in events] == [
+        ("lock.moved", "2024-10-31", None),
+        ("lock.moved", "2024-09-30", "2024-10-31"),
+        ("lock.moved", None, "2024-09-30"),
+    ]
     assert (await client.get("/companies/1/history/", headers=bearer(backend, 10))).status_code == 403
     assert (await client.get("/companies/1/history/", headers=bearer(backend, 20, 2))).status_code == 404
 

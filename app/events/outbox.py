@@ -36,6 +36,8 @@ EVENT_TYPES: dict[str, str] = {
     "timer.discarded": "A running timer was thrown away without a log.",
     "warning.opened": "A time warning opened (or reopened): a write found its condition, or an admin reopened it.",
     "warning.resolved": "A time warning was resolved: a write removed its condition, or someone resolved it.",
+    "lock.moved": "A company's lock date moved: `data` is {companyId, lockedThrough, previousLockedThrough, "
+    "changedBy}; logs starting on or before `lockedThrough` can no longer change.",
     "webhook.test": "Sent by POST /webhooks/{id}/test/ to that subscription only.",
 }
 

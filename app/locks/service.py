@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound
 from app.core.timeutil import iso_utc
+from app.events.outbox import NewEvent, record_events
 from app.locks.repository import LockRow, PeriodLockRepository
 from app.models import Company
 from app.reference.repository import ReferenceRepository
@@ -136,16 +137,16 @@ async def set_lock_date(
     locks = PeriodLockRepository(session)
     await locks.wait_for_writers(company_id)
     previous = await locks.locked_through(company_id)
+    view = lock_view(company_id, locked_through)
     if previous != locked_through:
+        before = lock_view(company_id, previous)["lockedThrough"]
         await locks.set_locked_through(company_id, locked_through)
         await locks.record_change(
-            company_id,
-            "lock",
-            {"lockedThrough": None if previous is None else previous.isoformat()},
-            {"lockedThrough": None if locked_through is None else locked_through.isoformat()},
-            actor.label,
+            company_id, "lock", {"lockedThrough": before}, {"lockedThrough": view["lockedThrough"]}, actor.label
         )
-    return lock_view(company_id, locked_through)
+        moved = view | {"previousLockedThrough": before, "changedBy": actor.label}
+        await record_events(session, [NewEvent("lock.moved", company_id, moved)])
+    return view
 
 
 async def company_history(
