@@ -407,7 +407,7 @@ async def create_task_logs(
     # Days and budgets of skipped duplicates are reported too: a client
     # re-sending a batch still learns where the day and the project stand.
     await _report_days(
-        session, settings, result, spans=drafts, zones=_zones(ctx), written={log_id for log_id, _ in written}
+        session, settings, result, spans=drafts, employees=ctx.employees, written={log_id for log_id, _ in written}
     )
     result.allocation = await record_time_changes(session, _time_of(ctx, added=written, reported=drafts))
     await history_repository(session).record(
@@ -515,7 +515,7 @@ async def update_task_log(
 
     result = WriteResult(created=[task_log_view(after)])
     await _report_days(
-        session, settings, result, spans=[before, draft], zones=_zones(ctx), written={log_id}, removed={log_id}
+        session, settings, result, spans=[before, draft], employees=ctx.employees, written={log_id}, removed={log_id}
     )
     # The log may have moved: its old task and project lose the old time.
     result.allocation = await record_time_changes(session, _time_of(ctx, added=[(log_id, draft)], removed=[before]))
@@ -541,7 +541,9 @@ async def delete_task_log(
     await _refuse_locked(session, ctx, [before])
     await repo.delete(log_id)
     result = WriteResult()
-    await _report_days(session, settings, result, spans=[before], zones=_zones(ctx), written=set(), removed={log_id})
+    await _report_days(
+        session, settings, result, spans=[before], employees=ctx.employees, written=set(), removed={log_id}
+    )
     result.allocation = await record_time_changes(session, _time_of(ctx, removed=[before]))
     await history_repository(session).record(
         [Change(log_id, before.company_id, "delete", before.version + 1, task_log_view(before), None)], actor.label
@@ -601,7 +603,7 @@ async def restore_task_log(session: AsyncSession, settings: Settings, log_id: in
     assert restored is not None  # inserted by this transaction
     after = task_log_view(restored)
     result = WriteResult(created=[after])
-    await _report_days(session, settings, result, spans=[draft], zones=_zones(ctx), written={log_id})
+    await _report_days(session, settings, result, spans=[draft], employees=ctx.employees, written={log_id})
     result.allocation = await record_time_changes(session, _time_of(ctx, added=[(log_id, draft)]))
     await history_repository(session).record(
         [Change(log_id, deleted.company_id, "restore", after["version"], None, after)], actor.label
@@ -610,10 +612,6 @@ async def restore_task_log(session: AsyncSession, settings: Settings, log_id: in
 
 
 # ---------------------------------------------------------------- effects
-
-
-def _zones(ctx: _Context) -> dict[int, str]:
-    return {uid: e.timezone for uid, e in ctx.employees.items()}
 
 
 def _time_of(
@@ -646,7 +644,7 @@ async def _report_days(
     result: WriteResult,
     *,
     spans: Sequence[Span],
-    zones: dict[int, str],
+    employees: dict[int, EmployeeContext],
     written: set[int],
     removed: AbstractSet[int] = frozenset(),
 ) -> None:
@@ -663,7 +661,7 @@ async def _report_days(
         last = latest.get(span.user_id)
         if last is not None and last.start <= span.start_time and span.end_time <= last.end:
             continue  # the same day as the span before, as most logs of a batch are: no zone arithmetic
-        tz = zone(zones.get(span.user_id, "UTC"))
+        tz = zone(employees[span.user_id].timezone if span.user_id in employees else "UTC")
         for touched in local_days_touched(span.start_time, span.end_time, tz):
             last = windows.get((span.user_id, touched))
             if last is None:
@@ -693,7 +691,7 @@ async def _report_days(
     for log_id, other_id in overlaps:
         result.warnings.append({"code": "OVERLAPPING_LOG", "taskLogId": log_id, "overlapsTaskLogId": other_id})
     await keep_time_warnings(
-        session, settings, totals=totals, overlaps=overlaps, logs=nearby.logs, zones=zones, removed=removed
+        session, settings, totals=totals, overlaps=overlaps, logs=nearby.logs, employees=employees, removed=removed
     )
     for user_id, day in sorted(windows):
         seconds = totals.get((user_id, day), 0)

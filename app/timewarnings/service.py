@@ -31,7 +31,7 @@ from app.core.settings import Settings
 from app.core.timeutil import LocalDay, local_day, utcnow, zone
 from app.events.outbox import NewEvent, record_events
 from app.models import Company, Employee
-from app.reference.repository import ReferenceRepository
+from app.reference.repository import EmployeeContext
 from app.tasklogs.repository import NearbyLog, task_log_repository
 from app.timewarnings.repository import (
     OVER_LOGGED,
@@ -55,14 +55,16 @@ async def keep_time_warnings(
     totals: Mapping[tuple[int, date], int],
     overlaps: Sequence[tuple[int, int]],
     logs: Mapping[int, Sequence[NearbyLog]],
-    zones: Mapping[int, str],
+    employees: Mapping[int, EmployeeContext],
     removed: AbstractSet[int],
 ) -> None:
     """Bring the stored warnings of a write's days and logs in line with
     what the write found: `totals` of the (employee, local day) pairs it
     touched, the `overlaps` (log, other log) of the logs it wrote, the
     employees' stored `logs` near the write (the overlaps' logs among them),
-    and the ids of logs whose old time it `removed` (an edit, a delete).
+    the write's `employees` (their zones and companies, as the write loaded
+    them: every employee of `totals` is among them), and the ids of logs
+    whose old time it `removed` (an edit, a delete).
     Only a write that removed time can resolve a warning: a create or a
     restore only adds time."""
     limit = settings.max_daily_hours * 3600
@@ -83,26 +85,25 @@ async def keep_time_warnings(
             user_id = by_id[log_id].user_id
             # The day the overlap begins, in the employee's zone.
             begins = datetime.fromtimestamp(max(by_id[first].start, by_id[second].start), UTC)
-            day = begins.astimezone(zone(zones.get(user_id, "UTC"))).date()
+            day = begins.astimezone(zone(employees[user_id].timezone if user_id in employees else "UTC")).date()
             held.append(HeldCondition(user_id, OVERLAPPING_LOG, subject, day, None, first, second))
     repo = TimeWarningRepository(session)
     opened = await repo.hold(held)
     resolved: list[ChangedWarning] = []
     if removed:
         resolved = await repo.resolve_gone((key for key, total in totals.items() if total <= limit), removed, pairs)
-    await _tell(session, opened, resolved)
+    if opened or resolved:  # rare: most writes change no warning
+        companies = {user_id: employee.company_id for user_id, employee in employees.items()}
+        await _tell(session, companies, opened, resolved)
 
 
-async def _tell(session: AsyncSession, opened: Sequence[Any], resolved: Sequence[Any]) -> None:
+async def _tell(
+    session: AsyncSession, companies: Mapping[int, int], opened: Sequence[Any], resolved: Sequence[Any]
+) -> None:
     """Queue warning.opened / warning.resolved in the write's transaction (the
-    outbox). Rare, so the employees' companies are looked up only then."""
+    outbox), each for its employee's company (`companies`, by employee id)."""
     if not opened and not resolved:
         return
-    user_ids = {w.user_id for w in [*opened, *resolved]}
-    companies = {
-        uid: employee.company_id
-        for uid, employee in (await ReferenceRepository(session).employee_contexts(user_ids)).items()
-    }
     events = [
         NewEvent(event_type, companies[w.user_id], _event_data(w))
         for event_type, warnings in (("warning.opened", opened), ("warning.resolved", resolved))
@@ -285,6 +286,7 @@ async def act_on_time_warnings(
     changed = [updated[wid] for wid in dict.fromkeys(warning_ids) if found[wid].status != status]
     await _tell(
         session,
+        {row.user_id: row.company_id for row in found.values()},
         [w for w in changed if w.status == "open"],
         [w for w in changed if w.status == "resolved"],
     )
