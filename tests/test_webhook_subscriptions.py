@@ -163,3 +163,17 @@ async def test_a_public_https_target_is_accepted_and_a_patch_is_checked_too(clie
     response = await client.patch(path, json={"url": "https://169.254.169.254/"})
     assert response.status_code == 422 and response.json()["error_code"] == "WEBHOOK_URL_FORBIDDEN"
     assert await backend.scalar("SELECT url FROM webhooks") == HOOK["url"]
+
+
+async def test_a_deliveries_cursor_that_is_not_one_of_its_ids_is_422(open_client, backend):
+    hook = (await open_client.post("/webhooks/", json=HOOK, headers=admin(backend))).json()["data"]
+    path = f"/webhooks/{hook['webhookId']}/deliveries/"
+    for cursor in ["abc", "-1", "+1", " 1", "1.5", "\u00b2", "\u0661\u0662", "9" * 19, "1" + "0" * 18]:
+        response = await open_client.get(path, params={"cursor": cursor}, headers=admin(backend))
+        assert response.status_code == 422, (cursor, response.text)
+        assert response.json()["error_code"] == "INVALID_CURSOR"
+        assert [e["field"] for e in response.json()["errors"]] == ["cursor"]
+    for cursor in ["1", "9" * 18]:
+        response = await open_client.get(path, params={"cursor": cursor}, headers=admin(backend))
+        assert response.status_code == 200, (cursor, response.text)
+        assert response.json()["data"] == [] and response.json()["nextCursor"] is None

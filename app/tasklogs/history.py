@@ -47,7 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import FieldError, InputRejected
+from app.core.cursors import cursor_number
 from app.core.observability import request_id_var
 from app.core.sql import RowsTable, for_dialect
 from app.core.timeutil import iso_utc
@@ -83,8 +83,6 @@ _PG_FINISHED_BELOW: Any = literal_column("""COALESCE(
              WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())),
     CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text) AS bigint))""")
 
-_MAX_BIGINT = 2**63 - 1
-
 
 @dataclass
 class Change:
@@ -114,13 +112,8 @@ class FeedCursor(NamedTuple):
         if not text:
             return cls(0, 0)
         xid, _, seq = text.rpartition("-") if "-" in text else ("0", "", text)
-        if (
-            not (xid.isascii() and xid.isdigit() and seq.isascii() and seq.isdigit())
-            or int(xid) > _MAX_BIGINT
-            or int(seq) > _MAX_BIGINT
-        ):
-            raise InputRejected([FieldError("since", "Not a cursor this feed gave out.", "INVALID_CURSOR")])
-        return cls(int(xid), int(seq))
+        number = functools.partial(cursor_number, field="since", message="Not a cursor this feed gave out.")
+        return cls(number(xid), number(seq))
 
     @classmethod
     def of(cls, change: TaskLogChange) -> "FeedCursor":

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.core.cursors import cursor_number
 from app.core.errors import Conflict, FieldError, Forbidden, InputRejected, NotFound
 from app.core.settings import Settings
 from app.core.timeutil import utcnow
@@ -164,14 +165,6 @@ async def send_test_event(session: AsyncSession, webhook_id: int, *, actor: Prin
     return {"eventId": event_id, "type": "webhook.test"}
 
 
-def _cursor(text: str | None) -> int | None:
-    if text is None:
-        return None
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
-        raise InputRejected([FieldError("cursor", "Not a cursor this list gave out.", "INVALID_CURSOR")])
-    return int(text)
-
-
 async def list_deliveries(
     session: AsyncSession,
     webhook_id: int,
@@ -183,7 +176,9 @@ async def list_deliveries(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The subscription's deliveries, newest first, and the next page's cursor."""
     await _owned(session, actor, webhook_id)
-    rows = await webhook_repository(session).deliveries(webhook_id, status, limit + 1, _cursor(cursor))
+    # The cursor is the last delivery's id; longer than 18 digits it never was one.
+    before = None if cursor is None else cursor_number(cursor, max_digits=18)
+    rows = await webhook_repository(session).deliveries(webhook_id, status, limit + 1, before)
     more = len(rows) > limit
     rows = rows[:limit]
     return [delivery_view(r) for r in rows], str(rows[-1].delivery_id) if more else None
