@@ -188,7 +188,10 @@ async def test_who_sees_and_acts_on_which_warnings(client, backend):
     assert [e["field"] for e in refused.json()["errors"]] == ["warningIds[1]", "warningIds[2]"]
     assert {e["code"] for e in refused.json()["errors"]} == {"WARNING_NOT_FOUND"}
     assert await stored(backend) == before
-    assert (await act(client, [by_user[11]], "ignore", headers=admin)).json()["data"][0]["status"] == "ignored"
+    # The answer is the warning as the action stored it, to the second of its updatedAt.
+    ignored = (await act(client, [by_user[11]], "ignore", headers=admin, body={"note": "Agreed"})).json()["data"]
+    assert [(w["status"], w["note"], w["actionBy"]) for w in ignored] == [("ignored", "Agreed", "employee:1")]
+    assert ignored == await warnings(client, status="ignored", employeeId=11)
     assert (await act(client, [theirs], "ignore", headers=other_admin)).status_code == 200
 
 

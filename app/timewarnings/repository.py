@@ -46,6 +46,15 @@ class WarningRow(NamedTuple):
     note: str | None
     created_at: datetime
     updated_at: datetime
+
+
+class LockedWarning(NamedTuple):
+    """A warning an action names, locked until the action's transaction ends:
+    whose it is, and its status before the action."""
+
+    id: int
+    user_id: int
+    status: str
     company_id: int
 
 
@@ -71,7 +80,7 @@ def _changed(row: Any) -> ChangedWarning:
     return ChangedWarning(**{name: getattr(row, name) for name in ChangedWarning._fields})
 
 
-_VIEW = select(
+_ROW = (
     _W.id,
     _W.type,
     _W.user_id,
@@ -85,9 +94,11 @@ _VIEW = select(
     _W.note,
     _W.created_at,
     _W.updated_at,
-    Employee.company_id,
-).join(Employee, Employee.id == _W.user_id)
-assert tuple(c.name for c in _VIEW.selected_columns) == WarningRow._fields
+)
+assert tuple(c.name for c in _ROW) == WarningRow._fields
+# A company's warnings are its employees'.
+_OF_EMPLOYEE = Employee.id == _W.user_id
+_VIEW = select(*_ROW).join(Employee, _OF_EMPLOYEE)
 
 # Not already resolved by the system: open, ignored, or resolved by a person
 # while the condition still held (so that its return can reopen it).
@@ -181,23 +192,33 @@ class TimeWarningRepository:
         if filters.end_date is not None:
             where.append(_W.day <= filters.end_date)
         total = await self.session.scalar(
-            select(func.count()).select_from(_W).join(Employee, Employee.id == _W.user_id).where(*where)
+            select(func.count()).select_from(_W).join(Employee, _OF_EMPLOYEE).where(*where)
         )
         rows = await self.session.execute(
             _VIEW.where(*where).order_by(_W.day.desc(), _W.id.desc()).offset(offset).limit(limit)
         )
         return [WarningRow._make(r) for r in rows], int(total or 0)
 
-    async def by_ids(self, ids: Sequence[int]) -> dict[int, WarningRow]:
-        """The warnings, locked until the action's transaction ends."""
-        rows = await self.session.execute(_VIEW.where(_W.id.in_(sorted(set(ids)))).with_for_update(of=TimeWarning))
-        return {r.id: WarningRow._make(r) for r in rows}
+    async def lock(self, ids: Sequence[int]) -> dict[int, LockedWarning]:
+        """The warnings an action names, locked until its transaction ends, so
+        that what it checks (whose they are, their status) still holds when
+        `set_status` writes them."""
+        rows = await self.session.execute(
+            select(_W.id, _W.user_id, _W.status, Employee.company_id)
+            .join(Employee, _OF_EMPLOYEE)
+            .where(_W.id.in_(sorted(set(ids))))
+            .with_for_update(of=TimeWarning)
+        )
+        return {r.id: LockedWarning._make(r) for r in rows}
 
     async def set_status(
         self, ids: Sequence[int], status: str, resolved_by: str | None, action_by: str, note: str | None
-    ) -> None:
-        await self.session.execute(
+    ) -> dict[int, WarningRow]:
+        """One UPDATE for all; the warnings as it left them (its RETURNING)."""
+        rows = await self.session.execute(
             update(TimeWarning)
             .where(_W.id.in_(sorted(set(ids))))
             .values(status=status, resolved_by=resolved_by, action_by=action_by, note=note, updated_at=func.now())
+            .returning(*_ROW)
         )
+        return {r.id: WarningRow._make(r) for r in rows}

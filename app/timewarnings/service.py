@@ -266,7 +266,7 @@ async def act_on_time_warnings(
     another company's, is a 422 naming it. Admins and keys act on their
     company's warnings; employees (team leaders too) only resolve their own."""
     repo = TimeWarningRepository(session)
-    found = await repo.by_ids(warning_ids)
+    found = await repo.lock(warning_ids)
     missing = [
         FieldError(f"warningIds[{i}]", f"Time warning {wid} does not exist.", "WARNING_NOT_FOUND")
         for i, wid in enumerate(warning_ids)
@@ -280,8 +280,9 @@ async def act_on_time_warnings(
         if any(not actor.is_self(row.user_id) for row in found.values()):
             raise Forbidden("You may only resolve your own time warnings.")
     status = _OUTCOME[action]
-    await repo.set_status(warning_ids, status, actor.label if status == "resolved" else None, actor.label, note)
-    updated = await repo.by_ids(warning_ids)
+    updated = await repo.set_status(
+        warning_ids, status, actor.label if status == "resolved" else None, actor.label, note
+    )
     # Only a change of status is news: resolving a resolved warning tells nothing.
     changed = [updated[wid] for wid in dict.fromkeys(warning_ids) if found[wid].status != status]
     await _tell(
