@@ -7,9 +7,11 @@ to NATS.
 Two ways in, one table. A task log's change is appended to the history
 (app/tasklogs/history.py), and its event is written by the same statement
 (PostgreSQL) or the next one (SQLite), pointing at the change, whose images
-are the event's data. Every other event (allocations, tests) goes through
-`record_events`, one INSERT for all of a write's events."""
+are the event's data. Every other event (allocations, timers, time
+warnings, tests) goes through `record_events`, one INSERT for all of a
+write's events; `event_of` makes one from an answer's view."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -63,6 +65,13 @@ class NewEvent:
     company_id: int
     data: dict[str, Any]
     webhook_id: int | None = None  # only this subscription
+
+
+def event_of(event_type: str, company_id: int, view: Mapping[str, Any]) -> NewEvent:
+    """The event telling `view` (what an answer shows of the thing) to the
+    company's subscribers. Its instants become ISO 8601 UTC text, as in every
+    event: the outbox keeps JSON, and receivers read one form of time."""
+    return NewEvent(event_type, company_id, {k: iso_utc(v) if isinstance(v, datetime) else v for k, v in view.items()})
 
 
 async def record_events(session: AsyncSession, events: list[NewEvent]) -> list[str]:

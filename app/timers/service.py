@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.core.errors import Conflict, FieldError, Forbidden, InputRejected, NotFound
 from app.core.settings import Settings
-from app.core.timeutil import iso_utc, to_utc, utcnow, zone
-from app.events.outbox import NewEvent, record_events
+from app.core.timeutil import to_utc, utcnow, zone
+from app.events.outbox import event_of, record_events
 from app.locks.service import PeriodLocks
 from app.reference.repository import ReferenceRepository
 from app.tasklogs import service as tasklogs
@@ -37,13 +37,6 @@ def timer_view(timer: TimerRow, now: datetime) -> dict[str, Any]:
         "elapsedSeconds": max(0, int((now - timer.start_time).total_seconds())),
         "running": True,
     }
-
-
-async def _tell(session: AsyncSession, event_type: str, company_id: int, view: dict[str, Any]) -> None:
-    """Queue the timer's event in the write's transaction (the outbox: it is
-    sent only if the write commits). Instants as JSON text, like every event."""
-    data = {k: iso_utc(v) if isinstance(v, datetime) else v for k, v in view.items()}
-    await record_events(session, [NewEvent(event_type, company_id, data)])
 
 
 @dataclass
@@ -132,7 +125,7 @@ async def start_timer(session: AsyncSession, settings: Settings, body: TimerStar
         employee.timezone,
     )
     view = timer_view(started, _now())
-    await _tell(session, "timer.started", employee.company_id, view)
+    await record_events(session, [event_of("timer.started", employee.company_id, view)])
     return StartResult(view, stopped)
 
 
@@ -204,7 +197,7 @@ async def _stop(
         "endTime": end,
         "taskLogId": log["taskLogId"],
     }
-    await _tell(session, "timer.stopped", timer.company_id, stopped)
+    await record_events(session, [event_of("timer.stopped", timer.company_id, stopped)])
     return StopResult(result, stopped)
 
 
@@ -250,7 +243,7 @@ async def discard_timer(session: AsyncSession, timer_id: int, *, actor: Principa
     timer = await _controlled_timer(session, timer_id, actor)
     await TimerRepository(session).remove(timer_id)
     discarded = timer_view(timer, _now()) | {"running": False}
-    await _tell(session, "timer.discarded", timer.company_id, discarded)
+    await record_events(session, [event_of("timer.discarded", timer.company_id, discarded)])
     return discarded
 
 

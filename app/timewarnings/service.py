@@ -29,7 +29,7 @@ from app.auth.principal import Principal
 from app.core.errors import FieldError, Forbidden, InputRejected, NotFound
 from app.core.settings import Settings
 from app.core.timeutil import LocalDay, local_day, utcnow, zone
-from app.events.outbox import NewEvent, record_events
+from app.events.outbox import event_of, record_events
 from app.models import Company, Employee
 from app.reference.repository import EmployeeContext
 from app.tasklogs.repository import NearbyLog, task_log_repository
@@ -105,7 +105,7 @@ async def _tell(
     if not opened and not resolved:
         return
     events = [
-        NewEvent(event_type, companies[w.user_id], _event_data(w))
+        event_of(event_type, companies[w.user_id], _event_data(w))
         for event_type, warnings in (("warning.opened", opened), ("warning.resolved", resolved))
         for w in warnings
     ]
