@@ -73,11 +73,7 @@ async def start_timer(
     one running timer: starting another is 409 `TIMER_ALREADY_RUNNING` with the running one in `data`, unless
     `stopRunning: true`, which stops it first (its log is created, ending at the new start)."""
     result = await service.start_timer(session, settings, body, actor=actor)
-    stopped = None
-    if result.stopped is not None:
-        stopped = {"taskLog": result.stopped.log.created[0], "timer": result.stopped.timer}
-        stopped |= result.stopped.log.effects()
-    return ok("Timer started", result.timer, stopped=stopped)
+    return ok("Timer started", result.timer, stopped=result.stopped_view())
 
 
 @router.get(
@@ -114,7 +110,7 @@ async def stop_timer(
     `TIMER_CAPPED`). If the log is refused (e.g. 409 `DUPLICATE_TASK_LOG`), the timer keeps running.
     404 `NO_RUNNING_TIMER` when none runs."""
     result = await service.stop_timer(session, settings, user_id, body, actor=actor)
-    log = result.log.created[0]
+    log = result.task_log
     return with_etag(ok("Timer stopped", log, timer=result.timer, **result.log.effects()), log)
 
 

@@ -46,11 +46,24 @@ class StopResult:
     log: tasklogs.WriteResult
     timer: dict[str, Any]
 
+    @property
+    def task_log(self) -> dict[str, Any]:
+        """The log the stop created, as a create answers it."""
+        return self.log.created[0]
+
 
 @dataclass
 class StartResult:
     timer: dict[str, Any]
     stopped: StopResult | None = None
+
+    def stopped_view(self) -> dict[str, Any] | None:
+        """The answer's `stopped` (StoppedTimer) after `stopRunning`: the log
+        the stop created, the stopped timer, and the log's daily totals,
+        allocation and warnings; None when no timer was running."""
+        if self.stopped is None:
+            return None
+        return {"taskLog": self.stopped.task_log, "timer": self.stopped.timer} | self.stopped.log.effects()
 
 
 def _now() -> datetime:
