@@ -59,6 +59,19 @@ async def test_a_put_of_a_company_keeps_its_zone_when_left_out(client):
     assert (await put(client, "/companies/3/", {"name": "New Co"}))["timezone"] == "UTC"
 
 
+async def test_a_company_week_starts_on_monday_unless_set_and_keeps_its_start_when_left_out(client, backend):
+    await seed(client)
+    assert (await client.get("/companies/1/")).json()["data"]["weekStart"] == "monday"
+    assert (await put(client, "/companies/1/", {"name": "Acme", "weekStart": "sunday"}))["weekStart"] == "sunday"
+    assert (await put(client, "/companies/1/", {"name": "Acme GmbH"}))["weekStart"] == "sunday"
+    assert await backend.scalar("SELECT week_start FROM companies WHERE id = 1") == "sunday"
+    for wrong in ("Sunday", "sun", "funday", 0, None):
+        response = await client.put("/companies/1/", json={"name": "Acme", "weekStart": wrong})
+        assert response.status_code == 422, (wrong, response.text)
+        assert response.json()["errors"][0]["field"] == "weekStart"
+    assert await backend.scalar("SELECT week_start FROM companies WHERE id = 1") == "sunday"
+
+
 async def test_a_project_keeps_its_allocation_when_left_out_and_loses_it_on_null(client, backend):
     await seed(client, project_hours=1)
     assert (await client.post("/tasklog/create/", json=log())).status_code == 200  # 1.5 h of 1 h: over

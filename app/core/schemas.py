@@ -2,7 +2,7 @@
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -98,13 +98,18 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def _iso_date(value: Any) -> Any:
     # Only YYYY-MM-DD: pydantic alone would also take "2024-10-28T00:00" or a Unix time.
-    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         raise ValueError("must be a date as YYYY-MM-DD")
     return value
 
 
 # A calendar day, as YYYY-MM-DD only.
 LocalDate = Annotated[date, BeforeValidator(_iso_date)]
+
+# The first day of a company's weeks (companies.week_start).
+WeekdayName = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 T = TypeVar("T")
 

@@ -4,7 +4,7 @@ from datetime import date
 
 from pydantic import Field
 
-from app.core.schemas import ApiModel, CleanText, Envelope, Id, Name, TimeZoneName, UtcTimestamp
+from app.core.schemas import ApiModel, CleanText, Envelope, Id, Name, TimeZoneName, UtcTimestamp, WeekdayName
 
 
 # Each input's example is the demo company's own row (`tasklogs demo`), so
@@ -12,14 +12,21 @@ from app.core.schemas import ApiModel, CleanText, Envelope, Id, Name, TimeZoneNa
 class CompanyIn(ApiModel):
     name: Name = Field(examples=["Demo Studio"])
     timezone: TimeZoneName = "UTC"
+    week_start: WeekdayName = Field(
+        "monday",
+        description="The first day of the company's weeks: for weekly timesheets and their submissions.",
+    )
 
-    model_config = {"json_schema_extra": {"examples": [{"name": "Demo Studio", "timezone": "Europe/Berlin"}]}}
+    model_config = {
+        "json_schema_extra": {"examples": [{"name": "Demo Studio", "timezone": "Europe/Berlin", "weekStart": "monday"}]}
+    }
 
 
 class CompanyOut(ApiModel):
     company_id: int
     name: str
     timezone: str
+    week_start: WeekdayName = Field(description="The first day of the company's weeks.", examples=["monday"])
     locked_through: date | None = Field(
         None,
         description="Logs starting on or before this local day are locked (PUT /companies/{companyId}/lock/).",

@@ -52,6 +52,7 @@ def _company_view(row: Any) -> dict[str, Any]:
         company_id=row.id,
         name=row.name,
         timezone=row.timezone,
+        week_start=row.week_start,
         locked_through=row.locked_through,
         created_at=row.created_at,
         updated_at=row.updated_at,

@@ -2,19 +2,16 @@
 and Dyzo's working-hours paths, which answer the same reports in Dyzo's
 envelope. Each endpoint parses, calls one service function, shapes the answer."""
 
-import re
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Path, Query
-from pydantic import BeforeValidator
 from starlette.responses import Response
 
 from app.auth.dependencies import Actor
 from app.core.database import Session
 from app.core.responses import EnvelopeResponse, ok
 from app.core.routing import Router
-from app.core.schemas import AUTH_ERRORS, MAX_ID, error_responses
+from app.core.schemas import AUTH_ERRORS, MAX_ID, LocalDate, error_responses
 from app.core.settings import AppSettings
 from app.timesheets import exports, service
 from app.timesheets.schemas import (
@@ -40,18 +37,6 @@ FILE_ANSWERS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
 }
 
-
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _iso_date(value: Any) -> Any:
-    # Only YYYY-MM-DD: pydantic alone would also take "2024-10-28T00:00" or a Unix time.
-    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
-        raise ValueError("must be a date as YYYY-MM-DD")
-    return value
-
-
-LocalDate = Annotated[date, BeforeValidator(_iso_date)]
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 TimeZoneQuery = Annotated[
