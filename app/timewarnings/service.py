@@ -105,15 +105,16 @@ async def _tell(
     if not opened and not resolved:
         return
     events = [
-        event_of(event_type, companies[w.user_id], _event_data(w))
+        event_of(event_type, companies[w.user_id], _identity_and_condition(w))
         for event_type, warnings in (("warning.opened", opened), ("warning.resolved", resolved))
         for w in warnings
     ]
     await record_events(session, events)
 
 
-def _event_data(warning: Any) -> dict[str, Any]:
-    """What an event tells of a warning (JSON as stored): the list view's identity and condition."""
+def _identity_and_condition(warning: Any) -> dict[str, Any]:
+    """What an event tells of a warning, and what the list view starts with:
+    which warning, whose day, and its condition (JSON as stored)."""
     return {
         "warningId": warning.id,
         "type": warning.type,
@@ -126,15 +127,8 @@ def _event_data(warning: Any) -> dict[str, Any]:
 
 
 def warning_view(row: WarningRow) -> dict[str, Any]:
-    logs = [i for i in (row.first_log_id, row.second_log_id) if i is not None]
     return {
-        "warningId": row.id,
-        "type": row.type,
-        "userId": row.user_id,
-        "date": row.day.isoformat(),
-        "totalSeconds": row.total_seconds,
-        "taskLogIds": logs,
-        "status": row.status,
+        **_identity_and_condition(row),
         "resolvedBy": row.resolved_by,
         "createdAt": row.created_at,
         "updatedAt": row.updated_at,
