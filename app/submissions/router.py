@@ -17,6 +17,7 @@ from app.submissions.repository import SubmissionFilters
 from app.submissions.schemas import (
     ReviewIn,
     SubmissionAnswer,
+    SubmissionConflict,
     SubmissionDetailAnswer,
     SubmissionIn,
     SubmissionListAnswer,
@@ -60,7 +61,19 @@ REOPEN_EXAMPLES: dict[str, Any] = {
         "value": {"comment": "Client asked to split the sync work by task; please correct and resubmit."},
     },
 }
-REVIEW_ERRORS = error_responses(403, 404, 409, 422)
+REVIEW_ERRORS = error_responses(403, 404, 422) | {
+    409: {
+        "model": SubmissionConflict,
+        "description": "INVALID_TRANSITION: the submission is not in the status this action starts from "
+        "(`currentStatus` says which it is).",
+    }
+}
+SUBMIT_ERRORS = error_responses(403, 404, 422) | {
+    409: {
+        "model": SubmissionConflict,
+        "description": "ALREADY_SUBMITTED: the week is SUBMITTED or APPROVED (`submissionId`, `currentStatus`).",
+    }
+}
 
 
 @router.post(
@@ -68,7 +81,7 @@ REVIEW_ERRORS = error_responses(403, 404, 409, 422)
     operation_id="submit_timesheet_week",
     summary="Submit a week for review",
     response_model=SubmissionAnswer,
-    responses=error_responses(403, 404, 409, 422),
+    responses=SUBMIT_ERRORS,
 )
 async def submit_timesheet_week(
     body: Annotated[SubmissionIn, Body(openapi_examples=SUBMIT_EXAMPLES)],

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from app.core.schemas import ApiModel, CleanText, Envelope, Id, LocalDate, UtcTimestamp
+from app.core.schemas import ApiModel, CleanText, Envelope, ErrorEnvelope, Id, LocalDate, UtcTimestamp
 from app.tasklogs.schemas import USER_ALIASES, Pagination
 
 Comment = Annotated[
@@ -80,3 +80,10 @@ class SubmissionDetailAnswer(Envelope[SubmissionWithHistory]):
 
 class SubmissionListAnswer(Envelope[list[SubmissionOut]]):
     pagination: Pagination
+
+
+class SubmissionConflict(ErrorEnvelope):
+    """A 409 of a submission: ALREADY_SUBMITTED or INVALID_TRANSITION."""
+
+    submissionId: int | None = Field(None, description="The submission in the way (or acted on).", examples=[1])
+    currentStatus: str | None = Field(None, description="Its status now.", examples=["APPROVED"])
