@@ -219,6 +219,22 @@ async def test_a_submitted_or_approved_week_is_not_submitted_twice(client, backe
     assert await backend.scalar("SELECT count(*) FROM submission_events") == 2
 
 
+async def test_a_review_comment_is_clean_text_of_at_most_2000_characters(client, backend):
+    await setup(client, logs=False)
+    submission_id = (await submitted(client, {"userId": 10, "weekStart": WEEK}))["submissionId"]
+    for comment in ("x" * 2001, "bell\x07"):
+        body = assert_error(
+            await act(client, submission_id, "reject", json={"comment": comment}), 422, "VALIDATION_ERROR"
+        )
+        assert body["errors"][0]["field"] == "comment"
+    answer = await act(client, submission_id, "reject", json={"comment": "  Tuesday\nis missing  "})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["data"]["comment"] == "Tuesday\nis missing"
+    # Without a body at all.
+    await submitted(client, {"userId": 10, "weekStart": WEEK})
+    assert (await act(client, submission_id, "approve")).status_code == 200
+
+
 # ---------------------------------------------------------------- roles
 
 
