@@ -30,6 +30,7 @@ from app.locks.router import router as locks_router
 from app.notifications.router import router as notifications_router
 from app.operations.router import router as operations_router
 from app.reference.router import router as reference_router
+from app.submissions.router import router as submissions_router
 from app.tasklogs.router import router as tasklogs_router
 from app.timers.router import router as timers_router
 from app.timesheets.router import router as timesheets_router
@@ -82,6 +83,11 @@ TAGS = [
     {
         "name": "Timesheets",
         "description": "Working hours per day, week, month, task, project or employee; JSON, CSV and XLSX.",
+    },
+    {
+        "name": "Timesheet submissions",
+        "description": "An employee's week handed in, approved, rejected or reopened by the company's "
+        "team leaders and admins; a submitted or approved week locks its logs.",
     },
     {"name": "Timers", "description": "Running timers kept on the server; stopping one creates its task log."},
     {"name": "Time warnings", "description": "Over-logged days and overlapping logs, kept true by every write."},
@@ -177,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reference_router,
         locks_router,
         timesheets_router,
+        submissions_router,
         webhooks_router,
         operations_router,
     )

@@ -131,8 +131,9 @@ async def _database_state(url: str) -> dict:
         alerts = (
             await conn.execute(
                 text(
+                    # Allocation alerts only: the demo's submitted weeks notify their reviewers too.
                     "SELECT type, payload->>'projectId', payload->>'taskId', recipient_id, count(*) FROM notifications "
-                    "GROUP BY 1, 2, 3, 4"
+                    "WHERE category = 'project' GROUP BY 1, 2, 3, 4"
                 )
             )
         ).all()

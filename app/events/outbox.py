@@ -8,8 +8,9 @@ Two ways in, one table. A task log's change is appended to the history
 (app/tasklogs/history.py), and its event is written by the same statement
 (PostgreSQL) or the next one (SQLite), pointing at the change, whose images
 are the event's data. Every other event (allocations, timers, time
-warnings, tests) goes through `record_events`, one INSERT for all of a
-write's events; `event_of` makes one from an answer's view."""
+warnings, locks, timesheet submissions, tests) goes through
+`record_events`, one INSERT for all of a write's events; `event_of` makes
+one from an answer's view."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +41,12 @@ EVENT_TYPES: dict[str, str] = {
     "warning.resolved": "A time warning was resolved: a write removed its condition, or someone resolved it.",
     "lock.moved": "A company's lock date moved: `data` is {companyId, lockedThrough, previousLockedThrough, "
     "changedBy}; logs starting on or before `lockedThrough` can no longer change.",
+    "timesheet.submitted": "An employee's week was submitted for review: `data` is the submission "
+    "(submissionId, userId, weekStart, weekEnd, status, totalSeconds, ...); its logs are locked.",
+    "timesheet.approved": "A submitted week was approved: `data` is the submission, with `approvedSeconds`.",
+    "timesheet.rejected": "A submitted week was rejected: `data` is the submission, with the `comment`; "
+    "its logs can change again.",
+    "timesheet.reopened": "An approved week was reopened (its status is REJECTED again): `data` is the submission.",
     "webhook.test": "Sent by POST /webhooks/{id}/test/ to that subscription only.",
 }
 
