@@ -78,6 +78,7 @@ async def test_a_week_with_gaps_has_seven_rows_with_zeros(client):
         "timezone": "UTC",
         "weekStart": "monday",
         "ownTimeOnly": False,
+        "approvedOnly": False,
     }
 
 

@@ -3,7 +3,7 @@
 import functools
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import Boolean, String, bindparam, exists, func, literal_column, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +41,7 @@ class EmployeeContext:
     is_admin: bool
     is_team_leader: bool
     timezone: str  # effective zone: the employee's, else the company's
+    week_start: str  # the company's first day of a week, 'monday' ... 'sunday'
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,14 @@ class ProjectContext:
     allocation_exceeded: bool
     logged_seconds: int | None  # kept only with an allocation: see AllocationRepository.logged_seconds
     timezone: str
+    week_start: str  # the company's
+
+
+class CompanyCalendar(NamedTuple):
+    """How a company's reports count days and weeks."""
+
+    timezone: str
+    week_start: str  # 'monday' ... 'sunday'
 
 
 def _employee_rows(ids: str) -> Any:
@@ -68,6 +77,7 @@ def _employee_rows(ids: str) -> Any:
             Employee.is_admin,
             Employee.is_team_leader,
             func.coalesce(Employee.timezone, Company.timezone).label("timezone"),
+            Company.week_start,
         )
         .join(Company, Company.id == Employee.company_id)
         .where(among(Employee.id, ids_param(ids)))
@@ -95,6 +105,7 @@ _EMPLOYEE_CONTEXT = (
         Employee.is_admin,
         Employee.is_team_leader,
         func.coalesce(Employee.timezone, Company.timezone).label("timezone"),
+        Company.week_start,
     )
     .join(Company, Company.id == Employee.company_id)
     .where(Employee.id == bindparam("employee_id"))
@@ -108,6 +119,7 @@ _PROJECT_CONTEXT = (
         Project.allocation_exceeded,
         Project.logged_seconds,
         Company.timezone,
+        Company.week_start,
     )
     .join(Company, Company.id == Project.company_id)
     .where(Project.id == bindparam("project_id"))
@@ -154,6 +166,7 @@ def _write_contexts() -> Any:
             Employee.is_admin,
             Employee.is_team_leader,
             func.coalesce(Employee.timezone, Company.timezone).label("timezone"),
+            Company.week_start,
         )
         .join(Company, Company.id == Employee.company_id)
         .where(among(Employee.id, ids_param("employee_ids")))
@@ -173,6 +186,7 @@ def _write_contexts() -> Any:
             employees.c.is_admin,
             employees.c.is_team_leader,
             employees.c.timezone,
+            employees.c.week_start,
         ),
         select(
             literal_column("'task'"),
@@ -185,6 +199,7 @@ def _write_contexts() -> Any:
             no_flag,
             no_flag,
             no_flag,
+            no_text,
             no_text,
         ),
     )
@@ -266,6 +281,7 @@ class ReferenceRepository:
                     is_admin=bool(row.is_admin),
                     is_team_leader=bool(row.is_team_leader),
                     timezone=row.timezone,
+                    week_start=row.week_start,
                 )
         return tasks, employees
 
@@ -277,6 +293,12 @@ class ReferenceRepository:
 
     async def company_timezone(self, company_id: int) -> str | None:
         return await self.session.scalar(select(Company.timezone).where(Company.id == company_id))
+
+    async def company_calendar(self, company_id: int) -> CompanyCalendar | None:
+        """The company's zone and first day of a week, or None if unknown."""
+        stmt = select(Company.timezone, Company.week_start).where(Company.id == company_id)
+        row = (await self.session.execute(stmt)).first()
+        return None if row is None else CompanyCalendar(*row)
 
     async def employee_context(self, employee_id: int) -> EmployeeContext | None:
         """One employee with their effective zone, or None if unknown."""

@@ -31,6 +31,10 @@ overlapping it can have (its own bucket shifted by -2..+1 days for 24 h
 logs and windows of at most 25 h); the exact overlap test runs only on
 those few candidates.
 
+A report may count only the logs of approved weeks (`Scope.approved_only`):
+an EXISTS on timesheet_submissions, the same text on both databases, asks
+for an APPROVED week of the log's employee holding the log's start.
+
 Statements are built by module-level functions cached on their own
 arguments (the report's shape: which filters, which groupings; on SQLite
 also how many candidate rows the VALUES list has). Every value, windows
@@ -58,6 +62,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     column,
+    exists,
     func,
     literal_column,
     select,
@@ -68,7 +73,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import Grouping
 
 from app.core.sql import UTCDateTime, epoch_seconds, greatest, least, seconds_between
-from app.models import Employee, Project, Task, TaskLog
+from app.models import Employee, Project, Task, TaskLog, TimesheetSubmission
 
 # The dimensions a report can group by. Time dimensions all group on the
 # window's day (and are folded into weeks or months by the service, a few
@@ -76,6 +81,10 @@ from app.models import Employee, Project, Task, TaskLog
 # names carried along so one statement answers the whole report.
 TIME_DIMENSIONS = ("day", "week", "month")
 DAY_SECONDS = 86400
+# A submitted week is seven local days: at most 7 days and a DST hour long.
+# A week starting earlier than this before a report's earliest possible log
+# cannot hold it, so the approved-week probe reads only the report's weeks.
+LONGEST_WEEK = timedelta(days=8)
 
 
 @dataclass(frozen=True)
@@ -89,12 +98,15 @@ class Window:
 
 @dataclass(frozen=True)
 class Scope:
-    """Whose logs a report counts; every given filter applies (AND)."""
+    """Whose logs a report counts; every given filter applies (AND).
+    `approved_only`: only logs starting in one of their employee's APPROVED
+    weeks (starts_at <= start < ends_at of the submission)."""
 
     employee_id: int | None = None
     project_id: int | None = None
     task_id: int | None = None
     company_id: int | None = None
+    approved_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +155,7 @@ class ReportShape:
     project: bool
     task: bool
     company: bool
+    approved_only: bool = False
     dimensions: tuple[str, ...] = ()
     lines: bool = False
 
@@ -153,9 +166,28 @@ class ReportShape:
             project=scope.project_id is not None,
             task=scope.task_id is not None,
             company=scope.company_id is not None,
+            approved_only=scope.approved_only,
             dimensions=tuple(dimensions),
             lines=lines,
         )
+
+
+class WeekSubmission(NamedTuple):
+    """An employee's submission of one week, as the weekly grid shows it."""
+
+    submission_id: int
+    status: str
+    approved_seconds: int | None
+
+
+_WEEK_SUBMISSION = select(
+    TimesheetSubmission.id.label("submission_id"),
+    TimesheetSubmission.status,
+    TimesheetSubmission.approved_seconds,
+).where(
+    TimesheetSubmission.user_id == bindparam("user_id"),
+    TimesheetSubmission.week_start == bindparam("week_start", type_=Date()),
+)
 
 
 # `ident IN (ids)`, spelled the way each database runs best.
@@ -200,6 +232,12 @@ class TimesheetRepository(ABC):
         shares = [LogShare(**dict(zip(columns, record, strict=True))) for record in result]
         return [share for share in shares if share.seconds > 0]
 
+    async def week_submission(self, user_id: int, week_start: date) -> WeekSubmission | None:
+        """The employee's submission of the week starting on `week_start`
+        (unique per employee and first day), or None."""
+        row = (await self.session.execute(_WEEK_SUBMISSION, {"user_id": user_id, "week_start": week_start})).first()
+        return None if row is None else WeekSubmission(*row)
+
     async def _execute(self, shape: ReportShape, scope: Scope, windows: Sequence[Window], max_log: timedelta) -> Any:
         range_start, range_end = min(x.start for x in windows), max(x.end for x in windows)
         # A shape without a filter has no place for its id: SQLAlchemy ignores that parameter.
@@ -211,6 +249,7 @@ class TimesheetRepository(ABC):
             "project_id": scope.project_id,
             "task_id": scope.task_id,
             "company_id": scope.company_id,
+            "earliest_week_start": range_start - max_log - LONGEST_WEEK,
         }
         stmt, window_params = self._report(shape, windows, max_log)
         return await self.session.execute(stmt, params | window_params)
@@ -403,6 +442,8 @@ def _report_statement(shape: ReportShape, logs: Select[Any], candidates: FromCla
         stmt = stmt.where(
             member(TaskLog.user_id, select(Employee.id).where(Employee.company_id == bindparam("company_id")))
         )
+    if shape.approved_only:
+        stmt = stmt.where(_in_an_approved_week())
     if shape.lines:
         # Labelled as LogShare's fields.
         return (
@@ -427,6 +468,23 @@ def _report_statement(shape: ReportShape, logs: Select[Any], candidates: FromCla
             .order_by(candidates.c.day, TaskLog.start_time, TaskLog.id)
         )
     return _grouped(stmt, candidates, share, shape.dimensions)
+
+
+def _in_an_approved_week() -> ColumnElement[bool]:
+    """The log starts in an APPROVED week of its employee. On the
+    (user_id, starts_at) index, bounded below by the report's first week:
+    each log reads its employee's weeks of the report's range at most,
+    not all their weeks since they started."""
+    week = TimesheetSubmission
+    return exists(
+        select(week.id).where(
+            week.user_id == TaskLog.user_id,
+            week.status == "APPROVED",
+            week.starts_at >= bindparam("earliest_week_start", type_=UTCDateTime()),
+            week.starts_at <= TaskLog.start_time,
+            week.ends_at > TaskLog.start_time,
+        )
+    )
 
 
 def _grouped(stmt: Select[Any], candidates: FromClause, share: Any, dimensions: Sequence[str]) -> Select[Any]:

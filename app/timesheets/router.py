@@ -49,6 +49,17 @@ TimeZoneQuery = Annotated[
 ]
 
 
+ApprovedOnlyQuery = Annotated[
+    bool,
+    Query(
+        alias="approvedOnly",
+        description="true: count only logs starting in a week of their employee that is APPROVED (what payroll "
+        "wants); submitted, rejected and open weeks count nothing. Default false: every log.",
+        examples=[False],
+    ),
+]
+
+
 def _download(content: bytes, media_type: str, file_name: str) -> Response:
     return Response(
         content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{file_name}"'}
@@ -94,14 +105,20 @@ async def get_timesheet(
     timezone: TimeZoneQuery = None,
     week_start: Annotated[
         str | None,
-        Query(alias="weekStart", description="First day of a week for groupBy=week: monday (default) ... sunday."),
+        Query(
+            alias="weekStart",
+            description="First day of a week for groupBy=week: monday ... sunday. Default: the company's weekStart.",
+            examples=["monday"],
+        ),
     ] = None,
     output: Annotated[Format, Query(alias="format", description="json, csv or xlsx.")] = "json",
+    approved_only: ApprovedOnlyQuery = False,
 ) -> Response:
     """Working time of an employee and/or a project between two local dates, grouped by one or two of
     day, week, month, task, project and employee. A log across local midnight counts on both days;
     periods without time are listed with zero. Give at least `employeeId` or `projectId`; `taskId`
-    narrows further. A plain employee sees only their own time (their share of a project)."""
+    narrows further. A plain employee sees only their own time (their share of a project).
+    `approvedOnly=true` counts only logs in approved weeks."""
     query = TimesheetQuery(
         Period(start_date, end_date),
         employee_id=employee_id,
@@ -110,6 +127,7 @@ async def get_timesheet(
         group_by=group_by,
         timezone=timezone,
         week_start=week_start,
+        approved_only=approved_only,
     )
     report = await service.timesheet(session, settings, query, actor=actor)
     return _report_answer("Timesheet", report, output)
@@ -131,12 +149,19 @@ async def get_week_grid(
     ] = None,
     week_start: Annotated[
         LocalDate | None,
-        Query(alias="weekStart", description="First day of the grid (any weekday); default: this week's Monday."),
+        Query(
+            alias="weekStart",
+            description="First day of the grid (any weekday). Default: the first day of this week by the company's "
+            "weekStart (Monday unless set), in the employee's zone.",
+            examples=["2024-10-28"],
+        ),
     ] = None,
     timezone: TimeZoneQuery = None,
 ) -> EnvelopeResponse:
     """The grid people fill in: one row per task (with its project) and one cell per day for the seven
-    days from `weekStart`, with row totals, day totals and the week's total."""
+    days from `weekStart`, with row totals, day totals and the week's total, and the week's submission:
+    `status` (OPEN, SUBMITTED, APPROVED or REJECTED), `submissionId` and `approvedSeconds` (the total at
+    the last approval). A grid that does not start on a submitted week's first day is OPEN."""
     grid = await service.week_grid(session, settings, employee_id, week_start, timezone, actor=actor)
     return ok("Weekly timesheet", grid)
 
@@ -176,11 +201,15 @@ async def get_employee_working_hours(
     settings: AppSettings,
     actor: Actor,
     timezone: TimeZoneQuery = None,
+    approved_only: ApprovedOnlyQuery = False,
 ) -> Response:
     """One row per local day from `start_date` to `end_date` (inclusive, at most 366 days), zeros included:
     the same report as `/timesheets/?employeeId=...&groupBy=day`."""
     query = TimesheetQuery(
-        Period(start_date, end_date, "start_date", "end_date"), employee_id=employee_id, timezone=timezone
+        Period(start_date, end_date, "start_date", "end_date"),
+        employee_id=employee_id,
+        timezone=timezone,
+        approved_only=approved_only,
     )
     return _report_answer("Working hours", await service.timesheet(session, settings, query, actor=actor))
 
@@ -209,11 +238,14 @@ async def get_project_employees_time_spent(
     start_date: RangeStart = None,
     end_date: RangeEnd = None,
     timezone: TimeZoneQuery = None,
+    approved_only: ApprovedOnlyQuery = False,
 ) -> Response:
     """One row per employee with time on the project in the period (days in the company's zone), and the
     project's allocation figures (`allocation`, over all its time). A plain employee gets their own row."""
     period = Period(start_date, end_date, "start_date", "end_date")
-    report, allocation = await service.project_time_spent(session, settings, project_id, period, timezone, actor=actor)
+    report, allocation = await service.project_time_spent(
+        session, settings, project_id, period, timezone, actor=actor, approved_only=approved_only
+    )
     return _report_answer("Employees' time spent", report, allocation=allocation)
 
 
@@ -232,6 +264,7 @@ async def get_company_working_hours(
     start_date: RangeStart = None,
     end_date: RangeEnd = None,
     timezone: TimeZoneQuery = None,
+    approved_only: ApprovedOnlyQuery = False,
 ) -> Response:
     """One row per employee with time in the period, each with one child per local day (the company's
     zone), zeros included. For team leaders, admins and service keys; employees get 403."""
@@ -240,6 +273,7 @@ async def get_company_working_hours(
         company_id=company_id,
         group_by=("employee", "day"),
         timezone=timezone,
+        approved_only=approved_only,
     )
     return _report_answer("Working hours", await service.timesheet(session, settings, query, actor=actor))
 
@@ -268,8 +302,11 @@ async def export_employee_month_csv(
     session: Session,
     settings: AppSettings,
     actor: Actor,
+    approved_only: ApprovedOnlyQuery = False,
 ) -> Response:
     """The employee's logs of a local month (their zone), one line per log and day with decimal hours and
     H:MM, for payroll or a spreadsheet."""
-    result = await service.employee_month_lines(session, settings, company_id, user_id, month, actor=actor)
+    result = await service.employee_month_lines(
+        session, settings, company_id, user_id, month, actor=actor, approved_only=approved_only
+    )
     return _download(exports.to_csv(exports.lines_table(result)), exports.CSV_MEDIA_TYPE, result.file_name("csv"))

@@ -9,6 +9,7 @@ from pydantic import Field
 from app.core.schemas import ApiModel
 
 Format = Literal["json", "csv", "xlsx"]
+WeekStatus = Literal["OPEN", "SUBMITTED", "APPROVED", "REJECTED"]
 
 
 class Totals(ApiModel):
@@ -56,6 +57,7 @@ class TimesheetFilters(ApiModel):
     own_time_only: bool = Field(
         description="True when a plain employee's project report was narrowed to their own time."
     )
+    approved_only: bool = Field(description="True when only logs in approved weeks were counted.")
 
 
 class TimesheetAnswer(ApiModel):
@@ -89,7 +91,17 @@ class WeekGrid(ApiModel):
     timezone: str
     rows: list[GridRow] = Field(description="One row per task with time in the week.")
     day_totals: list[DayTotal] = Field(description="Column totals: seven days.")
-    total: Totals
+    total: Totals = Field(description="The week's total now.")
+    status: WeekStatus = Field(
+        description="The submission of the week starting on `weekStart`: OPEN when none (nothing submitted).",
+        examples=["APPROVED"],
+    )
+    submission_id: int | None = Field(description="Null when OPEN.", examples=[3])
+    approved_seconds: int | None = Field(
+        description="The week's total at its last approval (kept after a reopen); null if never approved. "
+        "Differs from `total` when the week changed since.",
+        examples=[16200],
+    )
 
 
 class WeekGridAnswer(ApiModel):

@@ -11,10 +11,12 @@ days cannot be known before it.
 
 Days are local days of ONE zone per report: the employee's (their own,
 else their company's) for an employee's report, the company's for a
-project-wide or company-wide one, unless `timezone` says otherwise."""
+project-wide or company-wide one, unless `timezone` says otherwise. Weeks
+start on the company's first weekday (`companies.week_start`), read with
+that same row, unless `weekStart` says otherwise."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -27,7 +29,7 @@ from app.core.errors import FieldError, Forbidden, InputRejected, NotFound
 from app.core.settings import Settings
 from app.core.timeutil import hours, hours_minutes, is_known_zone, iso_utc, local_day, utcnow, zone
 from app.reference.repository import ProjectContext, ReferenceRepository
-from app.timesheets.repository import TIME_DIMENSIONS, Scope, TimeSum, Window, timesheet_repository
+from app.timesheets.repository import TIME_DIMENSIONS, Scope, TimeSum, WeekSubmission, Window, timesheet_repository
 
 GROUP_BY = ("day", "week", "month", "task", "project", "employee")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -52,7 +54,7 @@ class Period:
 
     A missing bound is filled from the span containing the other one (or
     today, in the report's zone): `default_span="month"` gives the calendar
-    month, `"week"` the week starting on Monday."""
+    month, `"week"` the week starting on the company's first weekday."""
 
     start: date | None
     end: date | None
@@ -73,7 +75,8 @@ class TimesheetQuery:
     company_id: int | None = None
     group_by: Sequence[str] = ("day",)
     timezone: str | None = None
-    week_start: str | None = None
+    week_start: str | None = None  # a weekday's name; default: the company's
+    approved_only: bool = False
 
 
 @dataclass
@@ -83,6 +86,7 @@ class Subject:
     scope: Scope
     timezone: str
     label: str  # in file names: "10", "project-7", "company-1"
+    week_start: str = "monday"  # the (first) subject's company's first weekday
     employee_name: str | None = None
     project: ProjectContext | None = None
     # A plain employee asking for a project's report sees only their own time in it.
@@ -117,6 +121,7 @@ class _Prepared:
             "timezone": self.subject.timezone,
             "weekStart": WEEKDAYS[self.week_start],
             "ownTimeOnly": self.subject.own_time_only,
+            "approvedOnly": scope.approved_only,
         }
 
 
@@ -140,9 +145,10 @@ def _parse_group_by(values: Sequence[str]) -> tuple[tuple[str, ...], FieldError 
     return parts, None
 
 
-def _parse_week_start(value: str | None) -> tuple[int, FieldError | None]:
+def _parse_week_start(value: str | None) -> tuple[int | None, FieldError | None]:
+    """The weekday's index (monday 0), None when not given (the company's then)."""
     if value is None:
-        return 0, None
+        return None, None
     name = value.strip().lower()
     for index, weekday in enumerate(WEEKDAYS):
         if name in (weekday, weekday[:3]):
@@ -168,13 +174,14 @@ def _check_period(start: date, end: date, period: Period) -> list[FieldError]:
     return []
 
 
-def _fill_period(period: Period, tz_name: str) -> tuple[date, date]:
-    """Both bounds, the missing ones from the span containing the other (or today)."""
+def _fill_period(period: Period, tz_name: str, week_start: int) -> tuple[date, date]:
+    """Both bounds, the missing ones from the span containing the other (or
+    today); a week begins on weekday `week_start` (monday 0)."""
     if period.start is not None and period.end is not None:
         return period.start, period.end
     anchor = period.start or period.end or utcnow().astimezone(zone(tz_name)).date()
     if period.default_span == "week":
-        first = anchor - timedelta(days=anchor.weekday())
+        first = anchor - timedelta(days=(anchor.weekday() - week_start) % 7)
         last = first + timedelta(days=6)
     else:
         first = anchor.replace(day=1)
@@ -183,12 +190,13 @@ def _fill_period(period: Period, tz_name: str) -> tuple[date, date]:
 
 
 async def _subject(session: AsyncSession, query: TimesheetQuery, actor: Principal) -> Subject:
-    """Whose time, in which zone, after the access rules: another company's
-    employee, project, task or company is 404 (exactly like an unknown id);
-    an employee asking for a colleague's time is 403."""
+    """Whose time, in which zone and weeks, after the access rules: another
+    company's employee, project, task or company is 404 (exactly like an
+    unknown id); an employee asking for a colleague's time is 403."""
     reference = ReferenceRepository(session)
     subject = Subject(Scope(task_id=query.task_id), "UTC", "")
     zones: list[str] = []
+    week_starts: list[str] = []
     if query.employee_id is not None:
         employee = await reference.employee_context(query.employee_id)
         if employee is None or not actor.sees(employee.company_id):
@@ -198,6 +206,7 @@ async def _subject(session: AsyncSession, query: TimesheetQuery, actor: Principa
         subject.scope = Scope(employee_id=query.employee_id, task_id=query.task_id)
         subject.label, subject.employee_name = str(query.employee_id), employee.name
         zones.append(employee.timezone)
+        week_starts.append(employee.week_start)
     if query.project_id is not None:
         project = await reference.project_context(query.project_id)
         if project is None or not actor.sees(project.company_id):
@@ -206,20 +215,22 @@ async def _subject(session: AsyncSession, query: TimesheetQuery, actor: Principa
         subject.scope = Scope(subject.scope.employee_id, query.project_id, query.task_id)
         subject.label = subject.label or f"project-{query.project_id}"
         zones.append(project.timezone)
+        week_starts.append(project.week_start)
     if query.task_id is not None:
         task = (await reference.task_contexts({query.task_id})).get(query.task_id)
         if task is None or not actor.sees(task.company_id):
             raise NotFound("Task", query.task_id, "TASK_NOT_FOUND")
     if query.company_id is not None:
-        company_zone = await reference.company_timezone(query.company_id)
-        if company_zone is None or not actor.sees(query.company_id):
+        calendar = await reference.company_calendar(query.company_id)
+        if calendar is None or not actor.sees(query.company_id):
             raise NotFound("Company", query.company_id, "COMPANY_NOT_FOUND")
         if not actor.reads_company_logs:
             raise Forbidden("Only team leaders, admins and service keys see a company's working hours.")
         scope = subject.scope
         subject.scope = Scope(scope.employee_id, scope.project_id, scope.task_id, query.company_id)
         subject.label = subject.label or f"company-{query.company_id}"
-        zones.append(company_zone)
+        zones.append(calendar.timezone)
+        week_starts.append(calendar.week_start)
     if subject.scope.employee_id is None and not actor.reads_company_logs:
         # The same rule as a task's log list: a plain employee's view of a
         # project is their own share of it, not a refusal.
@@ -227,19 +238,23 @@ async def _subject(session: AsyncSession, query: TimesheetQuery, actor: Principa
         subject.scope = Scope(actor.employee_id, scope.project_id, scope.task_id, scope.company_id)
         subject.own_time_only = True
     subject.timezone = query.timezone or (zones[0] if zones else "UTC")
+    subject.week_start = week_starts[0] if week_starts else "monday"
+    subject.scope = replace(subject.scope, approved_only=query.approved_only)
     return subject
 
 
 async def _prepare(session: AsyncSession, query: TimesheetQuery, actor: Principal) -> _Prepared:
     """Check the input (every bad parameter at once, before touching the
     database), then the caller's right to see the time."""
-    group_by, week_start = _checked_input(query)
+    group_by, asked_week_start = _checked_input(query)
     subject = await _subject(session, query, actor)
-    return _Prepared(subject, *_fill_period(query.period, subject.timezone), group_by, week_start)
+    week_start = WEEKDAYS.index(subject.week_start) if asked_week_start is None else asked_week_start
+    return _Prepared(subject, *_fill_period(query.period, subject.timezone, week_start), group_by, week_start)
 
 
-def _checked_input(query: TimesheetQuery) -> tuple[tuple[str, ...], int]:
-    """The grouping and the week's first day; every bad parameter is named at once."""
+def _checked_input(query: TimesheetQuery) -> tuple[tuple[str, ...], int | None]:
+    """The grouping and the week's first day (None: the company's); every bad
+    parameter is named at once."""
     errors: list[FieldError] = []
     group_by, problem = _parse_group_by(query.group_by)
     errors += [problem] if problem else []
@@ -452,8 +467,12 @@ async def week_grid(
     actor: Principal,
 ) -> dict[str, Any]:
     """The weekly timesheet people fill in: one row per task (with its
-    project), one cell per day, row totals and day (column) totals. The week
-    is the seven days from `week_start` (default: this week's Monday)."""
+    project), one cell per day, row totals and day (column) totals, and the
+    week's submission status. The week is the seven days from `week_start`
+    (any weekday; default: this week's, starting on the company's first
+    weekday). Its status is that of the employee's submission of the week
+    starting on that same day: a grid starting on another day than the
+    submitted week's is OPEN, whatever its days hold."""
     if employee_id is None:
         if actor.employee_id is None:
             raise InputRejected([FieldError("employeeId", "Give the employeeId whose week to show.")])
@@ -470,6 +489,7 @@ async def week_grid(
     )
     report = await timesheet(session, settings, query, actor=actor)
     days = report.prepared.days
+    submission = await timesheet_repository(session).week_submission(employee_id, days[0])
     rows = [{**{k: v for k, v in row.items() if k != "children"}, "days": row["children"]} for row in report.rows]
     column = [sum(row["days"][i]["totalSeconds"] for row in rows) for i in range(len(days))]
     return {
@@ -484,6 +504,20 @@ async def week_grid(
             for d, s in zip(days, column, strict=True)
         ],
         "total": report.total(),
+        **_week_status(submission),
+    }
+
+
+def _week_status(submission: WeekSubmission | None) -> dict[str, Any]:
+    """OPEN when nothing was submitted. `approvedSeconds` is the week's total
+    at its last approval, kept after a reopen: beside `total` it shows what
+    changed since."""
+    if submission is None:
+        return {"status": "OPEN", "submissionId": None, "approvedSeconds": None}
+    return {
+        "status": submission.status,
+        "submissionId": submission.submission_id,
+        "approvedSeconds": submission.approved_seconds,
     }
 
 
@@ -495,10 +529,14 @@ async def project_time_spent(
     timezone: str | None,
     *,
     actor: Principal,
+    approved_only: bool = False,
 ) -> tuple[Report, dict[str, Any]]:
     """Time per employee on a project over the period, and the project's
-    allocation figures (those count all its time, not only the period's)."""
-    query = TimesheetQuery(period, project_id=project_id, group_by=("employee",), timezone=timezone)
+    allocation figures (those count all its time, not only the period's,
+    approved or not)."""
+    query = TimesheetQuery(
+        period, project_id=project_id, group_by=("employee",), timezone=timezone, approved_only=approved_only
+    )
     report = await timesheet(session, settings, query, actor=actor)
     project = report.subject.project
     assert project is not None  # a project's report has its project
@@ -595,7 +633,14 @@ def _month(value: str) -> tuple[date, date]:
 
 
 async def employee_month_lines(
-    session: AsyncSession, settings: Settings, company_id: int, user_id: int, month: str, *, actor: Principal
+    session: AsyncSession,
+    settings: Settings,
+    company_id: int,
+    user_id: int,
+    month: str,
+    *,
+    actor: Principal,
+    approved_only: bool = False,
 ) -> LogLines:
     """An employee's logs of one local month (for the CSV export); the
     employee must belong to the path's company."""
@@ -606,5 +651,5 @@ async def employee_month_lines(
     employee = await reference.employee_context(user_id)
     if employee is None or employee.company_id != company_id:
         raise NotFound("Employee", user_id, "USER_NOT_FOUND")
-    query = TimesheetQuery(Period(first, last, "month", "month"), employee_id=user_id)
+    query = TimesheetQuery(Period(first, last, "month", "month"), employee_id=user_id, approved_only=approved_only)
     return await log_lines(session, settings, query, actor=actor)
