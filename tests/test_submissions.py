@@ -534,3 +534,58 @@ async def test_a_write_that_waited_for_a_submit_is_refused(client, backend):
         assert not write.done()
     assert_week_locked(await write, data["submissionId"])
     assert await backend.scalar("SELECT count(*) FROM task_logs") == len(WEEK_LOGS)
+
+
+# ---------------------------------------------------------------- the whole workflow, as payroll meets it
+
+
+async def test_payroll_counts_what_was_approved_through_the_whole_workflow(client, backend):
+    """Only the API: submit, reject, fix, submit again, approve; the grid and approvedOnly follow each step,
+    and a reopened week that changed shows its approved total beside its current one."""
+    await setup(client)
+    employee, lead = bearer(backend, 10), bearer(backend, 13)
+    week = {"employeeId": 10, "weekStart": WEEK}
+    month = {"employeeId": 10, "startDate": "2024-10-01", "endDate": "2024-10-31", "approvedOnly": "true"}
+
+    async def grid() -> dict[str, Any]:
+        response = await client.get("/timesheets/week/", params=week)
+        assert response.status_code == 200, response.text
+        return response.json()["data"]
+
+    async def approved_total() -> int:
+        response = await client.get("/timesheets/", params=month)
+        assert response.status_code == 200, response.text
+        return response.json()["data"]["total"]["totalSeconds"]
+
+    assert (await grid())["status"] == "OPEN" and await approved_total() == 0
+    sid = (await submitted(client, {"weekStart": WEEK}, headers=employee))["submissionId"]
+    assert ((await grid())["status"], await approved_total()) == ("SUBMITTED", 0)
+
+    assert (await act(client, sid, "reject", json={"comment": "Friday is missing"}, headers=lead)).status_code == 200
+    friday = log(250, 10, "2024-10-25T09:00:00Z", "2024-10-25T10:00:00Z", description="Friday")
+    assert (await client.post("/tasklog/create/", json=friday, headers=employee)).status_code == 200
+    assert (await submitted(client, {"weekStart": WEEK}, headers=employee))["submissionId"] == sid
+    approved = await act(client, sid, "approve", json={}, headers=lead)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["data"]["approvedSeconds"] == WEEK_SECONDS + 3600
+
+    data = await grid()
+    assert (data["status"], data["submissionId"], data["approvedSeconds"]) == ("APPROVED", sid, WEEK_SECONDS + 3600)
+    assert await approved_total() == WEEK_SECONDS + 3600
+    # Another employee's time, and employee 10's time outside the week, are not approved.
+    assert (
+        await client.post("/tasklog/create/", json=log(250, 10, "2024-10-29T09:00:00Z", "2024-10-29T10:00:00Z"))
+    ).status_code == 200
+    assert await approved_total() == WEEK_SECONDS + 3600
+
+    # Reopened (admin), the week changes; payroll stops counting it, the grid shows both numbers.
+    assert (await act(client, sid, "reopen", json={"comment": "Split Friday"})).status_code == 200
+    logs = await backend.rows("SELECT id FROM task_logs WHERE description = 'Friday'")
+    assert (await client.delete(f"/api/tasklogs/delete/{logs[0].id}/")).status_code == 200
+    data = await grid()
+    assert (data["status"], data["approvedSeconds"], data["total"]["totalSeconds"]) == (
+        "REJECTED",
+        WEEK_SECONDS + 3600,
+        WEEK_SECONDS,
+    )
+    assert await approved_total() == 0
