@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Integer,
     String,
     Text,
     and_,
@@ -17,7 +18,6 @@ from sqlalchemy import (
     delete,
     func,
     insert,
-    literal,
     null,
     select,
     true,
@@ -215,48 +215,92 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _search_select(search: LogSearch, after: KeysetPosition | None, limit: int) -> Any:
-    """The logs matching `search` as shown, in (start_time, id) order (or
-    its reverse), after the position, at most `limit`. Keyset, never OFFSET:
-    a page costs the same wherever it is, and rows inserted before the
-    position do not move the rows after it. Each filter is a condition the
-    indexes serve: (user_id, start_time), (task_id, start_time) -- projects
-    through their tasks --, (start_time, id) and (updated_at)."""
+class SearchShape(NamedTuple):
+    """What a search's statement is made of: which filters it has, not their
+    values (those are its parameters). A page's statement is built once per
+    shape and reused: building and keying it anew cost more than the rest of
+    a small page's SQL work."""
+
+    one_employee: bool  # `user_id = :employee_id`
+    employees: bool  # `user_id = ANY(:employee_ids)`
+    one_task: bool
+    tasks: bool
+    projects: bool
+    company: bool
+    end: bool
+    start: bool
+    starts_after: bool
+    manual_add: bool
+    text: bool
+    updated_since: bool
+    descending: bool
+    after: bool  # a later page: after the position (:after_start, :after_id)
+
+    @classmethod
+    def of(cls, search: LogSearch, after: KeysetPosition | None) -> "SearchShape":
+        def one_or_many(ids: tuple[int, ...] | None) -> tuple[bool, bool]:
+            return (ids is not None and len(ids) == 1, ids is not None and len(ids) != 1)
+
+        return cls(
+            *one_or_many(search.employee_ids),
+            *one_or_many(search.task_ids),
+            projects=search.project_ids is not None,
+            company=search.company_id is not None,
+            end=search.end is not None,
+            start=search.start is not None,
+            starts_after=search.starts_after is not None,
+            manual_add=search.manual_add is not None,
+            text=search.text is not None,
+            updated_since=search.updated_since is not None,
+            descending=search.descending,
+            after=after is not None,
+        )
+
+
+# Bounded: the shapes clients use are few, but a client could ask for many.
+@functools.lru_cache(maxsize=256)
+def _search_select(shape: SearchShape) -> Any:
+    """The logs of a search of this shape as shown, in (start_time, id) order
+    (or its reverse), after the position, at most :limit. Keyset, never
+    OFFSET: a page costs the same wherever it is, and rows inserted before
+    the position do not move the rows after it. Each filter is a condition
+    the indexes serve: (user_id, start_time), (task_id, start_time) --
+    projects through their tasks --, (start_time, id) and (updated_at)."""
     log = _LOG_TABLE.c
     stmt = _view_select()
     # One employee or task (the usual query) is a plain equality: the planner
     # then knows it reads one range of the index, where `= ANY(list)` has it
     # guess at a list and sort the rows by employee to join them.
-    if search.employee_ids is not None:
-        one = len(search.employee_ids) == 1
-        stmt = stmt.where(
-            log.user_id == bindparam("employee_id") if one else among(log.user_id, ids_param("employee_ids"))
-        )
-    if search.task_ids is not None:
-        one = len(search.task_ids) == 1
-        stmt = stmt.where(log.task_id == bindparam("task_id") if one else among(log.task_id, ids_param("task_ids")))
-    if search.project_ids is not None:
+    if shape.one_employee:
+        stmt = stmt.where(log.user_id == bindparam("employee_id"))
+    if shape.employees:
+        stmt = stmt.where(among(log.user_id, ids_param("employee_ids")))
+    if shape.one_task:
+        stmt = stmt.where(log.task_id == bindparam("task_id"))
+    if shape.tasks:
+        stmt = stmt.where(among(log.task_id, ids_param("task_ids")))
+    if shape.projects:
         stmt = stmt.where(_project_tasks(log.task_id, ids_param("project_ids")))
-    if search.company_id is not None:
+    if shape.company:
         stmt = stmt.where(_EMPLOYEES.company_id == bindparam("company_id"))
-    if search.end is not None:
+    if shape.end:
         stmt = stmt.where(log.start_time < bindparam("end", type_=UTCDateTime()))
-    if search.start is not None:
+    if shape.start:
         stmt = stmt.where(log.end_time > bindparam("start", type_=UTCDateTime()))
-    if search.starts_after is not None:
+    if shape.starts_after:
         stmt = stmt.where(log.start_time > bindparam("starts_after", type_=UTCDateTime()))
-    if search.manual_add is not None:
+    if shape.manual_add:
         stmt = stmt.where(log.manual_add == bindparam("manual_add", type_=Boolean()))
-    if search.text is not None:
+    if shape.text:
         stmt = stmt.where(log.description.ilike(bindparam("text", type_=Text()), escape="\\"))
-    if search.updated_since is not None:
+    if shape.updated_since:
         stmt = stmt.where(log.updated_at >= bindparam("updated_since", type_=UTCDateTime()))
-    if after is not None:
+    if shape.after:
         here = tuple_(log.start_time, log.id)
-        there = tuple_(literal(after.start_time, UTCDateTime()), literal(after.id, BigInteger()))
-        stmt = stmt.where(here < there if search.descending else here > there)
-    order = (log.start_time.desc(), log.id.desc()) if search.descending else (log.start_time, log.id)
-    return stmt.order_by(*order).limit(limit)
+        there = tuple_(bindparam("after_start", type_=UTCDateTime()), bindparam("after_id", type_=BigInteger()))
+        stmt = stmt.where(here < there if shape.descending else here > there)
+    order = (log.start_time.desc(), log.id.desc()) if shape.descending else (log.start_time, log.id)
+    return stmt.order_by(*order).limit(bindparam("limit", type_=Integer()))
 
 
 def _search_params(search: LogSearch) -> dict[str, Any]:
@@ -330,7 +374,10 @@ class TaskLogRepository:
     async def search(self, search: LogSearch, after: KeysetPosition | None, limit: int) -> list[TaskLogRow]:
         """At most `limit` logs matching `search`, after the position."""
         params = {k: v for k, v in _search_params(search).items() if v is not None}
-        return _task_log_rows(await self.session.execute(_search_select(search, after, limit), params))
+        params["limit"] = limit
+        if after is not None:
+            params["after_start"], params["after_id"] = after
+        return _task_log_rows(await self.session.execute(_search_select(SearchShape.of(search, after)), params))
 
     async def task_summary(self, task_id: int, *, user_id: int | None = None) -> tuple[int, int]:
         """(count, total seconds) of a task's logs (of one employee's, when given)."""

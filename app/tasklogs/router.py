@@ -275,7 +275,10 @@ TIME_DOC = (
 )
 
 
-def log_filters(
+# async, though it awaits nothing: FastAPI runs a plain `def` dependency in a
+# worker thread, and that hop (two thread switches and the GIL handed over
+# twice) cost more than the whole filter parsing.
+async def log_filters(
     employee_id: Annotated[
         IdsQuery,
         Query(
