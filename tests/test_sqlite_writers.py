@@ -8,7 +8,8 @@ from typing import NamedTuple
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 
 from app.core.database import WriterQueue
 from app.core.settings import Settings
@@ -84,3 +85,64 @@ async def test_a_read_answers_while_a_writer_holds_the_write_lock(impatient, sql
         await other_writer.rollback()
     assert read.status_code == 200, read.text
     assert read.json()["data"]["description"] != "being edited"  # the committed state
+
+
+# ---------------------------------------------------------------- query plans
+
+
+class Statement(NamedTuple):
+    sql: str
+    parameters: tuple[object, ...]
+
+
+async def _plans(backend: Backend, statements: list[Statement]) -> dict[str, list[str]]:
+    """SQLite's plan of each statement (EXPLAIN QUERY PLAN's lines), by statement."""
+    plans = {}
+    async with backend.engine.connect() as conn:
+        for statement in statements:
+            if statement.sql.split(None, 1)[0].upper() in {"BEGIN", "COMMIT", "ROLLBACK"}:
+                continue
+            rows = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement.sql}", statement.parameters)
+            plans[statement.sql] = [row[3] for row in rows]
+    return plans
+
+
+async def test_no_statement_of_a_write_or_a_search_scans_a_table(sqlite_backend):
+    """Every statement that a create, a bulk create, an edit, a delete and the
+    searches run finds its rows by an index: SQLite cannot use an index for a
+    condition SQLAlchemy writes as `(x IN (...)) = 1`, and then read every
+    employee on each write, and every log on a search by project."""
+    served = _serve(sqlite_backend, busy_timeout_ms=5000)
+    client = (await anext(served)).client
+    await seed(client)
+    statements: list[Statement] = []
+
+    def capture(conn, cursor, sql, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if not executemany:
+            statements.append(Statement(sql, tuple(parameters)))
+
+    event.listen(Engine, "before_cursor_execute", capture)
+    try:
+        first = log(start="2024-10-01T09:00:00Z", end="2024-10-01T10:00:00Z")
+        created = await client.post("/tasklog/create/", json=first)
+        assert created.status_code == 200, created.text
+        log_id = created.json()["data"]["taskLogId"]
+        batch = [log(start=f"2024-10-{d:02d}T09:00:00Z", end=f"2024-10-{d:02d}T10:00:00Z") for d in (2, 3)]
+        assert (await client.post("/tasklogs/bulk/create/10/", json=batch)).status_code == 200
+        edited = await client.put(f"/tasklogs/{log_id}/", json={"description": "edited"})
+        assert edited.status_code == 200, edited.text
+        assert (await client.delete(f"/api/tasklogs/delete/{log_id}/")).status_code == 200
+        window = {"from": "2024-10-01", "to": "2024-11-01"}
+        for filters in ({"employeeId": 10}, {"projectId": 7}, {"taskId": 250}):
+            found = await client.get("/tasklogs/", params={**filters, **window})
+            assert found.status_code == 200 and found.json()["data"], found.text
+    finally:
+        event.remove(Engine, "before_cursor_execute", capture)
+        await served.aclose()
+    tables = {row[0] for row in await sqlite_backend.rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    plans = await _plans(sqlite_backend, statements)
+    scans = {
+        sql: [line for line in plan if line.startswith("SCAN ") and line.split()[1] in tables]
+        for sql, plan in plans.items()
+    }
+    assert {sql: lines for sql, lines in scans.items() if lines} == {}

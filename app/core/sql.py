@@ -7,11 +7,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, bindparam, column, func, select, values
+from sqlalchemy import BigInteger, DateTime, Integer, String, bindparam, column, func, select, values
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import NullType, TypeDecorator
 
 T = TypeVar("T")
 
@@ -128,11 +128,23 @@ class IdList(TypeDecorator[list[int]]):
         return json.dumps(ids) if dialect.name == "sqlite" else ids
 
 
-class among(FunctionElement[bool]):
+class Condition(FunctionElement[Any]):
+    """A WHERE condition of ours that each dialect spells its own way.
+
+    Typed NullType, not Boolean, on purpose: SQLite has no boolean type, so
+    SQLAlchemy writes a Boolean-typed expression standing alone in a WHERE
+    as `(expression) = 1`, and SQLite cannot use an index for
+    `(x IN (SELECT ...)) = 1`: it scanned every employee for each write, and
+    every log for a search by project."""
+
+    type = NullType()
+    inherit_cache = True
+
+
+class among(Condition):
     """`among(column, bindparam(name, type_=IdList()))`: the column's value
     is one of the ids of the list parameter."""
 
-    type = Boolean()
     inherit_cache = True
 
 

@@ -27,9 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
 from app.core.sql import (
+    Condition,
     RowsTable,
     UTCDateTime,
     among,
@@ -182,13 +182,12 @@ class KeysetPosition(NamedTuple):
     id: int
 
 
-class _project_tasks(FunctionElement[bool]):
+class _project_tasks(Condition):
     """`_project_tasks(task_id, ids)`: the log's task is one of the projects'
     tasks. PostgreSQL gets `task_id = ANY(ARRAY(SELECT ...))`: the tasks are
     read first and the logs by the (task_id, start_time) index, where an
     `IN (SELECT ...)` may be planned as a join over a scan of every log."""
 
-    type = Boolean()
     inherit_cache = True
 
 

@@ -156,18 +156,29 @@ class TimeWarningRepository:
         return [_changed(row) for row in result if row.opened]
 
     async def resolve_gone(
-        self, days: Iterable[tuple[int, date]], log_ids: Iterable[int], still_overlapping: Iterable[str]
+        self,
+        days: Iterable[tuple[int, date]],
+        user_ids: Iterable[int],
+        log_ids: Iterable[int],
+        still_overlapping: Iterable[str],
     ) -> list[ChangedWarning]:
         """In one statement, resolved by the system: the OVER_LOGGED warnings of
         these (employee, day) pairs, whose totals are back within the limit,
-        and the OVERLAPPING_LOG warnings naming any of these logs but for the
-        pairs that still overlap. The warnings it resolved."""
+        and the OVERLAPPING_LOG warnings naming any of these logs (which are
+        logs of `user_ids`) but for the pairs that still overlap. The
+        warnings it resolved."""
         gone = [
             and_(_W.type == OVER_LOGGED, _W.user_id == user_id, _W.subject == day.isoformat()) for user_id, day in days
         ]
         ids = sorted(set(log_ids))
         if ids:
-            pairs = and_(_W.type == OVERLAPPING_LOG, or_(_W.first_log_id.in_(ids), _W.second_log_id.in_(ids)))
+            # The employees first, so the (user_id, type, subject) index finds the
+            # rows: nothing indexes the log ids, and every warning would be read.
+            pairs = and_(
+                _W.user_id.in_(sorted(set(user_ids))),
+                _W.type == OVERLAPPING_LOG,
+                or_(_W.first_log_id.in_(ids), _W.second_log_id.in_(ids)),
+            )
             held = sorted(set(still_overlapping))
             gone.append(and_(pairs, _W.subject.not_in(held)) if held else pairs)
         if not gone:

@@ -91,7 +91,10 @@ async def keep_time_warnings(
     opened = await repo.hold(held)
     resolved: list[ChangedWarning] = []
     if removed:
-        resolved = await repo.resolve_gone((key for key, total in totals.items() if total <= limit), removed, pairs)
+        # The removed logs' employees are among those whose days the write touched.
+        resolved = await repo.resolve_gone(
+            (key for key, total in totals.items() if total <= limit), {user_id for user_id, _ in totals}, removed, pairs
+        )
     if opened or resolved:  # rare: most writes change no warning
         companies = {user_id: employee.company_id for user_id, employee in employees.items()}
         await _tell(session, companies, opened, resolved)
