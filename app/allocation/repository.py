@@ -249,7 +249,7 @@ def _move(kinds: tuple[BudgetKind, ...]) -> Any:
     parts = []
     for kind in kinds:
         model = _MODELS[kind]
-        delta = _DELTAS[kind].source("postgresql", [])
+        delta = _DELTAS[kind].source("postgresql")
         # The ORDER BY sits under the lock: rows are locked in id order.
         locked = (
             select(model.id, model.allocation_exceeded.label("was"))

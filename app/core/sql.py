@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, bindparam, column, func, select, values
+from sqlalchemy import BigInteger, DateTime, Integer, String, bindparam, column, func, select, type_coerce
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -211,25 +212,28 @@ class RowsTable:
     """A list of rows given to a statement as a table to join or select
     from, with `.c.<column>` (and `.c.n`, the row's 1-based position).
 
-    PostgreSQL gets `unnest` of one array parameter per column: a fixed
-    handful of parameters however many rows, so the statement is built,
-    compiled and prepared once and reused (builders cached with functools.cache). SQLite, which has
-    no arrays, gets a VALUES list that carries the rows themselves."""
+    The rows travel as parameters, never in the SQL, so a statement's text is
+    the same however many rows it gets: it is built, compiled (and on
+    PostgreSQL prepared) once and reused. PostgreSQL gets `unnest` of one
+    array parameter per column; SQLite, which has no arrays, one JSON array
+    of the rows, read back with `json_each`."""
 
     def __init__(self, name: str, columns: list[tuple[str, Any]]) -> None:
         self.name = name
         self.columns = columns
         self.instants = {c for c, t in columns if isinstance(t, UTCDateTime)}
 
-    def source(self, dialect: str, rows: Sequence[tuple[Any, ...]]) -> Any:
-        """The table; on PostgreSQL its rows come from `params`, not from `rows`."""
+    def source(self, dialect: str) -> Any:
+        """The table; its rows come from `params`."""
         if dialect == "sqlite":
-            data = [(*row, n) for n, row in enumerate(rows, 1)]
-            return (
-                values(*[column(c, t) for c, t in self.columns], column("n", Integer), name=self.name)
-                .data(data)
-                .cte(self.name)
-            )
+            rows = func.json_each(bindparam(f"{self.name}_rows", type_=String())).table_valued("key", "value")
+            return select(
+                *[
+                    type_coerce(func.json_extract(rows.c.value, f"$[{i}]"), t).label(c)
+                    for i, (c, t) in enumerate(self.columns)
+                ],
+                (rows.c.key + 1).label("n"),
+            ).subquery(self.name)
         # Instants travel as microseconds since 1970: asyncpg encodes an
         # array's timestamps at about twice the cost of working out and
         # encoding those integers (a thousand-row upload sends two thousand).
@@ -250,12 +254,28 @@ class RowsTable:
 
     def params(self, dialect: str, rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
         if dialect == "sqlite":
-            return {}
+            # Instants as SQLite keeps them (UTCDateTime's own text), so they compare as stored.
+            as_stored = [
+                [_SQLITE_INSTANT(v) if c in self.instants else v for (c, _), v in zip(self.columns, row, strict=True)]
+                for row in rows
+            ]
+            return {f"{self.name}_rows": json.dumps(as_stored)}
         arrays = list(zip(*rows, strict=True)) if rows else [() for _ in self.columns]
         return {
             f"{self.name}_{c}": [(v - _EPOCH) // _MICROSECOND for v in a] if c in self.instants else list(a)
             for (c, _), a in zip(self.columns, arrays, strict=True)
         }
+
+
+def _sqlite_instant_text() -> Callable[[datetime], str]:
+    """UTCDateTime's conversion of an instant to the text SQLite stores."""
+    dialect = sqlite.dialect()
+    convert = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert convert is not None  # SQLite's DATETIME writes text
+    return convert
+
+
+_SQLITE_INSTANT = _sqlite_instant_text()
 
 
 def dialect_of(session: Any) -> str:

@@ -142,7 +142,7 @@ def appended_changes() -> Any:
     whatever the count), a CTE returning what their events need. Apart from
     `_append_rows`, bench/run.py's outbox rows time it alone, to tell what
     the outbox adds to the statement."""
-    src = CHANGES.source("postgresql", [])
+    src = CHANGES.source("postgresql")
     rows = select(
         src.c.task_log_id,
         src.c.company_id,

@@ -352,11 +352,7 @@ class TaskLogRepository:
         keys = list(keys)
         if not keys:
             return {}
-        k = KEYS.source(self.dialect, keys)
-        stmt = select(_LOGS.id, _LOGS.task_id, _LOGS.user_id, _LOGS.start_time).join(
-            k, (_LOGS.task_id == k.c.task_id) & (_LOGS.user_id == k.c.user_id) & (_LOGS.start_time == k.c.start_time)
-        )
-        rows = await self.session.execute(stmt, KEYS.params(self.dialect, keys))
+        rows = await self.session.execute(_ids_by_key(self.dialect), KEYS.params(self.dialect, keys))
         return {(r.task_id, r.user_id, r.start_time): r.id for r in rows}
 
     async def get_view(self, log_id: int, *, lock: bool = False) -> TaskLogRow | None:
@@ -455,13 +451,8 @@ class _SqliteTaskLogs(TaskLogRepository):
     async def logs_starting_between(self, ranges: list[tuple[int, datetime, datetime]]) -> list[NearbyLog]:
         if not ranges:
             return []
-        # No LATERAL; its joins are nested loops anyway. The VALUES list
-        # carries the ranges, so the statement is built per call.
-        r = USER_RANGES.source("sqlite", ranges)
-        stmt = (
-            select(*_NEARBY_COLUMNS).join(r, and_(*_starting_in(r))).order_by(_LOGS.user_id, _LOGS.start_time, _LOGS.id)
-        )
-        return [NearbyLog._make(row) for row in await self.session.execute(stmt)]
+        params = USER_RANGES.params("sqlite", ranges)
+        return [NearbyLog._make(row) for row in await self.session.execute(_nearby_logs_join(), params)]
 
 
 def task_log_repository(session: AsyncSession) -> TaskLogRepository:
@@ -481,11 +472,26 @@ def _starting_in(r: Any) -> tuple[Any, ...]:
 
 
 @functools.cache
+def _ids_by_key(dialect: str) -> Any:
+    k = KEYS.source(dialect)
+    return select(_LOGS.id, _LOGS.task_id, _LOGS.user_id, _LOGS.start_time).join(
+        k, (_LOGS.task_id == k.c.task_id) & (_LOGS.user_id == k.c.user_id) & (_LOGS.start_time == k.c.start_time)
+    )
+
+
+@functools.cache
+def _nearby_logs_join() -> Any:
+    """SQLite: no LATERAL; its joins are nested loops anyway, one index range per range given."""
+    r = USER_RANGES.source("sqlite")
+    return select(*_NEARBY_COLUMNS).join(r, and_(*_starting_in(r))).order_by(_LOGS.user_id, _LOGS.start_time, _LOGS.id)
+
+
+@functools.cache
 def _nearby_logs_lateral() -> Any:
     """PostgreSQL: a range scan per user, whatever the planner guesses of the
     ranges (a plain join, or a LATERAL it flattens into one, may get hashed
     against a scan of the whole table). OFFSET 0 keeps it as written."""
-    r = USER_RANGES.source("postgresql", [])
+    r = USER_RANGES.source("postgresql")
     logs = select(*_NEARBY_COLUMNS, _LOGS.start_time).where(*_starting_in(r)).offset(0).lateral("logs")
     return (
         select(logs.c.id, logs.c.user_id, logs.c.start, logs.c.end)
@@ -533,7 +539,7 @@ def _insert_or_find() -> Any:
     """PostgreSQL: (id, n, created_at, updated_at) of each of the NEW_LOGS
     arrays' rows (n: its 1-based position); a stored log has no created_at."""
     # A CTE, so the arrays are sent and unnested once for its three uses.
-    src = select(NEW_LOGS.source("postgresql", [])).cte("src")
+    src = select(NEW_LOGS.source("postgresql")).cte("src")
     names = [c for c, _ in NEW_LOGS.columns]
     author = bindparam("author", type_=String())
 
