@@ -1149,6 +1149,7 @@ def sql_breakdown(bench: Bench, key: str, env: dict[str, str], seconds: float, l
         {**env, "BENCH_SQL_TRACE": str(trace)},
         "/readyz",
         log,
+        api_key=bench.key,  # the export's workload sends the server's own key
     )
     saved = bench.ours
     bench.ours = traced
