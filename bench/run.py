@@ -858,6 +858,11 @@ class Bench:
         for row in self.rows[-2:]:
             row["profile"] = "single"  # py-spy while wrk loads this row (--profile single)
         self._guarded(
+            "single_spread_stack",
+            "Single create, 32 conn., 32 projects, the stack's floor",
+            lambda key, title: self.stack_floor_row(key, title, env, one_worker),
+        )
+        self._guarded(
             "single_spread_2w",
             "Single create, 32 conn., 32 projects, 2 workers",
             lambda key, title: self.two_workers(key, title, env, one_worker["ours"]),
@@ -867,6 +872,38 @@ class Bench:
             "Single create, 32 conn., 32 projects, SQLite",
             lambda key, title: self.sqlite_row(key, title, env, one_worker["ours"]),
         )
+
+    def stack_floor_row(self, key: str, title: str, env: dict[str, str], one_worker: dict) -> None:
+        """bench/stack_floor.py (FastAPI, Pydantic, an SQLAlchemy session, one INSERT; 1 worker) on the
+        32-project layout, after the service's row and against that row's floor: what the fixed stack
+        costs before any of our code runs. For reference, no target."""
+        server = Server(
+            "stack floor",
+            [
+                *[PY, "-m", "uvicorn", "bench.stack_floor:app", "--host", "127.0.0.1", "--port", "{port}"],
+                *["--workers", "1", "--log-level", "warning", "--no-access-log"],
+            ],
+            env,
+            "/stack/ready",
+            RESULTS / "stack-floor.log",
+            create_path="/stack/create",
+        )
+        try:
+            runs = {"ours": self.wrk_alone(server, "spread"), "floor": []}
+        finally:
+            server.stop()
+        self._keep_runs("spread_stack", runs)
+        rps = self._load_row(f"{key}_rps", f"{title}: requests/s", "rps", runs)
+        rps["floor"] = one_worker["floor"]
+        rps["ratio"] = rps["ours"] / rps["floor"]
+        rps["note"] += f"; the service's rate is {one_worker['ours'] / rps['ours']:.2f}x this"
+        self._add(rps)
+        cpu = self._load_row(f"{key}_cpu", f"{title}: CPU per create", "cpu_ms_per_request", runs)
+        service_cpu = next(r for r in self.rows if r["key"] == "single_spread_cpu")
+        cpu["floor"] = service_cpu["floor"]
+        cpu["ratio"] = cpu["ours"] / cpu["floor"]
+        cpu["note"] += f"; the service's is {service_cpu['ours']:.2f} ms"
+        self._add(cpu)
 
     def one_worker(self, key: str, title: str, layout: str) -> dict:
         """A row of the 1-worker service against the 1-worker floor, interleaved; answers its rps row."""
