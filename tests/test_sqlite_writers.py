@@ -107,13 +107,19 @@ async def _plans(backend: Backend, statements: list[Statement]) -> dict[str, lis
     return plans
 
 
-async def test_no_statement_of_a_write_or_a_search_scans_a_table(sqlite_backend):
+@pytest.fixture
+async def served(sqlite_backend: Backend) -> AsyncIterator[Served]:
+    """The app on SQLite with its default busy timeout."""
+    async for app in _serve(sqlite_backend, busy_timeout_ms=Settings().sqlite_busy_timeout_ms):
+        yield app
+
+
+async def test_no_statement_of_a_write_or_a_search_scans_a_table(served, sqlite_backend):
     """Every statement that a create, a bulk create, an edit, a delete and the
     searches run finds its rows by an index: SQLite cannot use an index for a
     condition SQLAlchemy writes as `(x IN (...)) = 1`, and then read every
     employee on each write, and every log on a search by project."""
-    served = _serve(sqlite_backend, busy_timeout_ms=5000)
-    client = (await anext(served)).client
+    client = served.client
     await seed(client)
     statements: list[Statement] = []
 
@@ -138,7 +144,6 @@ async def test_no_statement_of_a_write_or_a_search_scans_a_table(sqlite_backend)
             assert found.status_code == 200 and found.json()["data"], found.text
     finally:
         event.remove(Engine, "before_cursor_execute", capture)
-        await served.aclose()
     tables = {row[0] for row in await sqlite_backend.rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
     plans = await _plans(sqlite_backend, statements)
     scans = {
