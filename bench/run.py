@@ -762,6 +762,7 @@ class Bench:
         first = self.writer(data.CONNECTIONS)
         task_of = data.shared_project_task if layout == "shared" else data.spread_project_task
         writers = [(first + c, task_of(c)) for c in range(data.CONNECTIONS)]
+        asyncio.run(analyze(self.dsn))
         workers = server.worker_pids()
         cpu_before = {pid: cpu_seconds(pid) for pid in workers}
         result = wrk.run(server.base, server.create_path, server.api_key, writers, seconds)
@@ -1238,6 +1239,19 @@ def database(admin_dsn: str, keep: bool) -> Iterator[str]:
             print(f"kept database {name}")
         else:
             asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def analyze(dsn: str) -> None:
+    """Fresh statistics before a wrk run (untimed), as autovacuum keeps them on a live database; this
+    machine's PostgreSQL runs without it. The write rows grow their tables from nothing in seconds, and a
+    pooled connection keeps a plan made while its table was small until an ANALYZE replaces it: with the
+    log table empty at the start of `--only single`, some connections' duplicate check stayed a hash join
+    over a sequential scan of every log (1,938 scans, 38 million rows read in one run)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
 
 
 async def load(dsn: str, rows: list[tuple] | None, *, reference: bool = False) -> float:
