@@ -1245,12 +1245,14 @@ def database(admin_dsn: str, keep: bool) -> Iterator[str]:
 
 
 async def analyze(dsn: str) -> None:
-    """Fresh statistics before a wrk run (untimed), as autovacuum keeps them on a live database; this
-    machine's PostgreSQL runs without it. The write rows grow their tables from nothing in seconds, and a
-    pooled connection keeps a plan made while its table was small until an ANALYZE replaces it: with the
-    log table empty at the start of `--only single`, some connections' duplicate check stayed a hash join
-    over a sequential scan of every log (1,938 scans, 38 million rows read in one run); the bulk rows
-    the same with `--only bulk` (12.9 of a 1,000-item request's 41 ms in that scan)."""
+    """Fresh statistics before each wrk run and each bulk request (untimed), as autovacuum keeps them on a
+    live database; this machine's PostgreSQL runs without it. The write rows grow their tables from
+    nothing in seconds, and a pooled connection keeps a plan made while its table was small until an
+    ANALYZE replaces it: with the log table empty at the start of `--only single`, some connections'
+    duplicate check stayed a hash join over a sequential scan of every log (1,938 scans, 38 million rows
+    read in one run); the bulk rows the same with `--only bulk` (12.9 of a 1,000-item request's 41 ms in
+    that scan). The request after it plans its statements again, inside its time: a little against ours,
+    which runs several statements where the floor runs one."""
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("ANALYZE")
