@@ -652,9 +652,7 @@ class Bench:
             total = 0.0
             for c in range(chunks):
                 chunk = items[c * per : (c + 1) * per]
-                # Untimed, as before each wrk run: the write rows grow the log table from nothing when
-                # `--only` loads no history, and a plan made while it was small read every log.
-                asyncio.run(analyze(self.dsn))
+                self.fresh_statistics()
                 elapsed, answer = self.request("POST", url, ours=server == "ours", json=chunk)
                 body = answer.json()
                 got = body["data"] if server == "ours" else body
@@ -759,13 +757,32 @@ class Bench:
 
     # ------------------------------------------------------------ row 2: single creates under wrk
 
+    def fresh_statistics(self) -> None:
+        """An untimed ANALYZE before each wrk run and each bulk request, as autovacuum keeps statistics
+        fresh on a live database; this machine's PostgreSQL runs without it. The write rows grow their
+        tables from nothing in seconds, and a pooled connection keeps a plan made while its table was small
+        until an ANALYZE replaces it: with the log table empty at the start of `--only single`, some
+        connections' duplicate check stayed a hash join over a sequential scan of every log (1,938 scans,
+        38 million rows read in one run); the bulk rows the same with `--only bulk` (12.9 of a 1,000-item
+        request's 41 ms in that scan). The request after it plans its statements again, inside its time:
+        a little against ours, which runs several statements where the floor runs one."""
+
+        async def analyze() -> None:
+            conn = await asyncpg.connect(self.dsn)
+            try:
+                await conn.execute("ANALYZE")
+            finally:
+                await conn.close()
+
+        asyncio.run(analyze())
+
     def wrk_run(self, server: Server, layout: str, seconds: float) -> wrk.Result:
         """One wrk run of 32 connections, each with a fresh writer: on the shared project (one task per
         connection) or on its own project ("spread"). Any non-2xx answer or socket error fails the run."""
         first = self.writer(data.CONNECTIONS)
         task_of = data.shared_project_task if layout == "shared" else data.spread_project_task
         writers = [(first + c, task_of(c)) for c in range(data.CONNECTIONS)]
-        asyncio.run(analyze(self.dsn))
+        self.fresh_statistics()
         workers = server.worker_pids()
         cpu_before = {pid: cpu_seconds(pid) for pid in workers}
         result = wrk.run(server.base, server.create_path, server.api_key, writers, seconds)
@@ -1244,22 +1261,6 @@ def database(admin_dsn: str, keep: bool) -> Iterator[str]:
             asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def analyze(dsn: str) -> None:
-    """Fresh statistics before each wrk run and each bulk request (untimed), as autovacuum keeps them on a
-    live database; this machine's PostgreSQL runs without it. The write rows grow their tables from
-    nothing in seconds, and a pooled connection keeps a plan made while its table was small until an
-    ANALYZE replaces it: with the log table empty at the start of `--only single`, some connections'
-    duplicate check stayed a hash join over a sequential scan of every log (1,938 scans, 38 million rows
-    read in one run); the bulk rows the same with `--only bulk` (12.9 of a 1,000-item request's 41 ms in
-    that scan). The request after it plans its statements again, inside its time: a little against ours,
-    which runs several statements where the floor runs one."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("ANALYZE")
-    finally:
-        await conn.close()
-
-
 async def load(dsn: str, rows: list[tuple] | None, *, reference: bool = False) -> float:
     conn = await asyncpg.connect(dsn)
     try:
@@ -1275,10 +1276,11 @@ async def load(dsn: str, rows: list[tuple] | None, *, reference: bool = False) -
         # and the outbox from nothing, and on this machine's PostgreSQL (autovacuum off) no ANALYZE
         # follows: each connection's cached plan of the outbox's foreign-key check stayed a
         # sequential scan of the history (592 million rows read in one `--only bulk` run).
-        for table in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"):
-            name = '"' + table["tablename"].replace('"', '""') + '"'
-            if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {name})"):
-                await conn.execute(f"VACUUM ANALYZE {name}")
+        for table in await conn.fetch(
+            "SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = 'public'"
+        ):
+            if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table['name']})"):
+                await conn.execute(f"VACUUM ANALYZE {table['name']}")
         await conn.execute("CHECKPOINT")
         return time.perf_counter() - started
     finally:
