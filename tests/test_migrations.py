@@ -138,6 +138,68 @@ async def test_keys_made_before_0008_keep_working_without_expiry_or_own_limit(em
     ]
 
 
+# A company with one logged hour, its history, a webhook and a queued
+# delivery of the log's event, in the schema of migration 0011: the tables
+# that later migrations copy on SQLite (companies in 0012, outbox_events in
+# 0013) and the rows that refer to them.
+ROWS_AT_0011 = [
+    "INSERT INTO companies (id, name) VALUES (1, 'Acme')",
+    "INSERT INTO employees (id, company_id, name) VALUES (10, 1, 'Ada')",
+    "INSERT INTO projects (id, company_id, name) VALUES (20, 1, 'Apollo')",
+    "INSERT INTO tasks (id, project_id, name) VALUES (30, 20, 'Design')",
+    "INSERT INTO task_logs (id, task_id, user_id, start_time, end_time) "
+    "VALUES (40, 30, 10, '2024-10-01 09:00:00', '2024-10-01 10:00:00')",
+    "INSERT INTO task_log_changes (seq, task_log_id, company_id, action, version, actor) "
+    "VALUES (50, 40, 1, 'create', 1, 'employee:10')",
+    "INSERT INTO webhooks (id, company_id, url, events, secret) "
+    "VALUES (60, 1, 'https://example.com/h', '[\"*\"]', 's')",
+    "INSERT INTO outbox_events (id, type, company_id, task_log_id, change_seq) "
+    "VALUES (70, 'tasklog.created', 1, 40, 50)",
+    "INSERT INTO webhook_deliveries (id, webhook_id, event_id, next_attempt_at) "
+    "VALUES (80, 60, 70, '2024-10-01 10:00:01')",
+]
+TABLES_AT_0011 = ["companies", "employees", "projects", "tasks", "task_logs", "task_log_changes"]
+TABLES_AT_0011 += ["webhooks", "outbox_events", "webhook_deliveries"]
+
+
+async def row_counts(url: str) -> dict[str, int]:
+    return await on_connection(
+        url, lambda c: {t: c.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in TABLES_AT_0011}
+    )
+
+
+async def test_upgrading_a_database_that_holds_data_keeps_every_row(empty_database):
+    """SQLite alters a table by copying it and dropping the original; with
+    foreign keys on, the drop would delete or refuse the rows that refer to
+    it. Upgrading a database of 0011 with data failed at 0012 on SQLite
+    ("FOREIGN KEY constraint failed") until migrations ran with them off."""
+    await migrate(empty_database, "upgrade", "0011")
+    await on_connection(empty_database, lambda c: [c.execute(text(sql)) for sql in ROWS_AT_0011])
+    assert await row_counts(empty_database) == dict.fromkeys(TABLES_AT_0011, 1)
+
+    await migrate(empty_database, "upgrade", "head")
+    assert await row_counts(empty_database) == dict.fromkeys(TABLES_AT_0011, 1)
+    assert await schema_differences(empty_database) == []
+
+    await migrate(empty_database, "downgrade", "0011")
+    assert await row_counts(empty_database) == dict.fromkeys(TABLES_AT_0011, 1)
+
+
+async def test_sqlite_migrations_leave_foreign_keys_on(empty_database):
+    """The app's connections enforce foreign keys; a migration switches them
+    off only while it runs."""
+    if not empty_database.startswith("sqlite"):
+        pytest.skip("PostgreSQL always enforces foreign keys")
+    cfg = alembic_config()
+
+    def upgrade_and_read_the_pragma(sync_conn: Any) -> Any:
+        cfg.attributes["connection"] = sync_conn
+        command.upgrade(cfg, "head")
+        return sync_conn.execute(text("PRAGMA foreign_keys")).scalar()
+
+    assert await on_connection(empty_database, upgrade_and_read_the_pragma) == 1
+
+
 # ---------------------------------------------------------------- constraints
 
 
