@@ -200,6 +200,42 @@ async def test_sqlite_migrations_leave_foreign_keys_on(empty_database):
     assert await on_connection(empty_database, upgrade_and_read_the_pragma) == 1
 
 
+async def test_an_outbox_event_needs_no_history_row_from_0013(empty_database):
+    """0013 dropped the outbox's foreign key into the history; what a write
+    sends is still checked by the other constraints."""
+    await migrate(empty_database, "upgrade", "0012")
+    await on_connection(empty_database, lambda c: [c.execute(text(sql)) for sql in ROWS_AT_0011])
+    orphan = (
+        "INSERT INTO outbox_events (type, company_id, task_log_id, change_seq) VALUES ('tasklog.created', 1, 40, 999)"
+    )
+    with pytest.raises(IntegrityError):
+        await on_connection(empty_database, lambda c: c.execute(text(orphan)))
+
+    await migrate(empty_database, "upgrade", "0013")
+    await on_connection(empty_database, lambda c: c.execute(text(orphan)))
+    no_data = "INSERT INTO outbox_events (type, company_id) VALUES ('tasklog.created', 1)"
+    with pytest.raises(IntegrityError):  # an event has its data or its change, still
+        await on_connection(empty_database, lambda c: c.execute(text(no_data)))
+
+
+async def test_ids_of_pruned_outbox_events_are_not_given_again_after_0013(empty_database):
+    """SQLite's copy of the table keeps AUTOINCREMENT's highest id given."""
+    await migrate(empty_database, "upgrade", "0012")
+    event = "INSERT INTO outbox_events (type, company_id, data) VALUES ('webhook.test', 1, '{}')"
+    await on_connection(empty_database, lambda c: [c.execute(text(event)) for _ in range(3)])
+    highest = await on_connection(
+        empty_database, lambda c: c.execute(text("SELECT max(id) FROM outbox_events")).scalar()
+    )
+    await on_connection(empty_database, lambda c: c.execute(text(f"DELETE FROM outbox_events WHERE id = {highest}")))
+
+    await migrate(empty_database, "upgrade", "0013")
+    await on_connection(empty_database, lambda c: c.execute(text(event)))
+    newest = await on_connection(
+        empty_database, lambda c: c.execute(text("SELECT max(id) FROM outbox_events")).scalar()
+    )
+    assert newest > highest
+
+
 # ---------------------------------------------------------------- constraints
 
 

@@ -331,7 +331,9 @@ class OutboxEvent(Base):
     company_id: Mapped[int] = mapped_column(BigId)
     # The log whose events reach a subscriber in commit order (NULL: none).
     task_log_id: Mapped[int | None] = mapped_column(BigId)
-    change_seq: Mapped[int | None] = mapped_column(ForeignKey("task_log_changes.seq", ondelete="CASCADE"))
+    # No foreign key: the statement that appends the change writes its event,
+    # and history is never deleted (migration 0013 says what the key cost).
+    change_seq: Mapped[int | None] = mapped_column(BigId)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Only this subscription (a `webhook.test`); NULL: every matching one.
     webhook_id: Mapped[int | None] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
