@@ -1274,8 +1274,9 @@ async def load(dsn: str, rows: list[tuple] | None, *, reference: bool = False) -
         # hold rows: autovacuum never visits a table nothing was written to, and an empty table once
         # vacuumed counts as empty (reltuples 0) for the planner. The write rows then fill the history
         # and the outbox from nothing, and on this machine's PostgreSQL (autovacuum off) no ANALYZE
-        # follows: each connection's cached plan of the outbox's foreign-key check stayed a
-        # sequential scan of the history (592 million rows read in one `--only bulk` run).
+        # follows: each connection's cached plans stay those made for empty tables. (Before
+        # migration 0013, the outbox's foreign-key check into the history stayed a sequential scan
+        # of it: 592 million rows read in one `--only bulk` run.)
         for table in await conn.fetch(
             "SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = 'public'"
         ):
