@@ -94,6 +94,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_ticks() -> tuple[int, int]:
+    """(busy, all) CPU ticks of the whole machine so far, every core (the `cpu` line of /proc/stat):
+    idle and I/O wait are not busy; steal is, since the run could not have the core either."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    idle = ticks[3] + ticks[4]
+    return sum(ticks) - idle, sum(ticks)
+
+
 class Server:
     def __init__(
         self,
@@ -785,9 +793,14 @@ class Bench:
         self.fresh_statistics()
         workers = server.worker_pids()
         cpu_before = {pid: cpu_seconds(pid) for pid in workers}
+        busy_before, all_before = machine_cpu_ticks()
         result = wrk.run(server.base, server.create_path, server.api_key, writers, seconds)
+        busy_after, all_after = machine_cpu_ticks()
         cpu_spent = {pid: cpu_seconds(pid) - cpu_before[pid] for pid in workers}
-        result = result._replace(cpu_ms_per_request=sum(cpu_spent.values()) * 1000 / max(result.requests, 1))
+        result = result._replace(
+            cpu_ms_per_request=sum(cpu_spent.values()) * 1000 / max(result.requests, 1),
+            machine_busy=(busy_after - busy_before) / max(all_after - all_before, 1),
+        )
         if len(workers) > 1:
             self.worker_cpu.setdefault(server.name, []).append(cpu_spent)
         if result.non2xx or result.socket_errors:
@@ -827,6 +840,10 @@ class Bench:
         ours_all = [getattr(r, metric) for r in runs["ours"]]
         floor_all = [getattr(r, metric) for r in runs["floor"]]
         ours, floor = median(ours_all), (median(floor_all) if floor_all else None)
+        note = f"{self.duration:g} s runs"
+        if metric == "rps":
+            busy = [f"{side} {median(r.machine_busy for r in runs[side]):.0%}" for side in runs if runs[side]]
+            note += f"; machine's {os.cpu_count()} cores busy: {', '.join(busy)}"
         return {
             "key": key,
             "title": title,
@@ -837,7 +854,7 @@ class Bench:
             "ours_all": ours_all,
             "floor_all": floor_all,
             "met": None,
-            "note": f"{self.duration:g} s runs",
+            "note": note,
         }
 
     def _floor_rows(self, key: str, title: str, runs: dict[str, list[wrk.Result]]) -> dict:

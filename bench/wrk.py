@@ -32,6 +32,9 @@ class Result(NamedTuple):
     most_sent_per_connection: int
     # CPU time (user + system) the server's processes spent per request, set by the caller from /proc.
     cpu_ms_per_request: float = 0.0
+    # The share of the whole machine's CPU time (all cores) that was busy during the run, set by the caller
+    # from /proc/stat: near 1.0, a second worker has no core to run on.
+    machine_busy: float = 0.0
 
 
 def ensure_installed() -> str:
