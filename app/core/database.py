@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import (
 from app.core.observability import publish_committed
 from app.core.responses import dumps_text
 from app.core.settings import Settings
+from app.core.sqlite_driver import async_sqlite_url
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -54,7 +55,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         _create_private_file(settings.sqlite_path)
         engine = create_async_engine(
-            settings.database_url,
+            async_sqlite_url(settings.database_url),
             connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
             json_serializer=dumps_text,
         )
