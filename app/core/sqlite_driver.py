@@ -20,7 +20,12 @@ server-side cursors are declined. Everything else about the connection
 forced close) is SQLAlchemy's adapter, unchanged.
 
 The URL stays `sqlite+aiosqlite://`; `app.core.database.create_engine` runs
-it on this dialect (`async_sqlite_url`)."""
+it on this dialect (`async_sqlite_url`).
+
+One method of the cursor is SQLAlchemy's own, not PEP 249's:
+`_async_soft_close`, which SQLAlchemy's async results await on every DBAPI
+cursor. Every SQLite test runs through it, so an upgrade of SQLAlchemy
+(pinned in constraints.txt) that changes it cannot pass unnoticed."""
 
 from collections import deque
 from collections.abc import Sequence
