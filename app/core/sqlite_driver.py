@@ -27,6 +27,7 @@ One method of the cursor is SQLAlchemy's own, not PEP 249's:
 cursor. Every SQLite test runs through it, so an upgrade of SQLAlchemy
 (pinned in constraints.txt) that changes it cannot pass unnoticed."""
 
+import sqlite3
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -38,6 +39,7 @@ from sqlalchemy.engine.interfaces import AdaptedConnection
 from sqlalchemy.util import await_only
 
 DRIVER = "aiosqlite_fewer_trips"
+CLOSED = ("connection closed", "no active connection")
 
 
 class FewerTripsCursor:
@@ -59,7 +61,14 @@ class FewerTripsCursor:
         await_only(self._run(self._connection.executemany(operation, seq_of_parameters)))
 
     async def _run(self, executed: Any) -> None:
-        cursor = await executed
+        try:
+            cursor = await executed
+        except ValueError as exc:
+            # aiosqlite's words for a closed connection; as an OperationalError
+            # SQLAlchemy's dialect sees a disconnect and drops the connection.
+            if str(exc).lower() in CLOSED:
+                raise sqlite3.OperationalError(str(exc)) from exc
+            raise
         self.description = cursor.description
         self._rows = deque(await cursor.fetchall()) if cursor.description else deque()
         # Read after the fetch: an INSERT ... RETURNING counts its rows as they are stepped through.

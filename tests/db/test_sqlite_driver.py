@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.database import create_engine
@@ -91,6 +91,17 @@ async def test_the_connection_keeps_its_settings_and_sqlalchemys_functions(engin
         assert await conn.scalar(text("PRAGMA journal_mode")) == "wal"
         # REGEXP is a Python function SQLAlchemy's SQLite dialect registers on each connection.
         assert await conn.scalar(text("SELECT 'abc' REGEXP 'b'")) == 1
+
+
+async def test_a_closed_connection_is_a_disconnect_and_is_replaced(engine):
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.close()
+        with pytest.raises(OperationalError, match=r"no active connection|Connection closed") as raised:
+            await conn.execute(text("SELECT 1"))
+        assert raised.value.connection_invalidated
+    async with engine.connect() as conn:
+        assert await conn.scalar(text("SELECT 1")) == 1
 
 
 def test_a_process_that_never_disposed_its_engine_still_exits(tmp_path: Path):
