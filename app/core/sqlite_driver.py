@@ -29,7 +29,7 @@ cursor. Every SQLite test runs through it, so an upgrade of SQLAlchemy
 
 import sqlite3
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from sqlalchemy.dialects import registry
@@ -39,7 +39,8 @@ from sqlalchemy.engine.interfaces import AdaptedConnection
 from sqlalchemy.util import await_only
 
 DRIVER = "aiosqlite_fewer_trips"
-CLOSED = ("connection closed", "no active connection")
+# What aiosqlite says, in a ValueError, of a connection that is closed.
+CLOSED_CONNECTION_MESSAGES = ("connection closed", "no active connection")
 
 
 class FewerTripsCursor:
@@ -60,13 +61,13 @@ class FewerTripsCursor:
     def executemany(self, operation: str, seq_of_parameters: Sequence[Sequence[Any]]) -> None:
         await_only(self._run(self._connection.executemany(operation, seq_of_parameters)))
 
-    async def _run(self, executed: Any) -> None:
+    async def _run(self, executed: Awaitable[Any]) -> None:
         try:
             cursor = await executed
         except ValueError as exc:
             # aiosqlite's words for a closed connection; as an OperationalError
             # SQLAlchemy's dialect sees a disconnect and drops the connection.
-            if str(exc).lower() in CLOSED:
+            if str(exc).lower() in CLOSED_CONNECTION_MESSAGES:
                 raise sqlite3.OperationalError(str(exc)) from exc
             raise
         self.description = cursor.description
@@ -139,9 +140,6 @@ class FewerTripsDialect(SQLiteDialect_aiosqlite):
 
     def connect(self, *cargs: Any, **cparams: Any) -> Any:  # a FewerTripsConnection
         return FewerTripsConnection(super().connect(*cargs, **cparams))
-
-    def get_driver_connection(self, connection: Any) -> Any:
-        return connection.driver_connection
 
 
 registry.register(f"sqlite.{DRIVER}", __name__, "FewerTripsDialect")
