@@ -69,6 +69,8 @@ class PeriodLocks:
     def __init__(self, rows: Iterable[LockRow]) -> None:
         self._by_user: dict[int, _EmployeeLocks] = defaultdict(_EmployeeLocks)
         for row in rows:
+            if row.locked_through is None and row.submission_id is None:
+                continue  # nothing locks this employee's time near the write
             locks = self._by_user[row.user_id]
             locks.locked_through = row.locked_through
             if row.submission_id is not None:
@@ -88,6 +90,11 @@ class PeriodLocks:
             [user_id for user_id, _ in pairs], min(instants), max(instants)
         )
         return cls(rows)
+
+    def locks_anyone(self) -> bool:
+        """Whether any of the employees has a lock near the write (most
+        writes: none, and their logs need no look-up one by one)."""
+        return bool(self._by_user)
 
     def refusal(self, user_id: int, start: datetime, tz: ZoneInfo) -> Refusal | None:
         """Why a log of this employee starting at `start` is locked, or None."""

@@ -361,13 +361,14 @@ async def create_task_logs(
         ctx = await _load_context(session, actor, {i["task_id"] for i in items}, {i["user_id"] for i in items})
     drafts, errors = _check_all(items, ctx, settings, batch=batch, rejected=rejected)
     locks = await _locks_near(session, drafts)
-    for draft in drafts:
-        refusal = locks.refusal(draft.user_id, draft.start_time, _zone_of(ctx, draft.user_id))
-        if refusal is None:
-            continue
-        if not batch:
-            raise refusal.conflict()  # a single create (or a timer's stop) is a 409, like a duplicate
-        errors[draft.index] = refusal.field_error(f"[{draft.index}].startTime")
+    if locks.locks_anyone():
+        for draft in drafts:
+            refusal = locks.refusal(draft.user_id, draft.start_time, _zone_of(ctx, draft.user_id))
+            if refusal is None:
+                continue
+            if not batch:
+                raise refusal.conflict()  # a single create (or a timer's stop) is a 409, like a duplicate
+            errors[draft.index] = refusal.field_error(f"[{draft.index}].startTime")
     _reject(errors, len(items), batch=batch)
 
     first: dict[LogKey, Draft] = {}

@@ -32,6 +32,14 @@ def test_nothing_is_locked_without_a_row_or_a_date():
     assert PeriodLocks([lock_date(None)]).refusal(10, at("2024-10-21T09:00:00"), UTC_ZONE) is None
 
 
+def test_locks_anyone_only_when_a_date_or_a_week_locks_someone():
+    # Writes skip the look-up of each log when nothing locks anyone.
+    assert not PeriodLocks([]).locks_anyone()
+    assert not PeriodLocks([lock_date(None), lock_date(None, user_id=11)]).locks_anyone()
+    assert PeriodLocks([lock_date(None), lock_date(date(2024, 10, 31), user_id=11)]).locks_anyone()
+    assert PeriodLocks([week("2024-10-21T00:00:00", "2024-10-28T00:00:00")]).locks_anyone()
+
+
 def test_the_lock_day_is_included_and_the_next_day_is_free():
     locks = PeriodLocks([lock_date(date(2024, 10, 31))])
     refusal = locks.refusal(10, at("2024-10-31T23:59:59"), UTC_ZONE)
