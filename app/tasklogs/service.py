@@ -681,8 +681,7 @@ async def _report_days(
     nearby = LogsByEmployee(
         await task_log_repository(session).logs_starting_between(
             [(user_id, lo - longest_log, hi) for user_id, (lo, hi) in ranges.items()]
-        ),
-        longest_log,
+        )
     )
     totals = {
         key: nearby.seconds_in(key[0], _epoch(bounds.start), _epoch(bounds.end)) for key, bounds in windows.items()
@@ -725,20 +724,27 @@ class LogsByEmployee:
     """Stored logs near a write (instants in whole seconds since 1970, as
     times are kept), by employee and start, answering what the day totals
     and the overlap check ask. Same rules as the reports' SQL: intervals are
-    half-open, and a log counts in a day only for its part inside it."""
+    half-open, and a log counts in a day only for its part inside it.
 
-    def __init__(self, logs: Sequence[NearbyLog], longest_log: timedelta) -> None:
-        self.longest_log = int(longest_log.total_seconds())
+    A log with time in [a, b) starts after a minus its own length, so each
+    scan starts at a minus the longest log the employee has here. That is
+    the length of their real logs (two hours, say), not the longest a log
+    may be: a scan passes a few logs instead of a whole day's."""
+
+    def __init__(self, logs: Sequence[NearbyLog]) -> None:
         self.logs: dict[int, list[NearbyLog]] = {}
         for log in logs:  # sorted by employee and start
             self.logs.setdefault(log.user_id, []).append(log)
         self.starts = {user_id: [log.start for log in logs] for user_id, logs in self.logs.items()}
+        self.longest = {user_id: max(log.end - log.start for log in logs) for user_id, logs in self.logs.items()}
 
     def seconds_in(self, user_id: int, day_start: int, day_end: int) -> int:
         """Seconds of the employee's logs inside [day_start, day_end)."""
-        logs, starts = self.logs.get(user_id, []), self.starts.get(user_id, [])
+        logs = self.logs.get(user_id)
+        if logs is None:
+            return 0
         seconds = 0
-        for i in range(bisect_left(starts, day_start - self.longest_log), len(logs)):
+        for i in range(bisect_left(self.starts[user_id], day_start - self.longest[user_id]), len(logs)):
             log = logs[i]
             if log.start >= day_end:
                 break
@@ -752,11 +758,11 @@ class LogsByEmployee:
         (touching end to start is no overlap)."""
         pairs = []
         for user_id, logs in self.logs.items():
-            starts = self.starts[user_id]
+            starts, longest = self.starts[user_id], self.longest[user_id]
             for log in logs:
                 if log.id not in log_ids:
                     continue
-                for i in range(bisect_left(starts, log.start - self.longest_log), len(logs)):
+                for i in range(bisect_left(starts, log.start - longest), len(logs)):
                     other = logs[i]
                     if other.start >= log.end:
                         break

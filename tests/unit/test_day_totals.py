@@ -2,21 +2,18 @@
 day window and the overlaps of written logs, on instants in epoch seconds.
 Intervals are half-open [start, end)."""
 
-from datetime import timedelta
-
 from app.tasklogs.repository import NearbyLog
 from app.tasklogs.service import LogsByEmployee
 
 H = 3600
 DAY = 24 * H
-LONGEST = timedelta(hours=12)
 D1, D2 = DAY, 2 * DAY  # the window [D1, D2): one day
 
 
 def nearby(*logs: tuple[int, int, int, int]) -> LogsByEmployee:
     """(id, user, start, end) rows, sorted by user and start as the repository returns them."""
     rows = sorted((NearbyLog(*log) for log in logs), key=lambda r: (r.user_id, r.start, r.id))
-    return LogsByEmployee(rows, LONGEST)
+    return LogsByEmployee(rows)
 
 
 # ---------------------------------------------------------------- seconds_in
@@ -38,7 +35,7 @@ def test_seconds_in_counts_only_the_part_inside_the_window():
 
 
 def test_seconds_in_of_a_log_longer_than_the_window_is_the_window():
-    logs = LogsByEmployee([NearbyLog(1, 10, D1 - H, D2 + H)], timedelta(hours=26))
+    logs = nearby((1, 10, D1 - H, D2 + H))
     assert logs.seconds_in(10, D1, D2) == DAY
 
 
@@ -59,7 +56,7 @@ def test_seconds_in_counts_only_that_employees_logs():
 
 
 def test_seconds_in_of_no_logs_is_zero():
-    assert LogsByEmployee([], LONGEST).seconds_in(10, D1, D2) == 0
+    assert LogsByEmployee([]).seconds_in(10, D1, D2) == 0
 
 
 def test_overlapping_logs_each_count():
@@ -68,26 +65,26 @@ def test_overlapping_logs_each_count():
     assert logs.seconds_in(10, D1, D2) == 4 * H
 
 
-def test_lookback_reaches_a_log_starting_longest_log_before_the_window():
-    # With longest_log = 12 h, a 12-hour log starting exactly 12 h before the
-    # window ends at its start: looked at, no time in it.
+def test_a_log_reaching_in_from_before_counts_whatever_its_length():
+    # The scan looks back by the longest log the employee has here: a
+    # 12-hour log ending where the window starts has no time in it ...
     assert nearby((1, 10, D1 - 12 * H, D1)).seconds_in(10, D1, D2) == 0
-    # A log starting exactly longest_log before the window and reaching into
-    # it (longest_log 13 h) is counted for its part inside.
-    logs = LogsByEmployee([NearbyLog(1, 10, D1 - 13 * H, D1 + H)], timedelta(hours=13))
-    assert logs.seconds_in(10, D1, D2) == H
-    # And one second later than that, too.
-    logs = LogsByEmployee([NearbyLog(1, 10, D1 - 13 * H + 1, D1 + H)], timedelta(hours=13))
-    assert logs.seconds_in(10, D1, D2) == H
+    # ... a 13-hour one starting 13 h before has its last hour in it ...
+    assert nearby((1, 10, D1 - 13 * H, D1 + H)).seconds_in(10, D1, D2) == H
+    # ... and so does a 30-hour one (longer than a log may be now: stored
+    # before the limit was lowered), among short logs of the same employee.
+    logs = nearby((1, 10, D1 - 29 * H, D1 + H), (2, 10, D1 - 5 * H, D1 - 4 * H), (3, 10, D1 + 2 * H, D1 + 3 * H))
+    assert logs.seconds_in(10, D1, D2) == 2 * H
 
 
-def test_lookback_skips_logs_starting_before_it():
-    # The documented premise: no log is longer than longest_log, so a log
-    # starting before (window start - longest_log) is not even looked at.
-    # A log breaking that premise (13 h with a 12 h limit) is missed: this
-    # pins the premise, so a change of it shows here.
-    logs = nearby((1, 10, D1 - 12 * H - 1, D1 + H - 1), (2, 10, D1 + H, D1 + 2 * H))
+def test_the_lookback_is_each_employees_own():
+    # Employee 11's 20-hour log does not widen employee 10's scan, and
+    # employee 10's short logs do not narrow employee 11's.
+    logs = nearby((1, 10, D1 - H, D1 + H), (2, 11, D1 - 19 * H, D1 + H), (3, 11, D1 + 5 * H, D1 + 6 * H))
     assert logs.seconds_in(10, D1, D2) == H
+    assert logs.seconds_in(11, D1, D2) == 2 * H
+    assert logs.overlaps_of({3}) == []
+    assert logs.overlaps_of({2}) == []
 
 
 def test_logs_after_the_window_stop_the_scan():
@@ -150,12 +147,12 @@ def test_a_log_inside_another_and_one_containing_it():
     assert logs.overlaps_of({3}) == [(3, 1)]
 
 
-def test_overlap_with_a_log_that_started_up_to_longest_log_before():
+def test_overlap_with_a_long_log_that_started_hours_before():
     # A 12-hour log from 00:00 and a written one at 11:00: the other log
     # started 11 h before the written one, within the lookback.
     logs = nearby((1, 10, D1, D1 + 12 * H), (2, 10, D1 + 11 * H, D1 + 13 * H))
     assert logs.overlaps_of({2}) == [(2, 1)]
-    # Exactly longest_log before: a 12-hour log ending where the written one starts touches, no overlap.
+    # A 12-hour log ending where the written one starts touches: no overlap.
     logs = nearby((1, 10, D1, D1 + 12 * H), (2, 10, D1 + 12 * H, D1 + 13 * H))
     assert logs.overlaps_of({2}) == []
 
