@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, DateTime, Integer, String, bindparam, column, func, select, type_coerce
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType, TypeDecorator
@@ -265,6 +265,16 @@ class RowsTable:
             f"{self.name}_{c}": [(v - _EPOCH) // _MICROSECOND for v in a] if c in self.instants else list(a)
             for (c, _), a in zip(self.columns, arrays, strict=True)
         }
+
+
+def columns_as_arrays(columns: Sequence[Any], *order_by: Any) -> Any:
+    """PostgreSQL: one row holding each of `columns` (of one FROM) as an
+    array of its values in `order_by` order (NULL arrays when there are no rows).
+
+    For statements that answer a thousand rows of a few numbers: SQLAlchemy
+    builds one Row instead of a thousand (about 0.7 us each), and asyncpg
+    decodes arrays faster than records. Read it with `zip` over the columns."""
+    return select(*[func.array_agg(aggregate_order_by(c, *order_by)).label(c.name) for c in columns])
 
 
 def _sqlite_instant_text() -> Callable[[datetime], str]:

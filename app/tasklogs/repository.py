@@ -33,6 +33,7 @@ from app.core.sql import (
     RowsTable,
     UTCDateTime,
     among,
+    columns_as_arrays,
     dialect_insert_for,
     epoch_seconds,
     for_dialect,
@@ -85,6 +86,28 @@ class InsertedLog(NamedTuple):
     id: int
     created_at: datetime
     updated_at: datetime
+
+
+class _Offered(NamedTuple):
+    """`_insert_or_find`'s one row: for each NEW_LOGS row it resolved, by
+    1-based position `n`, the id of the log it inserted or found, and the
+    inserted log's created_at and updated_at (None for a stored log).
+    Columns are None when it resolved no row."""
+
+    id: list[int] | None
+    n: list[int] | None
+    created_at: list[datetime | None] | None
+    updated_at: list[datetime | None] | None
+
+
+class _NearbyLogs(NamedTuple):
+    """`_nearby_logs_lateral`'s one row: NearbyLog's columns as arrays, by
+    user and start (None when there are no logs)."""
+
+    id: list[int] | None
+    user_id: list[int] | None
+    start: list[int] | None
+    end: list[int] | None
 
 
 class NearbyLog(NamedTuple):
@@ -411,11 +434,15 @@ class _PostgresTaskLogs(TaskLogRepository):
         inserted: dict[int, InsertedLog] = {}
         stored: dict[int, int] = {}
         params = {"author": author, **NEW_LOGS.params("postgresql", rows)}
-        for row in await self.session.execute(_insert_or_find(), params):
-            if row.created_at is None:  # a stored log
-                stored[row.n - 1] = row.id
+        offered = _Offered._make((await self.session.execute(_insert_or_find(), params)).one())
+        for log_id, n, created_at, updated_at in zip(
+            offered.id or (), offered.n or (), offered.created_at or (), offered.updated_at or (), strict=True
+        ):
+            if created_at is None:  # a stored log
+                stored[n - 1] = log_id
             else:
-                inserted[row.n - 1] = InsertedLog(row.id, row.created_at, row.updated_at)
+                assert updated_at is not None  # set with created_at
+                inserted[n - 1] = InsertedLog(log_id, created_at, updated_at)
         if len(inserted) + len(stored) == len(rows):
             return inserted, stored
         # Stored by a writer that committed after this statement began: the
@@ -427,7 +454,8 @@ class _PostgresTaskLogs(TaskLogRepository):
         if not ranges:
             return []
         params = USER_RANGES.params("postgresql", ranges)
-        return [NearbyLog._make(row) for row in await self.session.execute(_nearby_logs_lateral(), params)]
+        logs = _NearbyLogs._make((await self.session.execute(_nearby_logs_lateral(), params)).one())
+        return list(map(NearbyLog, logs.id or (), logs.user_id or (), logs.start or (), logs.end or ()))
 
 
 class _SqliteTaskLogs(TaskLogRepository):
@@ -490,14 +518,15 @@ def _nearby_logs_join() -> Any:
 def _nearby_logs_lateral() -> Any:
     """PostgreSQL: a range scan per user, whatever the planner guesses of the
     ranges (a plain join, or a LATERAL it flattens into one, may get hashed
-    against a scan of the whole table). OFFSET 0 keeps it as written."""
+    against a scan of the whole table). OFFSET 0 keeps it as written. One
+    row of arrays, `_NearbyLogs` (see `columns_as_arrays`)."""
     r = USER_RANGES.source("postgresql")
     logs = select(*_NEARBY_COLUMNS, _LOGS.start_time).where(*_starting_in(r)).offset(0).lateral("logs")
+    by_start = (logs.c.user_id, logs.c.start_time, logs.c.id)
     return (
-        select(logs.c.id, logs.c.user_id, logs.c.start, logs.c.end)
+        columns_as_arrays([logs.c.id, logs.c.user_id, logs.c.start, logs.c.end], *by_start)
         .select_from(r)
         .join(logs, true())
-        .order_by(logs.c.user_id, logs.c.start_time, logs.c.id)
     )
 
 
@@ -536,8 +565,8 @@ def _insert_rows() -> Any:
 
 @functools.cache
 def _insert_or_find() -> Any:
-    """PostgreSQL: (id, n, created_at, updated_at) of each of the NEW_LOGS
-    arrays' rows (n: its 1-based position); a stored log has no created_at."""
+    """PostgreSQL: `_Offered`, the logs that the NEW_LOGS arrays' rows
+    became or repeat, as one row of arrays (see `columns_as_arrays`)."""
     # A CTE, so the arrays are sent and unnested once for its three uses.
     src = select(NEW_LOGS.source("postgresql")).cte("src")
     names = [c for c, _ in NEW_LOGS.columns]
@@ -565,7 +594,8 @@ def _insert_or_find() -> Any:
         .returning(*_INSERTED)
         .cte("inserted")
     )
-    return union_all(
+    found = union_all(
         select(inserted.c.id, src.c.n, inserted.c.created_at, inserted.c.updated_at).join(src, same_key(inserted)),
         select(stored.c.id, stored.c.n, null().label("created_at"), null().label("updated_at")),
-    )
+    ).subquery("found")
+    return columns_as_arrays(list(found.c), found.c.n)
