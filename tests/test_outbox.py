@@ -1,6 +1,9 @@
 """The outbox: every write queues its events in its own transaction, and a
 write that rolled back queues none."""
 
+import asyncio
+import re
+import time
 from typing import Any
 
 from app.core.database import make_sessionmaker
@@ -166,3 +169,21 @@ async def test_time_warnings_queue_opened_and_resolved_events(client, backend):
         "taskLogIds": ids,
         "status": "open",
     }
+
+
+async def test_event_ids_on_postgresql_grow_with_time_and_stay_random(client, backend, postgres_only):
+    # Migration 0014: `evt_`, 12 hex digits of Unix milliseconds, 20 random
+    # ones; the unique index then takes new events at its right edge.
+    await seed(client)
+    items = [log(start=f"2024-10-29T0{h}:00:00Z", end=f"2024-10-29T0{h}:30:00Z") for h in range(1, 6)]
+    before_ms = int(time.time() * 1000)
+    assert (await client.post(BULK.format(user=10), json=items[:3])).status_code == 200
+    await asyncio.sleep(0.005)  # the next request's events in a later millisecond
+    assert (await client.post(BULK.format(user=10), json=items[3:])).status_code == 200
+    after_ms = int(time.time() * 1000)
+    ids = [r.event_id for r in await outbox(backend)]  # in the order they were written
+    assert len(ids) == 5 and all(re.fullmatch("evt_[0-9a-f]{32}", i) for i in ids)
+    written_at = [int(i[4:16], 16) for i in ids]
+    assert written_at == sorted(written_at) and all(before_ms - 1000 <= ms <= after_ms + 1000 for ms in written_at)
+    assert max(ids[:3]) < min(ids[3:])  # a later request's events sort after an earlier one's
+    assert len({i[16:] for i in ids}) == 5  # the random part
