@@ -236,7 +236,11 @@ async def test_description_over_5000_characters_is_rejected(client, backend):
 async def test_description_with_control_characters_is_rejected(client, backend, text):
     await seed(client)
     response = await post(client, log(description=text))
-    await assert_rejected(response, backend, 422, "VALIDATION_ERROR", "description")
+    body = await assert_rejected(response, backend, 422, "VALIDATION_ERROR", "description")
+    # Worded for people, not as the pattern that checks it (app/core/errors.py).
+    assert body["errors"] == [
+        {"field": "description", "message": "must not contain control characters", "code": "VALIDATION_ERROR"}
+    ]
 
 
 async def test_null_description_is_stored_as_empty(client, backend):

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.observability import request_id_var
 from app.core.responses import EnvelopeResponse
+from app.core.schemas import CONTROL_CHARACTERS_MESSAGE, NO_CONTROL_CHARACTERS
 
 log = logging.getLogger("tasklogs")
 
@@ -123,6 +124,15 @@ def _loc_to_field(loc: tuple[Any, ...]) -> str:
     return out or "body"
 
 
+def _message_of(error: dict[str, Any]) -> str:
+    """Pydantic's message, but for a pattern whose own text would mean nothing to a reader."""
+    if error.get("type") == "string_pattern_mismatch" and (error.get("ctx") or {}).get("pattern") == (
+        NO_CONTROL_CHARACTERS
+    ):
+        return CONTROL_CHARACTERS_MESSAGE
+    return str(error.get("msg", "Invalid value"))
+
+
 # A 100,000-item body could otherwise answer with 300,000 error entries.
 MAX_REPORTED_ERRORS = 100
 
@@ -173,11 +183,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 error_body("Too many items in one request; split the upload.", "PAYLOAD_TOO_LARGE"), status_code=413
             )
         errors = [
-            {
-                "field": _loc_to_field(tuple(e.get("loc", ()))),
-                "message": e.get("msg", "Invalid value"),
-                "code": "VALIDATION_ERROR",
-            }
+            {"field": _loc_to_field(tuple(e.get("loc", ()))), "message": _message_of(e), "code": "VALIDATION_ERROR"}
             for e in raw[:MAX_REPORTED_ERRORS]
         ]
         message = errors[0]["message"] if len(raw) == 1 else f"{len(raw)} fields are invalid."
