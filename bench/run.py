@@ -27,11 +27,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import asyncpg
 import httpx
@@ -41,6 +41,7 @@ from bench import data, outbox, wrk
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 PY = sys.executable
+T = TypeVar("T")
 
 
 # ---------------------------------------------------------------- processes
@@ -188,6 +189,15 @@ def judged(row: dict, target: str, ratio: float | None, limit: float, *, at_leas
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+async def on_connection(dsn: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """`work` on a connection of its own to `dsn` (the bench's own SQL beside the services), closed after."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await work(conn)
+    finally:
+        await conn.close()
 
 
 class Bench:
@@ -562,15 +572,9 @@ class Bench:
         per second, and how much the service's RSS grows while it streams."""
         start, end = "2024-11-01T00:00:00Z", "2026-12-01T00:00:00Z"
 
-        async def count() -> int:
-            conn = await asyncpg.connect(self.dsn)
-            try:
-                sql = "SELECT count(*) FROM task_logs WHERE start_time < $2 AND end_time > $1"
-                return int(await conn.fetchval(sql, datetime.fromisoformat(start), datetime.fromisoformat(end)))
-            finally:
-                await conn.close()
-
-        expected = asyncio.run(count())
+        sql = "SELECT count(*) FROM task_logs WHERE start_time < $2 AND end_time > $1"
+        window = (datetime.fromisoformat(start), datetime.fromisoformat(end))
+        expected = int(asyncio.run(on_connection(self.dsn, lambda conn: conn.fetchval(sql, *window))))
         ours_params = {"from": start, "to": end, "format": "ndjson"}
         floor_params = {"start": start, "end": end}
         # The strictest case for memory first: the export as the first request of a fresh service process.
@@ -775,14 +779,7 @@ class Bench:
         request's 41 ms in that scan). The request after it plans its statements again, inside its time:
         a little against ours, which runs several statements where the floor runs one."""
 
-        async def analyze() -> None:
-            conn = await asyncpg.connect(self.dsn)
-            try:
-                await conn.execute("ANALYZE")
-            finally:
-                await conn.close()
-
-        asyncio.run(analyze())
+        asyncio.run(on_connection(self.dsn, lambda conn: conn.execute("ANALYZE")))
 
     def wrk_run(self, server: Server, layout: str, seconds: float) -> wrk.Result:
         """One wrk run of 32 connections, each with a fresh writer: on the shared project (one task per
@@ -1260,49 +1257,43 @@ def sql_breakdown(bench: Bench, key: str, env: dict[str, str], seconds: float, l
 def database(admin_dsn: str, keep: bool) -> Iterator[str]:
     name = f"tasklogs_bench_{os.getpid()}"
 
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(admin_dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
+    def admin(sql: str) -> None:
+        asyncio.run(on_connection(admin_dsn, lambda conn: conn.execute(sql)))
 
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin(f'CREATE DATABASE "{name}"')
     try:
         yield name
     finally:
         if keep:
             print(f"kept database {name}")
         else:
-            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def load(dsn: str, rows: list[tuple] | None, *, reference: bool = False) -> float:
-    conn = await asyncpg.connect(dsn)
-    try:
-        started = time.perf_counter()
-        if reference:
-            await data.load_reference(conn)
-        if rows:
-            await data.copy_logs(conn, rows)
-        # Statistics and visibility maps as autovacuum would leave them on a live database, and the
-        # loaded pages written out now rather than by a checkpoint during the rows. Only tables that
-        # hold rows: autovacuum never visits a table nothing was written to, and an empty table once
-        # vacuumed counts as empty (reltuples 0) for the planner. The write rows then fill the history
-        # and the outbox from nothing, and on this machine's PostgreSQL (autovacuum off) no ANALYZE
-        # follows: each connection's cached plans stay those made for empty tables. (Before
-        # migration 0013, the outbox's foreign-key check into the history stayed a sequential scan
-        # of it: 592 million rows read in one `--only bulk` run.)
-        for table in await conn.fetch(
-            "SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = 'public'"
-        ):
-            if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table['name']})"):
-                await conn.execute(f"VACUUM ANALYZE {table['name']}")
-        await conn.execute("CHECKPOINT")
-        return time.perf_counter() - started
-    finally:
-        await conn.close()
+    return await on_connection(dsn, lambda conn: _load_into(conn, rows, reference=reference))
+
+
+async def _load_into(conn: asyncpg.Connection, rows: list[tuple] | None, *, reference: bool) -> float:
+    started = time.perf_counter()
+    if reference:
+        await data.load_reference(conn)
+    if rows:
+        await data.copy_logs(conn, rows)
+    # Statistics and visibility maps as autovacuum would leave them on a live database, and the
+    # loaded pages written out now rather than by a checkpoint during the rows. Only tables that
+    # hold rows: autovacuum never visits a table nothing was written to, and an empty table once
+    # vacuumed counts as empty (reltuples 0) for the planner. The write rows then fill the history
+    # and the outbox from nothing, and on this machine's PostgreSQL (autovacuum off) no ANALYZE
+    # follows: each connection's cached plans stay those made for empty tables. (Before
+    # migration 0013, the outbox's foreign-key check into the history stayed a sequential scan
+    # of it: 592 million rows read in one `--only bulk` run.)
+    for table in await conn.fetch("SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = 'public'"):
+        if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table['name']})"):
+            await conn.execute(f"VACUUM ANALYZE {table['name']}")
+    await conn.execute("CHECKPOINT")
+    return time.perf_counter() - started
 
 
 def main() -> int:
