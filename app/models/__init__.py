@@ -322,7 +322,9 @@ class OutboxEvent(Base):
     writes lock the log's row). A task log's event points at its change in
     the history (`change_seq`), whose images are its data; other events
     carry their `data`. `evt_…` ids are made by the database's default, so
-    the write path sends none. See app/events/."""
+    the write path sends none: time-ordered on PostgreSQL (migration 0014,
+    so the unique index grows at its right edge), random on SQLite. See
+    app/events/."""
 
     __tablename__ = "outbox_events"
     id: Mapped[int] = mapped_column(BigId, Identity(), primary_key=True)
