@@ -64,6 +64,7 @@ _LOCKS = (
     )
     .where(among(Employee.id, ids_param("user_ids")))
 )
+assert tuple(c.name for c in _LOCKS.selected_columns) == LockRow._fields
 
 _COMPANY_CHANGES = (
     select(
@@ -78,6 +79,7 @@ _COMPANY_CHANGES = (
     .where(CompanyChange.company_id == bindparam("company_id"))
     .order_by(CompanyChange.id)
 )
+assert tuple(c.name for c in _COMPANY_CHANGES.selected_columns) == CompanyChangeRow._fields
 
 
 class PeriodLockRepository:

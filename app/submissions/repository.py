@@ -68,11 +68,11 @@ _COLUMNS = tuple(getattr(TimesheetSubmission, name) for name in SubmissionRow._f
 _SUBMISSION = select(*_COLUMNS)
 _SUBMITTER = (
     select(
-        Employee.id,
+        Employee.id.label("user_id"),
         Employee.company_id,
         Employee.name,
-        func.coalesce(Employee.timezone, Company.timezone),
-        Company.week_start,
+        func.coalesce(Employee.timezone, Company.timezone).label("timezone"),
+        Company.week_start.label("company_week_start"),
     )
     .join(Company, Company.id == Employee.company_id)
     # FOR NO KEY UPDATE of the employee, the lock every write of their logs
@@ -81,6 +81,7 @@ _SUBMITTER = (
     # submission and is refused.
     .with_for_update(key_share=True, of=[Employee])
 )
+assert tuple(c.name for c in _SUBMITTER.selected_columns) == Submitter._fields
 
 
 class SubmissionRepository:

@@ -188,6 +188,7 @@ _WEEK_SUBMISSION = select(
     TimesheetSubmission.user_id == bindparam("user_id"),
     TimesheetSubmission.week_start == bindparam("week_start", type_=Date()),
 )
+assert tuple(c.name for c in _WEEK_SUBMISSION.selected_columns) == WeekSubmission._fields
 
 
 # `ident IN (ids)`, spelled the way each database runs best.

@@ -11,7 +11,7 @@ LOCKED, so several workers share the queue; the fan-out is one worker's at a
 time (a transaction-level advisory lock), so deliveries are queued in event
 order. SQLite has one writer: neither is needed there."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -109,8 +109,11 @@ def _delivery_rows() -> Any:
         WebhookDelivery.last_status_code,
         WebhookDelivery.last_error,
         WebhookDelivery.created_at,
-        WebhookDelivery.id,
+        WebhookDelivery.id.label("delivery_id"),
     ).join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+
+
+assert tuple(c.name for c in _delivery_rows().selected_columns) == tuple(f.name for f in fields(DeliveryRow))
 
 
 def _stored_event(row: Any) -> StoredEvent:
@@ -210,7 +213,8 @@ class WebhookRepository:
             )
             .execution_options(synchronize_session=False)
         )
-        events = sorted((FannedOutEvent(*row) for row in await self.session.execute(taken)), key=attrgetter("id"))
+        taken_rows = (await self.session.execute(taken)).mappings()
+        events = sorted((FannedOutEvent(**row) for row in taken_rows), key=attrgetter("id"))
         if not events:
             return 0
         subscribers = await self.session.execute(
