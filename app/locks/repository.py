@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.rows import named_as
 from app.core.sql import UTCDateTime, among, ids_param
 from app.models import Company, CompanyChange, Employee, TimesheetSubmission
 
@@ -40,46 +41,50 @@ class CompanyChangeRow(NamedTuple):
     changed_at: datetime
 
 
-_LOCKS = (
-    select(
-        Employee.id.label("user_id"),
-        Company.locked_through,
-        TimesheetSubmission.id.label("submission_id"),
-        TimesheetSubmission.week_start,
-        TimesheetSubmission.week_end,
-        TimesheetSubmission.starts_at,
-        TimesheetSubmission.ends_at,
-        TimesheetSubmission.status,
-    )
-    .join(Company, Company.id == Employee.company_id)
-    .outerjoin(
-        TimesheetSubmission,
-        and_(
-            TimesheetSubmission.user_id == Employee.id,
-            TimesheetSubmission.status.in_(LOCKING_STATUSES),
-            # Weeks holding a start in [earliest, latest]; on the (user_id, starts_at) index.
-            TimesheetSubmission.starts_at <= bindparam("latest", type_=UTCDateTime()),
-            TimesheetSubmission.ends_at > bindparam("earliest", type_=UTCDateTime()),
-        ),
-    )
-    .where(among(Employee.id, ids_param("user_ids")))
+_LOCKS = named_as(
+    LockRow,
+    (
+        select(
+            Employee.id.label("user_id"),
+            Company.locked_through,
+            TimesheetSubmission.id.label("submission_id"),
+            TimesheetSubmission.week_start,
+            TimesheetSubmission.week_end,
+            TimesheetSubmission.starts_at,
+            TimesheetSubmission.ends_at,
+            TimesheetSubmission.status,
+        )
+        .join(Company, Company.id == Employee.company_id)
+        .outerjoin(
+            TimesheetSubmission,
+            and_(
+                TimesheetSubmission.user_id == Employee.id,
+                TimesheetSubmission.status.in_(LOCKING_STATUSES),
+                # Weeks holding a start in [earliest, latest]; on the (user_id, starts_at) index.
+                TimesheetSubmission.starts_at <= bindparam("latest", type_=UTCDateTime()),
+                TimesheetSubmission.ends_at > bindparam("earliest", type_=UTCDateTime()),
+            ),
+        )
+        .where(among(Employee.id, ids_param("user_ids")))
+    ),
 )
-assert tuple(c.name for c in _LOCKS.selected_columns) == LockRow._fields
 
-_COMPANY_CHANGES = (
-    select(
-        CompanyChange.id,
-        CompanyChange.company_id,
-        CompanyChange.action,
-        CompanyChange.before,
-        CompanyChange.after,
-        CompanyChange.changed_by,
-        CompanyChange.changed_at,
-    )
-    .where(CompanyChange.company_id == bindparam("company_id"))
-    .order_by(CompanyChange.id)
+_COMPANY_CHANGES = named_as(
+    CompanyChangeRow,
+    (
+        select(
+            CompanyChange.id,
+            CompanyChange.company_id,
+            CompanyChange.action,
+            CompanyChange.before,
+            CompanyChange.after,
+            CompanyChange.changed_by,
+            CompanyChange.changed_at,
+        )
+        .where(CompanyChange.company_id == bindparam("company_id"))
+        .order_by(CompanyChange.id)
+    ),
 )
-assert tuple(c.name for c in _COMPANY_CHANGES.selected_columns) == CompanyChangeRow._fields
 
 
 class PeriodLockRepository:

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.rows import named_as
 from app.core.sql import dialect_insert
 from app.models import Company, Employee, SubmissionEvent, TimesheetSubmission
 
@@ -66,22 +67,24 @@ class SubmissionFilters:
 
 _COLUMNS = tuple(getattr(TimesheetSubmission, name) for name in SubmissionRow._fields)
 _SUBMISSION = select(*_COLUMNS)
-_SUBMITTER = (
-    select(
-        Employee.id.label("user_id"),
-        Employee.company_id,
-        Employee.name,
-        func.coalesce(Employee.timezone, Company.timezone).label("timezone"),
-        Company.week_start.label("company_week_start"),
-    )
-    .join(Company, Company.id == Employee.company_id)
-    # FOR NO KEY UPDATE of the employee, the lock every write of their logs
-    # takes first (ReferenceRepository.write_contexts): a write in flight
-    # commits before the submit reads the week, a later one reads the
-    # submission and is refused.
-    .with_for_update(key_share=True, of=[Employee])
+_SUBMITTER = named_as(
+    Submitter,
+    (
+        select(
+            Employee.id.label("user_id"),
+            Employee.company_id,
+            Employee.name,
+            func.coalesce(Employee.timezone, Company.timezone).label("timezone"),
+            Company.week_start.label("company_week_start"),
+        )
+        .join(Company, Company.id == Employee.company_id)
+        # FOR NO KEY UPDATE of the employee, the lock every write of their logs
+        # takes first (ReferenceRepository.write_contexts): a write in flight
+        # commits before the submit reads the week, a later one reads the
+        # submission and is refused.
+        .with_for_update(key_share=True, of=[Employee])
+    ),
 )
-assert tuple(c.name for c in _SUBMITTER.selected_columns) == Submitter._fields
 
 
 class SubmissionRepository:

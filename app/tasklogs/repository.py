@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 
+from app.core.rows import named_as
 from app.core.sql import (
     Condition,
     RowsTable,
@@ -142,24 +143,26 @@ class TaskLogRow(NamedTuple):
 # The columns of TaskLogRow, in its order; project and user name come from
 # joins. Core columns: the rows are plain.
 _LOG_TABLE, _TASKS, _EMPLOYEES = TaskLog.__table__, Task.__table__.c, Employee.__table__.c
-VIEW_COLUMNS = (
-    _LOG_TABLE.c.id,
-    _LOG_TABLE.c.task_id,
-    _TASKS.project_id,
-    _LOG_TABLE.c.user_id,
-    _EMPLOYEES.name.label("user_name"),
-    _LOG_TABLE.c.start_time,
-    _LOG_TABLE.c.end_time,
-    _LOG_TABLE.c.description,
-    _LOG_TABLE.c.manual_add,
-    _LOG_TABLE.c.created_at,
-    _LOG_TABLE.c.updated_at,
-    _LOG_TABLE.c.created_by,
-    _LOG_TABLE.c.updated_by,
-    _LOG_TABLE.c.version,
-    _EMPLOYEES.company_id,
+VIEW_COLUMNS = named_as(
+    TaskLogRow,
+    (
+        _LOG_TABLE.c.id,
+        _LOG_TABLE.c.task_id,
+        _TASKS.project_id,
+        _LOG_TABLE.c.user_id,
+        _EMPLOYEES.name.label("user_name"),
+        _LOG_TABLE.c.start_time,
+        _LOG_TABLE.c.end_time,
+        _LOG_TABLE.c.description,
+        _LOG_TABLE.c.manual_add,
+        _LOG_TABLE.c.created_at,
+        _LOG_TABLE.c.updated_at,
+        _LOG_TABLE.c.created_by,
+        _LOG_TABLE.c.updated_by,
+        _LOG_TABLE.c.version,
+        _EMPLOYEES.company_id,
+    ),
 )
-assert tuple(c.name for c in VIEW_COLUMNS) == TaskLogRow._fields
 
 
 def _task_log_rows(result: Any) -> list[TaskLogRow]:

@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.rows import named_as
 from app.core.sql import dialect_insert
 from app.models import Company, Employee, RunningTimer, Task
 
@@ -23,22 +24,24 @@ class TimerRow(NamedTuple):
     timezone: str  # the employee's effective zone: theirs, else the company's
 
 
-_VIEW = (
-    select(
-        RunningTimer.id,
-        RunningTimer.user_id,
-        RunningTimer.task_id,
-        Task.project_id,
-        RunningTimer.start_time,
-        RunningTimer.description,
-        Employee.company_id,
-        func.coalesce(Employee.timezone, Company.timezone).label("timezone"),
-    )
-    .join(Task, Task.id == RunningTimer.task_id)
-    .join(Employee, Employee.id == RunningTimer.user_id)
-    .join(Company, Company.id == Employee.company_id)
+_VIEW = named_as(
+    TimerRow,
+    (
+        select(
+            RunningTimer.id,
+            RunningTimer.user_id,
+            RunningTimer.task_id,
+            Task.project_id,
+            RunningTimer.start_time,
+            RunningTimer.description,
+            Employee.company_id,
+            func.coalesce(Employee.timezone, Company.timezone).label("timezone"),
+        )
+        .join(Task, Task.id == RunningTimer.task_id)
+        .join(Employee, Employee.id == RunningTimer.user_id)
+        .join(Company, Company.id == Employee.company_id)
+    ),
 )
-assert tuple(c.name for c in _VIEW.selected_columns) == TimerRow._fields
 
 
 class TimerRepository:

@@ -72,6 +72,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import Grouping
 
+from app.core.rows import named_as
 from app.core.sql import UTCDateTime, epoch_seconds, greatest, least, seconds_between
 from app.models import Employee, Project, Task, TaskLog, TimesheetSubmission
 
@@ -180,15 +181,17 @@ class WeekSubmission(NamedTuple):
     approved_seconds: int | None
 
 
-_WEEK_SUBMISSION = select(
-    TimesheetSubmission.id.label("submission_id"),
-    TimesheetSubmission.status,
-    TimesheetSubmission.approved_seconds,
-).where(
-    TimesheetSubmission.user_id == bindparam("user_id"),
-    TimesheetSubmission.week_start == bindparam("week_start", type_=Date()),
+_WEEK_SUBMISSION = named_as(
+    WeekSubmission,
+    select(
+        TimesheetSubmission.id.label("submission_id"),
+        TimesheetSubmission.status,
+        TimesheetSubmission.approved_seconds,
+    ).where(
+        TimesheetSubmission.user_id == bindparam("user_id"),
+        TimesheetSubmission.week_start == bindparam("week_start", type_=Date()),
+    ),
 )
-assert tuple(c.name for c in _WEEK_SUBMISSION.selected_columns) == WeekSubmission._fields
 
 
 # `ident IN (ids)`, spelled the way each database runs best.

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, case, func, literal, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.rows import named_as
 from app.core.sql import dialect_insert
 from app.models import Employee, TimeWarning
 
@@ -72,30 +73,34 @@ class ChangedWarning(NamedTuple):
 
 
 _W = TimeWarning
-_CHANGED = (_W.id, _W.type, _W.user_id, _W.day, _W.total_seconds, _W.first_log_id, _W.second_log_id, _W.status)
-assert tuple(c.name for c in _CHANGED) == ChangedWarning._fields
+_CHANGED = named_as(
+    ChangedWarning,
+    (_W.id, _W.type, _W.user_id, _W.day, _W.total_seconds, _W.first_log_id, _W.second_log_id, _W.status),
+)
 
 
 def _changed(row: Any) -> ChangedWarning:
     return ChangedWarning(**{name: getattr(row, name) for name in ChangedWarning._fields})
 
 
-_ROW = (
-    _W.id,
-    _W.type,
-    _W.user_id,
-    _W.day,
-    _W.total_seconds,
-    _W.first_log_id,
-    _W.second_log_id,
-    _W.status,
-    _W.resolved_by,
-    _W.action_by,
-    _W.note,
-    _W.created_at,
-    _W.updated_at,
+_ROW = named_as(
+    WarningRow,
+    (
+        _W.id,
+        _W.type,
+        _W.user_id,
+        _W.day,
+        _W.total_seconds,
+        _W.first_log_id,
+        _W.second_log_id,
+        _W.status,
+        _W.resolved_by,
+        _W.action_by,
+        _W.note,
+        _W.created_at,
+        _W.updated_at,
+    ),
 )
-assert tuple(c.name for c in _ROW) == WarningRow._fields
 # A company's warnings are its employees'.
 _OF_EMPLOYEE = Employee.id == _W.user_id
 _VIEW = select(*_ROW).join(Employee, _OF_EMPLOYEE)

@@ -11,7 +11,7 @@ LOCKED, so several workers share the queue; the fan-out is one worker's at a
 time (a transaction-level advisory lock), so deliveries are queued in event
 order. SQLite has one writer: neither is needed there."""
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.core.rows import named_as
 from app.core.sql import for_dialect
 from app.events.outbox import StoredEvent
 from app.models import Employee, OutboxEvent, TaskLogChange, Webhook, WebhookDelivery
@@ -97,9 +98,10 @@ _EVENT_COLUMNS = (
 )
 
 
-def _delivery_rows() -> Any:
-    """The columns of DeliveryRow, in its order."""
-    return select(
+# The columns of DeliveryRow, in its order.
+_DELIVERY_ROWS = named_as(
+    DeliveryRow,
+    select(
         OutboxEvent.event_id,
         OutboxEvent.type,
         WebhookDelivery.status,
@@ -110,10 +112,8 @@ def _delivery_rows() -> Any:
         WebhookDelivery.last_error,
         WebhookDelivery.created_at,
         WebhookDelivery.id.label("delivery_id"),
-    ).join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
-
-
-assert tuple(c.name for c in _delivery_rows().selected_columns) == tuple(f.name for f in fields(DeliveryRow))
+    ).join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id),
+)
 
 
 def _stored_event(row: Any) -> StoredEvent:
@@ -157,13 +157,13 @@ class WebhookRepository:
         self, webhook_id: int, status: str | None, limit: int, before_id: int | None
     ) -> list[DeliveryRow]:
         """Newest first, at most `limit`, older than the delivery `before_id`."""
-        stmt = _delivery_rows().where(WebhookDelivery.webhook_id == webhook_id)
+        stmt = _DELIVERY_ROWS.where(WebhookDelivery.webhook_id == webhook_id)
         if status is not None:
             stmt = stmt.where(WebhookDelivery.status == status)
         if before_id is not None:
             stmt = stmt.where(WebhookDelivery.id < before_id)
         stmt = stmt.order_by(WebhookDelivery.id.desc()).limit(limit)
-        return [DeliveryRow(*row) for row in (await self.session.execute(stmt)).all()]
+        return [DeliveryRow(**row) for row in (await self.session.execute(stmt)).mappings()]
 
     async def delivery_of_event(self, webhook_id: int, event_id: str) -> WebhookDelivery | None:
         stmt = (
@@ -174,8 +174,8 @@ class WebhookRepository:
         return (await self.session.scalars(stmt)).first()
 
     async def delivery_view(self, delivery_id: int) -> DeliveryRow:
-        row = (await self.session.execute(_delivery_rows().where(WebhookDelivery.id == delivery_id))).one()
-        return DeliveryRow(*row)
+        row = (await self.session.execute(_DELIVERY_ROWS.where(WebhookDelivery.id == delivery_id))).mappings().one()
+        return DeliveryRow(**row)
 
     # ------------------------------------------------------------ the dispatcher's queue
 
