@@ -29,7 +29,7 @@ from app.main import create_app
 
 PG_ADMIN_URL = os.environ.get("TASKLOGS_TEST_POSTGRES_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-TEST_JWT_SECRET = "test-secret-for-the-suite-only-0123456789"
+TEST_JWT_SECRET = "test-secret-for-the-suite-only-0123456789abcdefghij"  # 51 bytes: long enough for HS384 too
 TABLES = [
     "submission_events",
     "timesheet_submissions",
