@@ -714,9 +714,9 @@ class Bench:
             return
         label = f"{size:,}" if chunks == 1 else f"{size:,} in chunks of 1,000"
         target = 2.5 if size == 1000 else None
-        # The target rows take 5 requests of each side turn about per repeat
-        # (see `pair`): one request a side moved their ratio by 0.2x from run
-        # to run, about as much as the margin to the target.
+        # The target rows take BULK_TURNS requests of each side turn about per
+        # repeat (see `pair`): one request a side moved their ratio by 0.2x
+        # from run to run, about as much as the margin to the target.
         alternating = BULK_TURNS if target is not None else 1
         self.pair(
             f"bulk_{size}",

@@ -17,7 +17,7 @@ from sqlalchemy.sql import Select
 Columns = TypeVar("Columns")
 
 
-def field_names(row_type: type) -> tuple[str, ...]:
+def _field_names(row_type: type) -> tuple[str, ...]:
     """The fields of a NamedTuple or a dataclass, in order."""
     if dataclasses.is_dataclass(row_type):
         return tuple(field.name for field in dataclasses.fields(row_type))
@@ -29,7 +29,7 @@ def named_as(row_type: type, columns: Columns) -> Columns:
     once their names are proven to be `row_type`'s fields in order."""
     selected: Iterable[Any] = columns.selected_columns if isinstance(columns, Select) else columns  # type: ignore[assignment]
     names = tuple(column.name for column in selected)
-    expected = field_names(row_type)
+    expected = _field_names(row_type)
     if names != expected:
         raise TypeError(f"columns {names} are not {row_type.__name__}'s fields {expected}, in that order")
     return columns
