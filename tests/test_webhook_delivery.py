@@ -129,6 +129,60 @@ async def test_only_subscribed_types_of_the_own_company_are_sent(app_client, bac
     assert receiver.received[0].event["data"]["taskLogId"] == created["taskLogId"]
 
 
+async def test_the_fan_out_queues_each_event_for_exactly_the_subscriptions_that_take_it(app_client, backend):
+    """The fan-out's rule, run directly against the repository (PostgreSQL
+    runs it in SQL, SQLite in Python): an enabled subscription of the
+    event's company takes the types it names or "*"; a test event goes to
+    its own subscription only; a disabled one takes nothing."""
+
+    async def hook(company: int, events: list[str]) -> int:
+        body = {"url": "http://127.0.0.1:9/hook", "events": events, "companyId": company}
+        response = await app_client.post("/webhooks/", json=body)
+        assert response.status_code == 200, response.text
+        return int(response.json()["data"]["webhookId"])
+
+    created_only, everything, paused = await hook(1, ["tasklog.created"]), await hook(1, ["*"]), await hook(1, ["*"])
+    other_deleted, other_everything = await hook(2, ["tasklog.deleted"]), await hook(2, ["*"])
+    assert (await app_client.patch(f"/webhooks/{paused}/", json={"enabled": False})).status_code == 200
+    created = (await app_client.post("/tasklog/create/", json=log())).json()["data"]
+    assert (await app_client.delete(f"/api/tasklogs/delete/{created['taskLogId']}/")).status_code == 200
+    assert (await app_client.post("/tasklog/create/", json=log(task_id=900, user_id=21))).status_code == 200
+    assert (await app_client.post(f"/webhooks/{created_only}/test/")).status_code == 200
+    events = await backend.rows("SELECT id, type, company_id FROM outbox_events ORDER BY id")
+    assert [(e.type, e.company_id) for e in events] == [
+        ("tasklog.created", 1),
+        ("tasklog.deleted", 1),
+        ("tasklog.created", 2),
+        ("webhook.test", 1),
+    ]
+
+    async with make_sessionmaker(backend.engine)() as session, session.begin():
+        repo = webhook_repository(session)
+        assert await repo.fan_out(100, utcnow(), to_nats=True) == 4
+        assert await repo.fan_out(100, utcnow(), to_nats=True) == 0  # nothing new left
+
+    deliveries = await backend.rows(
+        "SELECT d.webhook_id, d.event_id, d.task_log_id, d.status, d.attempts, d.next_attempt_at "
+        "FROM webhook_deliveries d ORDER BY d.id"
+    )
+    first, deleted, other, test = (e.id for e in events)
+    assert [(d.event_id, d.webhook_id) for d in deliveries] == [
+        (first, created_only),
+        (first, everything),
+        (deleted, everything),
+        (other, other_everything),
+        (test, created_only),
+    ]
+    assert {d.task_log_id for d in deliveries[:3]} == {created["taskLogId"]}
+    assert deliveries[4].task_log_id is None
+    assert all(d.status == "pending" and d.attempts == 0 and d.next_attempt_at is not None for d in deliveries)
+    marked = await backend.rows("SELECT fanned_out_at, nats_pending FROM outbox_events ORDER BY id")
+    assert all(m.fanned_out_at is not None for m in marked)
+    # A test event is for its subscription only, never for NATS.
+    assert [bool(m.nats_pending) for m in marked] == [True, True, True, False]
+    assert other_deleted not in {d.webhook_id for d in deliveries}
+
+
 async def test_rolled_back_writes_send_nothing(app_client, backend, receiver):
     await subscribe(app_client, receiver.url)
     bad = [log(start="2024-10-30T01:00:00Z", end="2024-10-30T02:00:00Z"), log(task_id=99999)]
