@@ -44,7 +44,11 @@ from app.webhooks.urls import Target, UrlForbidden, resolve_target
 log = logging.getLogger("tasklogs.webhooks")
 
 MAX_RESPONSE_BYTES = 64 * 1024
-FAN_OUT_BATCH = 500
+# New events taken into the queue per round: a whole default bulk's (TASKLOGS_BULK_MAX_ITEMS),
+# so its events take one round, not two (each round is transactions of its own).
+FAN_OUT_BATCH = 1000
+# Events published to NATS per round.
+PUBLISH_BATCH = 500
 # A claim's lease outlasts the request's time-out by this much.
 LEASE_MARGIN_SECONDS = 30
 # Retry waits are stretched or shrunk by up to this fraction, so that many
@@ -244,7 +248,7 @@ class Dispatcher:
     async def _publish(self) -> int:
         assert self.nats is not None
         async with self.sessionmaker() as session:
-            events = await webhook_repository(session).nats_due(FAN_OUT_BATCH)
+            events = await webhook_repository(session).nats_due(PUBLISH_BATCH)
         if not events:
             return 0
         published = await self.nats.publish(events)
