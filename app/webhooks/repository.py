@@ -11,25 +11,36 @@ LOCKED, so several workers share the queue; the fan-out is one worker's at a
 time (a transaction-level advisory lock), so deliveries are queued in event
 order. SQLite has one writer: neither is needed there.
 
-The fan-out's rule (which subscriptions take an event) is written twice:
-in Python for SQLite, and in SQL for PostgreSQL, where the events taken and
-the subscriptions they go to must be read in one statement (one snapshot),
-and where a thousand events then never travel to the worker and back. The
-same tests run it on both databases."""
+The fan-out's rule (which subscriptions take an event) is SQL, `_takes`:
+PostgreSQL runs the fan-out as one statement, SQLite, which has no
+data-modifying WITH, as two."""
 
 from dataclasses import dataclass
 from datetime import datetime
-from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Boolean, Integer, and_, bindparam, cast, delete, func, insert, literal, or_, select, text, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core.rows import named_as
 from app.core.sql import UTCDateTime, for_dialect
-from app.events.outbox import StoredEvent
+from app.events.outbox import OUTBOX, StoredEvent
 from app.models import Employee, OutboxEvent, TaskLogChange, Webhook, WebhookDelivery
 
 # Any constant: the key of the fan-out's advisory lock.
@@ -80,17 +91,6 @@ class DisabledWebhook:
     id: int
     company_id: int
     url: str
-
-
-@dataclass(frozen=True)
-class FannedOutEvent:
-    """An outbox event the fan-out takes into the delivery queue."""
-
-    id: int
-    type: str
-    company_id: int
-    task_log_id: int | None
-    webhook_id: int | None
 
 
 _EVENT_COLUMNS = (
@@ -186,61 +186,14 @@ class WebhookRepository:
 
     # ------------------------------------------------------------ the dispatcher's queue
 
-    async def take_fan_out_turn(self) -> bool:
-        """Whether this transaction may fan out now (one worker at a time)."""
-        return True
-
     async def fan_out(self, limit: int, now: datetime, *, to_nats: bool) -> int:
         """Queue a delivery of each new event (oldest first, at most `limit`)
-        for every enabled subscription of its company that takes its type;
-        mark the events taken (and due on NATS when `to_nats`). Returns how
-        many events were taken."""
-        if not await self.take_fan_out_turn():
-            return 0
-        # Taken and marked in one statement: the events' ids never travel to
-        # the database and back as a list (a 1,000-log bulk makes 1,000).
-        oldest_new = (
-            select(OutboxEvent.id)
-            .where(OutboxEvent.fanned_out_at.is_(None))
-            .order_by(OutboxEvent.id)
-            .limit(limit)
-            .scalar_subquery()
-        )
-        taken = (
-            update(OutboxEvent)
-            .where(OutboxEvent.id.in_(oldest_new))
-            # A test event is for its subscription only, never for NATS.
-            .values(fanned_out_at=now, nats_pending=OutboxEvent.webhook_id.is_(None) if to_nats else False)
-            .returning(
-                OutboxEvent.id,
-                OutboxEvent.type,
-                OutboxEvent.company_id,
-                OutboxEvent.task_log_id,
-                OutboxEvent.webhook_id,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        taken_rows = (await self.session.execute(taken)).mappings()
-        events = sorted((FannedOutEvent(**row) for row in taken_rows), key=attrgetter("id"))
-        if not events:
-            return 0
-        subscribers = await self.session.execute(
-            select(Webhook.id, Webhook.company_id, Webhook.events).where(
-                Webhook.company_id.in_({e.company_id for e in events}), Webhook.enabled.is_(True)
-            )
-        )
-        by_company: dict[int, list[tuple[int, set[str]]]] = {}
-        for webhook_id, company_id, types in subscribers.all():
-            by_company.setdefault(company_id, []).append((webhook_id, set(types)))
-        deliveries = [
-            {"webhook_id": webhook_id, "event_id": e.id, "task_log_id": e.task_log_id, "next_attempt_at": now}
-            for e in events
-            for webhook_id, types in by_company.get(e.company_id, [])
-            if (e.webhook_id is None and ("*" in types or e.type in types)) or e.webhook_id == webhook_id
-        ]
-        if deliveries:
-            await self.session.execute(insert(WebhookDelivery), deliveries)
-        return len(events)
+        for every subscription that takes it (`_takes`); mark the events
+        taken (and due on NATS when `to_nats`). Returns how many events were
+        taken. The events' rows never leave the database: after a 1,000-log
+        bulk, fetching them to match them in Python cost the worker 11 ms of
+        CPU."""
+        raise NotImplementedError
 
     async def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[Claim]:
         """Lease up to `limit` due deliveries of enabled subscriptions, none of
@@ -415,65 +368,98 @@ class WebhookRepository:
 
 
 class _PostgresWebhooks(WebhookRepository):
-    async def take_fan_out_turn(self) -> bool:
-        return bool(await self.session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _FAN_OUT_LOCK}))
-
     async def fan_out(self, limit: int, now: datetime, *, to_nats: bool) -> int:
-        """One statement: the events are taken and marked, and their
-        deliveries queued, without their rows leaving the database (after a
-        1,000-log bulk, fetching them cost the worker 11 ms of CPU)."""
-        if not await self.take_fan_out_turn():
+        """One worker at a time (an advisory lock held until COMMIT), so that
+        deliveries are queued in event order; one statement, so that the
+        events taken and the subscriptions they go to are read in one
+        snapshot (two statements of a READ COMMITTED transaction could each
+        see other commits)."""
+        if not await self.session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _FAN_OUT_LOCK}):
             return 0
         taken = await self.session.scalar(_PG_FAN_OUT, {"limit": limit, "now": now, "to_nats": to_nats})
         return int(taken or 0)
 
 
+class _SqliteWebhooks(WebhookRepository):
+    async def fan_out(self, limit: int, now: datetime, *, to_nats: bool) -> int:
+        """Two statements (SQLite has no data-modifying WITH), which see the
+        same new events: the transaction holds the database's one write
+        lock from the first (BEGIN IMMEDIATE)."""
+        params = {"limit": limit, "now": now, "to_nats": to_nats}
+        await self.session.execute(_SQLITE_QUEUE, params)
+        marked = await self.session.execute(_SQLITE_MARK, params)
+        return int(marked.rowcount)  # type: ignore[attr-defined]
+
+
 def webhook_repository(session: AsyncSession) -> WebhookRepository:
-    return for_dialect(session, postgresql=_PostgresWebhooks, sqlite=WebhookRepository)
+    return for_dialect(session, postgresql=_PostgresWebhooks, sqlite=_SqliteWebhooks)
 
 
-def _pg_fan_out() -> Any:
-    """The fan-out of `_PostgresWebhooks`, with the base class's rule:
-    a subscription takes an event of its company when it is enabled and
-    either subscribes to the event's type (or to "*") or is the one
-    subscription the event is for (a `webhook.test`)."""
-    now = bindparam("now", type_=UTCDateTime)
-    oldest_new = (
-        select(OutboxEvent.id)
-        .where(OutboxEvent.fanned_out_at.is_(None))
-        .order_by(OutboxEvent.id)
-        .limit(bindparam("limit", type_=Integer))
-        .scalar_subquery()
+# ------------------------------------------------------------ the fan-out's statements
+
+_DELIVERIES = cast(Table, WebhookDelivery.__table__)
+_NOW = bindparam("now", type_=UTCDateTime)
+_OLDEST_NEW = (
+    select(OutboxEvent.id)
+    .where(OutboxEvent.fanned_out_at.is_(None))
+    .order_by(OutboxEvent.id)
+    .limit(bindparam("limit", type_=Integer))
+    .scalar_subquery()
+)
+# Marks the new events taken. A test event is for its subscription only, never for NATS.
+_MARK = (
+    update(OUTBOX)
+    .where(OutboxEvent.id.in_(_OLDEST_NEW))
+    .values(
+        fanned_out_at=_NOW, nats_pending=and_(OutboxEvent.webhook_id.is_(None), bindparam("to_nats", type_=Boolean))
     )
-    taken = (
-        update(OutboxEvent)
-        .where(OutboxEvent.id.in_(oldest_new))
-        # A test event is for its subscription only, never for NATS.
-        .values(
-            fanned_out_at=now, nats_pending=and_(OutboxEvent.webhook_id.is_(None), bindparam("to_nats", type_=Boolean))
-        )
-        .returning(
-            OutboxEvent.id, OutboxEvent.type, OutboxEvent.company_id, OutboxEvent.task_log_id, OutboxEvent.webhook_id
-        )
-        .cte("taken")
+)
+
+
+def _takes(events: Any, subscribed: Any) -> Any:
+    """The rule: an enabled subscription of the event's company takes it
+    when it subscribes to its type (`subscribed`: the types hold it or "*")
+    or is the one subscription the event is for (a `webhook.test`)."""
+    return and_(
+        Webhook.company_id == events.c.company_id,
+        Webhook.enabled.is_(True),
+        or_(and_(events.c.webhook_id.is_(None), subscribed), events.c.webhook_id == Webhook.id),
     )
-    subscribed = cast(Webhook.events, JSONB).has_any(array([literal("*"), taken.c.type]))
-    queued = insert(WebhookDelivery).from_select(
+
+
+def _queue(events: Any, subscribed: Any) -> Any:
+    """INSERT of a pending delivery of each of `events` for each subscription that takes it."""
+    return insert(_DELIVERIES).from_select(
         ["webhook_id", "event_id", "task_log_id", "next_attempt_at"],
-        select(Webhook.id, taken.c.id, taken.c.task_log_id, now)
-        .join(Webhook, Webhook.company_id == taken.c.company_id)
-        .where(
-            Webhook.enabled.is_(True),
-            or_(and_(taken.c.webhook_id.is_(None), subscribed), taken.c.webhook_id == Webhook.id),
-        )
-        # Delivery ids in event order, as the base class inserts them.
-        .order_by(taken.c.id, Webhook.id),
+        select(Webhook.id, events.c.id, events.c.task_log_id, _NOW)
+        .where(_takes(events, subscribed))
+        # Delivery ids in event order.
+        .order_by(events.c.id, Webhook.id),
         # The status and attempts from the columns' server defaults: a
         # statement run as a CTE gets no values for the Python-side ones.
         include_defaults=False,
     )
+
+
+# What `_queue` reads of each new event.
+_TAKEN = (OutboxEvent.id, OutboxEvent.type, OutboxEvent.company_id, OutboxEvent.task_log_id, OutboxEvent.webhook_id)
+
+
+def _pg_fan_out() -> Any:
+    taken = _MARK.returning(*_TAKEN).cte("taken")
+    subscribed = Webhook.events.cast(JSONB).has_any(array([literal("*"), taken.c.type]))
+    queued = _queue(taken, subscribed).cte("queued")
     # PostgreSQL runs a data-modifying WITH to completion whether or not the query reads it.
-    return select(func.count()).select_from(taken).add_cte(queued.cte("queued"))
+    return select(func.count()).select_from(taken).add_cte(queued)
+
+
+def _sqlite_queue() -> Any:
+    new = select(*_TAKEN).where(OutboxEvent.id.in_(_OLDEST_NEW)).subquery("taken")
+    types = func.json_each(Webhook.events).table_valued("value")
+    subscribed = select(types.c.value).where(types.c.value.in_([literal("*"), new.c.type])).exists()
+    return _queue(new, subscribed)
 
 
 _PG_FAN_OUT = _pg_fan_out()
+_SQLITE_QUEUE = _sqlite_queue()
+_SQLITE_MARK = _MARK
