@@ -202,14 +202,16 @@ class Dispatcher:
         delivered_to: dict[int, bool] = {}
         async with self._transaction() as session:
             repo = webhook_repository(session)
+            outcomes = []
             for attempt in attempts:
                 outcome = attempt.outcome
                 next_at = None if outcome.delivered else self._next_attempt(attempt.claim.attempts + 1, now)
-                await repo.record(outcome, now, next_at)
+                outcomes.append((outcome, next_at))
                 label = "delivered" if outcome.delivered else ("retry" if next_at else "failed")
                 WEBHOOK_DELIVERIES.labels(label).inc()
                 WEBHOOK_LATENCY.observe(attempt.seconds)
                 delivered_to[outcome.webhook_id] = delivered_to.get(outcome.webhook_id, False) or outcome.delivered
+            await repo.record(outcomes, now)
             # In id order: two workers never wait on each other's subscriptions crosswise.
             for webhook_id, delivered in sorted(delivered_to.items()):
                 failing_since = await repo.mark_subscription(webhook_id, delivered, now)

@@ -22,6 +22,7 @@ from typing import Any, cast
 from sqlalchemy import (
     Boolean,
     Integer,
+    String,
     Table,
     and_,
     bindparam,
@@ -253,24 +254,27 @@ class WebhookRepository:
             claims.append(Claim(row.delivery_id, row.webhook_id, row.url, secrets, row.attempts, _stored_event(row)))
         return claims
 
-    async def record(self, outcome: Outcome, now: datetime, next_attempt_at: datetime | None) -> None:
-        """The attempt's outcome: delivered, retried at `next_attempt_at`, or failed (None)."""
-        if outcome.delivered:
-            status, next_at = "delivered", None
-        else:
-            status, next_at = ("pending", next_attempt_at) if next_attempt_at is not None else ("failed", None)
-        await self.session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == outcome.delivery_id)
-            .values(
-                status=status,
-                attempts=WebhookDelivery.attempts + 1,
-                last_attempt_at=now,
-                next_attempt_at=next_at,
-                last_status_code=outcome.status_code,
-                last_error=outcome.error[:500] if outcome.error else None,
+    async def record(self, outcomes: list[tuple[Outcome, datetime | None]], now: datetime) -> None:
+        """The attempts' outcomes, each with its next attempt: delivered,
+        retried then, or failed (None). One statement for them all."""
+        rows = []
+        for outcome, next_attempt_at in outcomes:
+            if outcome.delivered:
+                status, next_at = "delivered", None
+            else:
+                status, next_at = ("pending", next_attempt_at) if next_attempt_at is not None else ("failed", None)
+            rows.append(
+                {
+                    "delivery_id": outcome.delivery_id,
+                    "status": status,
+                    "now": now,
+                    "next_attempt_at": next_at,
+                    "status_code": outcome.status_code,
+                    "error": outcome.error[:500] if outcome.error else None,
+                }
             )
-        )
+        if rows:
+            await self.session.execute(_RECORD, rows)
 
     async def mark_subscription(self, webhook_id: int, delivered: bool, now: datetime) -> datetime | None:
         """Remember whether the subscription's last attempt succeeded; returns
@@ -463,3 +467,18 @@ def _sqlite_queue() -> Any:
 _PG_FAN_OUT = _pg_fan_out()
 _SQLITE_QUEUE = _sqlite_queue()
 _SQLITE_MARK = _MARK
+
+
+# One attempt's outcome; run with a list of parameter sets (executemany).
+_RECORD = (
+    update(_DELIVERIES)
+    .where(WebhookDelivery.id == bindparam("delivery_id", type_=Integer))
+    .values(
+        status=bindparam("status", type_=String()),
+        attempts=WebhookDelivery.attempts + 1,
+        last_attempt_at=bindparam("now", type_=UTCDateTime),
+        next_attempt_at=bindparam("next_attempt_at", type_=UTCDateTime),
+        last_status_code=bindparam("status_code", type_=Integer),
+        last_error=bindparam("error", type_=String()),
+    )
+)
