@@ -44,6 +44,8 @@ from app.core.sql import UTCDateTime, for_dialect
 from app.events.outbox import OUTBOX, StoredEvent
 from app.models import Employee, OutboxEvent, TaskLogChange, Webhook, WebhookDelivery
 
+_DELIVERIES_TABLE = cast(Table, WebhookDelivery.__table__)
+
 # Any constant: the key of the fan-out's advisory lock.
 _FAN_OUT_LOCK = 0x7461736B6C6F6773  # "tasklogs"
 
@@ -128,6 +130,64 @@ def _stored_event(row: Any) -> StoredEvent:
     return StoredEvent(row.id, row.event_id, row.type, row.company_id, row.created_at, row.data, row.before, row.after)
 
 
+# ------------------------------------------------------------ the claim's statements, built once
+
+
+def _due() -> Any:
+    """Due deliveries (`now`), at most `limit`, oldest first, locked; those
+    a worker has locked already are skipped, not waited for."""
+    earlier = aliased(WebhookDelivery)
+    blocked = (
+        select(earlier.id)
+        .where(
+            earlier.webhook_id == WebhookDelivery.webhook_id,
+            earlier.task_log_id == WebhookDelivery.task_log_id,
+            earlier.status == "pending",
+            earlier.event_id < WebhookDelivery.event_id,
+        )
+        .exists()
+    )
+    return (
+        select(WebhookDelivery.id)
+        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        .where(
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= bindparam("now", type_=UTCDateTime),
+            Webhook.enabled.is_(True),
+            or_(WebhookDelivery.task_log_id.is_(None), ~blocked),
+        )
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True, of=WebhookDelivery)
+    )
+
+
+_DUE = _due()
+_CLAIM_IDS = bindparam("ids", expanding=True, type_=Integer)
+_LEASE = (
+    update(_DELIVERIES_TABLE)
+    .where(WebhookDelivery.id.in_(_CLAIM_IDS))
+    .values(next_attempt_at=bindparam("lease_until", type_=UTCDateTime))
+)
+_CLAIMED = (
+    select(
+        WebhookDelivery.id.label("delivery_id"),
+        WebhookDelivery.attempts,
+        Webhook.id.label("webhook_id"),
+        Webhook.url,
+        Webhook.secret,
+        Webhook.previous_secret,
+        Webhook.previous_secret_expires_at,
+        *_EVENT_COLUMNS,
+    )
+    .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+    .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+    .outerjoin(TaskLogChange, TaskLogChange.seq == OutboxEvent.change_seq)
+    .where(WebhookDelivery.id.in_(_CLAIM_IDS))
+    .order_by(WebhookDelivery.id)
+)
+
+
 class WebhookRepository:
     """Shared SQL; `webhook_repository(session)` picks the database's own."""
 
@@ -199,53 +259,11 @@ class WebhookRepository:
     async def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[Claim]:
         """Lease up to `limit` due deliveries of enabled subscriptions, none of
         them behind a pending earlier event of its log."""
-        earlier = aliased(WebhookDelivery)
-        blocked = (
-            select(earlier.id)
-            .where(
-                earlier.webhook_id == WebhookDelivery.webhook_id,
-                earlier.task_log_id == WebhookDelivery.task_log_id,
-                earlier.status == "pending",
-                earlier.event_id < WebhookDelivery.event_id,
-            )
-            .exists()
-        )
-        due = (
-            select(WebhookDelivery.id)
-            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-            .where(
-                WebhookDelivery.status == "pending",
-                WebhookDelivery.next_attempt_at <= now,
-                Webhook.enabled.is_(True),
-                or_(WebhookDelivery.task_log_id.is_(None), ~blocked),
-            )
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=WebhookDelivery)
-        )
-        ids = list((await self.session.scalars(due)).all())
+        ids = list((await self.session.scalars(_DUE, {"now": now, "limit": limit})).all())
         if not ids:
             return []
-        await self.session.execute(
-            update(WebhookDelivery).where(WebhookDelivery.id.in_(ids)).values(next_attempt_at=lease_until)
-        )
-        rows = await self.session.execute(
-            select(
-                WebhookDelivery.id.label("delivery_id"),
-                WebhookDelivery.attempts,
-                Webhook.id.label("webhook_id"),
-                Webhook.url,
-                Webhook.secret,
-                Webhook.previous_secret,
-                Webhook.previous_secret_expires_at,
-                *_EVENT_COLUMNS,
-            )
-            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-            .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
-            .outerjoin(TaskLogChange, TaskLogChange.seq == OutboxEvent.change_seq)
-            .where(WebhookDelivery.id.in_(ids))
-            .order_by(WebhookDelivery.id)
-        )
+        await self.session.execute(_LEASE, {"ids": ids, "lease_until": lease_until})
+        rows = await self.session.execute(_CLAIMED, {"ids": ids})
         claims = []
         for row in rows.all():
             secrets = [row.secret]
@@ -401,7 +419,6 @@ def webhook_repository(session: AsyncSession) -> WebhookRepository:
 
 # ------------------------------------------------------------ the fan-out's statements
 
-_DELIVERIES = cast(Table, WebhookDelivery.__table__)
 _NOW = bindparam("now", type_=UTCDateTime)
 _OLDEST_NEW = (
     select(OutboxEvent.id)
@@ -433,7 +450,7 @@ def _takes(events: Any, subscribed: Any) -> Any:
 
 def _queue(events: Any, subscribed: Any) -> Any:
     """INSERT of a pending delivery of each of `events` for each subscription that takes it."""
-    return insert(_DELIVERIES).from_select(
+    return insert(_DELIVERIES_TABLE).from_select(
         ["webhook_id", "event_id", "task_log_id", "next_attempt_at"],
         select(Webhook.id, events.c.id, events.c.task_log_id, _NOW)
         .where(_takes(events, subscribed))
@@ -471,7 +488,7 @@ _SQLITE_MARK = _MARK
 
 # One attempt's outcome; run with a list of parameter sets (executemany).
 _RECORD = (
-    update(_DELIVERIES)
+    update(_DELIVERIES_TABLE)
     .where(WebhookDelivery.id == bindparam("delivery_id", type_=Integer))
     .values(
         status=bindparam("status", type_=String()),
