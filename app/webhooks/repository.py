@@ -130,64 +130,6 @@ def _stored_event(row: Any) -> StoredEvent:
     return StoredEvent(row.id, row.event_id, row.type, row.company_id, row.created_at, row.data, row.before, row.after)
 
 
-# ------------------------------------------------------------ the claim's statements, built once
-
-
-def _due() -> Any:
-    """Due deliveries (`now`), at most `limit`, oldest first, locked; those
-    a worker has locked already are skipped, not waited for."""
-    earlier = aliased(WebhookDelivery)
-    blocked = (
-        select(earlier.id)
-        .where(
-            earlier.webhook_id == WebhookDelivery.webhook_id,
-            earlier.task_log_id == WebhookDelivery.task_log_id,
-            earlier.status == "pending",
-            earlier.event_id < WebhookDelivery.event_id,
-        )
-        .exists()
-    )
-    return (
-        select(WebhookDelivery.id)
-        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(
-            WebhookDelivery.status == "pending",
-            WebhookDelivery.next_attempt_at <= bindparam("now", type_=UTCDateTime),
-            Webhook.enabled.is_(True),
-            or_(WebhookDelivery.task_log_id.is_(None), ~blocked),
-        )
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-        .limit(bindparam("limit", type_=Integer))
-        .with_for_update(skip_locked=True, of=WebhookDelivery)
-    )
-
-
-_DUE = _due()
-_CLAIM_IDS = bindparam("ids", expanding=True, type_=Integer)
-_LEASE = (
-    update(_DELIVERIES_TABLE)
-    .where(WebhookDelivery.id.in_(_CLAIM_IDS))
-    .values(next_attempt_at=bindparam("lease_until", type_=UTCDateTime))
-)
-_CLAIMED = (
-    select(
-        WebhookDelivery.id.label("delivery_id"),
-        WebhookDelivery.attempts,
-        Webhook.id.label("webhook_id"),
-        Webhook.url,
-        Webhook.secret,
-        Webhook.previous_secret,
-        Webhook.previous_secret_expires_at,
-        *_EVENT_COLUMNS,
-    )
-    .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-    .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
-    .outerjoin(TaskLogChange, TaskLogChange.seq == OutboxEvent.change_seq)
-    .where(WebhookDelivery.id.in_(_CLAIM_IDS))
-    .order_by(WebhookDelivery.id)
-)
-
-
 class WebhookRepository:
     """Shared SQL; `webhook_repository(session)` picks the database's own."""
 
@@ -409,7 +351,7 @@ class _SqliteWebhooks(WebhookRepository):
         lock from the first (BEGIN IMMEDIATE)."""
         params = {"limit": limit, "now": now, "to_nats": to_nats}
         await self.session.execute(_SQLITE_QUEUE, params)
-        marked = await self.session.execute(_SQLITE_MARK, params)
+        marked = await self.session.execute(_MARK, params)
         return int(marked.rowcount)  # type: ignore[attr-defined]
 
 
@@ -417,14 +359,94 @@ def webhook_repository(session: AsyncSession) -> WebhookRepository:
     return for_dialect(session, postgresql=_PostgresWebhooks, sqlite=_SqliteWebhooks)
 
 
-# ------------------------------------------------------------ the fan-out's statements
+# ------------------------------------------------------------ the dispatcher's statements, built once at import
+#
+# They take their values as parameters; the same names mean the same thing
+# in each of them.
 
 _NOW = bindparam("now", type_=UTCDateTime)
+_LIMIT = bindparam("limit", type_=Integer)
+
+# -- the claim
+
+
+def _due() -> Any:
+    """Due deliveries (`now`), at most `limit`, oldest first, locked; those
+    a worker has locked already are skipped, not waited for."""
+    earlier = aliased(WebhookDelivery)
+    blocked = (
+        select(earlier.id)
+        .where(
+            earlier.webhook_id == WebhookDelivery.webhook_id,
+            earlier.task_log_id == WebhookDelivery.task_log_id,
+            earlier.status == "pending",
+            earlier.event_id < WebhookDelivery.event_id,
+        )
+        .exists()
+    )
+    return (
+        select(WebhookDelivery.id)
+        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        .where(
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= _NOW,
+            Webhook.enabled.is_(True),
+            or_(WebhookDelivery.task_log_id.is_(None), ~blocked),
+        )
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(_LIMIT)
+        .with_for_update(skip_locked=True, of=WebhookDelivery)
+    )
+
+
+_DUE = _due()
+_CLAIM_IDS = bindparam("ids", expanding=True, type_=Integer)
+_LEASE = (
+    update(_DELIVERIES_TABLE)
+    .where(WebhookDelivery.id.in_(_CLAIM_IDS))
+    .values(next_attempt_at=bindparam("lease_until", type_=UTCDateTime))
+)
+_CLAIMED = (
+    select(
+        WebhookDelivery.id.label("delivery_id"),
+        WebhookDelivery.attempts,
+        Webhook.id.label("webhook_id"),
+        Webhook.url,
+        Webhook.secret,
+        Webhook.previous_secret,
+        Webhook.previous_secret_expires_at,
+        *_EVENT_COLUMNS,
+    )
+    .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+    .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+    .outerjoin(TaskLogChange, TaskLogChange.seq == OutboxEvent.change_seq)
+    .where(WebhookDelivery.id.in_(_CLAIM_IDS))
+    .order_by(WebhookDelivery.id)
+)
+
+# -- the outcomes
+
+# One attempt's outcome; run with a list of parameter sets (executemany).
+_RECORD = (
+    update(_DELIVERIES_TABLE)
+    .where(WebhookDelivery.id == bindparam("delivery_id", type_=Integer))
+    .values(
+        status=bindparam("status", type_=String()),
+        attempts=WebhookDelivery.attempts + 1,
+        last_attempt_at=_NOW,
+        next_attempt_at=bindparam("next_attempt_at", type_=UTCDateTime),
+        last_status_code=bindparam("status_code", type_=Integer),
+        last_error=bindparam("error", type_=String()),
+    )
+)
+
+# -- the fan-out
+
 _OLDEST_NEW = (
     select(OutboxEvent.id)
     .where(OutboxEvent.fanned_out_at.is_(None))
     .order_by(OutboxEvent.id)
-    .limit(bindparam("limit", type_=Integer))
+    .limit(_LIMIT)
     .scalar_subquery()
 )
 # Marks the new events taken. A test event is for its subscription only, never for NATS.
@@ -483,19 +505,3 @@ def _sqlite_queue() -> Any:
 
 _PG_FAN_OUT = _pg_fan_out()
 _SQLITE_QUEUE = _sqlite_queue()
-_SQLITE_MARK = _MARK
-
-
-# One attempt's outcome; run with a list of parameter sets (executemany).
-_RECORD = (
-    update(_DELIVERIES_TABLE)
-    .where(WebhookDelivery.id == bindparam("delivery_id", type_=Integer))
-    .values(
-        status=bindparam("status", type_=String()),
-        attempts=WebhookDelivery.attempts + 1,
-        last_attempt_at=bindparam("now", type_=UTCDateTime),
-        next_attempt_at=bindparam("next_attempt_at", type_=UTCDateTime),
-        last_status_code=bindparam("status_code", type_=Integer),
-        last_error=bindparam("error", type_=String()),
-    )
-)
