@@ -1,6 +1,6 @@
 """The webhook dispatcher's own cost: the CPU it spends to fan out 1,000
-new events and deliver each to one subscription (a local receiver in a
-process of its own, answering 204), on a database of its own. There is no
+new events and deliver each to one subscription (the outbox rows' local
+receiver, in a process of its own, answering 204), on a database of its own. There is no
 floor: the figure is for comparing one version of the dispatcher with the
 next (bench/RESULTS.md).
 
@@ -14,21 +14,21 @@ loop, as `tasklogs worker` runs it). The median of the runs after one warm-up.""
 
 import argparse
 import asyncio
+import multiprocessing
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import text
 
 from app.core.database import WriterQueue, create_engine, make_sessionmaker
 from app.core.settings import Settings
 from app.webhooks.dispatcher import Dispatcher
+from bench.outbox import serve_accepting
 
 EVENTS = 1000
 PG_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
@@ -51,32 +51,6 @@ NEW_EVENTS = {
         "SELECT 'evt_' || lower(hex(randomblob(16))), 'tasklog.created', 1, n, '{}' FROM g"
     ),
 }
-
-
-async def receiver(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """The subscription's receiver (ASGI, served by uvicorn with keep-alive): 204 to every delivery."""
-    if scope["type"] != "http":
-        return
-    while (await receive()).get("more_body"):
-        pass
-    await send({"type": "http.response.start", "status": 204, "headers": []})
-    await send({"type": "http.response.body", "body": b""})
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_for(port: int) -> None:
-    for _ in range(300):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError("the receiver did not start")
 
 
 async def measure(url: str, receiver: str, runs: int) -> list[float]:
@@ -120,11 +94,10 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="a temporary SQLite file instead of PostgreSQL")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    port = free_port()
-    serve = [sys.executable, "-m", "uvicorn", "bench.deliveries:receiver", "--port", str(port), "--log-level", "error"]
-    served = subprocess.Popen(serve)
-    wait_for(port)
-    hook = f"http://127.0.0.1:{port}/hook"
+    ports: multiprocessing.Queue[int] = multiprocessing.Queue()
+    receiver = multiprocessing.Process(target=serve_accepting, args=(ports,), daemon=True)
+    receiver.start()
+    hook = f"http://127.0.0.1:{ports.get(timeout=30)}/hook"
     name = f"tasklogs_deliveries_{os.getpid()}"
     with tempfile.TemporaryDirectory() as folder:
         if args.sqlite:
@@ -137,8 +110,8 @@ def main() -> None:
             subprocess.run(migrate, check=True, env={"TASKLOGS_DATABASE_URL": url}, capture_output=True)
             figures = asyncio.run(measure(url, hook, args.runs))
         finally:
-            served.terminate()
-            served.wait()
+            receiver.terminate()
+            receiver.join()
             if not args.sqlite:
                 subprocess.run(["psql", PG_ADMIN, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
     runs = ", ".join(f"{f * 1e6:.0f}" for f in figures)

@@ -91,7 +91,11 @@ def _request_medians(bench: "Bench") -> tuple[float, float]:
 
 
 class _Accepting(BaseHTTPRequestHandler):
-    """A webhook receiver that takes every delivery (204)."""
+    """A webhook receiver that takes every delivery (204). HTTP/1.1, so the
+    dispatcher keeps its connections open as it does with real receivers
+    (over HTTPS a new connection per delivery would cost a TLS handshake)."""
+
+    protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
@@ -102,8 +106,14 @@ class _Accepting(BaseHTTPRequestHandler):
         pass  # a line per delivery would be the bench's own noise
 
 
-def _serve_accepting(ports: "multiprocessing.Queue[int]") -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Accepting)
+class _Server(ThreadingHTTPServer):
+    # The dispatcher opens up to TASKLOGS_WORKER_CONCURRENCY (16) connections at once; the default
+    # backlog of 5 refused some of them, and each refusal was a failed attempt.
+    request_queue_size = 128
+
+
+def serve_accepting(ports: "multiprocessing.Queue[int]") -> None:
+    server = _Server(("127.0.0.1", 0), _Accepting)
     ports.put(server.server_address[1])
     server.serve_forever()
 
@@ -112,7 +122,7 @@ def subscribed_rows(bench: "Bench", without: tuple[float, float]) -> None:
     """The request medians again with a webhook subscribed to every event of the company."""
     # In a process of its own: a thread of the client's would take the client's GIL while it times requests.
     ports: multiprocessing.Queue[int] = multiprocessing.Queue()
-    receiver = multiprocessing.Process(target=_serve_accepting, args=(ports,), daemon=True)
+    receiver = multiprocessing.Process(target=serve_accepting, args=(ports,), daemon=True)
     receiver.start()
     url = f"http://127.0.0.1:{ports.get(timeout=30)}/hook"
     _, answer = bench.request(
