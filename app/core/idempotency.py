@@ -64,12 +64,13 @@ class IdempotentRoute(APIRoute):
     before the answer leaves, and honour `Idempotency-Key`."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        super().__init__(path, endpoint, **kwargs)
-        if self.methods and self.methods & WRITE_METHODS:
-            extra = dict(self.openapi_extra or {})
+        if {method.upper() for method in kwargs.get("methods") or ()} & WRITE_METHODS:
+            # Before the route is built: FastAPI turns the responses' models into their schemas then.
+            extra = dict(kwargs.get("openapi_extra") or {})
             extra["parameters"] = [*extra.get("parameters", []), IDEMPOTENCY_HEADER_DOC]
-            self.openapi_extra = extra
-            self.responses = {**error_responses(409, 422), **self.responses}
+            kwargs["openapi_extra"] = extra
+            kwargs["responses"] = {**error_responses(409, 422), **(kwargs.get("responses") or {})}
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> RouteHandler:
         handle = super().get_route_handler()
