@@ -7,15 +7,15 @@ The twins are added after every router's own routes: a request is matched
 against the routes in order, and a correctly spelled request then passes
 half as many routes on its way.
 
-Each domain declares its routes on a `Router`, and `include_routers` builds
-them on the app's own router. `app.include_router` would keep each router as
-a router of its own: FastAPI then matches a request router by router, with
-bookkeeping in the scope for every route it tries, which cost a request for a
-path of the seventh router about 90 µs of CPU (7 % of a timesheet's)."""
+`include_routers` puts every router's routes on the app's own router.
+`app.include_router` would keep each router as a router of its own: FastAPI
+then matches a request router by router, with bookkeeping in the scope for
+every route it tries, which cost a request for a path of the seventh router
+about 90 µs of CPU (7 % of a timesheet's)."""
 
 import json
 from collections.abc import Callable, Coroutine
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -24,6 +24,7 @@ from starlette.types import Scope
 
 from app.core.database import WRITE_METHODS
 from app.core.idempotency import IdempotentRoute
+from app.core.responses import EnvelopeResponse
 
 
 class OrjsonRequest(Request):
@@ -97,59 +98,47 @@ class ApiRoute(IdempotentRoute):
         return handle_parsed
 
 
-class RouteDeclaration(NamedTuple):
-    """A route as its module declared it: `add_api_route`'s arguments, with
-    the router's tags and responses merged in."""
-
-    path: str
-    endpoint: Callable[..., Any]
-    options: dict[str, Any]
-
-
 class Router(APIRouter):
-    """Our routers: a domain's routes, declared with FastAPI's decorators
-    (`@router.get(...)`) and built on the app by `include_routers`."""
+    """Our routers: both slash spellings, Idempotency-Key on every write,
+    answers in the envelope."""
 
     def __init__(self, *, tags: list[str], responses: dict[int | str, dict[str, Any]] | None = None) -> None:
-        super().__init__(tags=[*tags], responses=responses)
-        self.declarations: list[RouteDeclaration] = []
+        options: dict[str, Any] = {
+            "route_class": ApiRoute,
+            "default_response_class": EnvelopeResponse,
+            "tags": [*tags],
+            "responses": responses,
+        }
+        super().__init__(**options)
+        # The other spelling of each route; added after all routers' own (`include_routers`).
+        self.twins = APIRouter(**options)
 
-    def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
-        # The decorators end here; the route itself is built on the app.
-        options["tags"] = [*self.tags, *(options.get("tags") or [])]
-        options["responses"] = {**self.responses, **(options.get("responses") or {})}
-        self.declarations.append(RouteDeclaration(path, endpoint, options))
+    def add_api_route(self, path: str, endpoint: Any, **kwargs: Any) -> None:
+        super().add_api_route(path, endpoint, **kwargs)
+        if len(path) > 1:
+            twin = dict(kwargs, include_in_schema=False)
+            if twin.get("operation_id"):
+                twin["operation_id"] = f"{twin['operation_id']}_twin"
+            other = path.rstrip("/") if path.endswith("/") else path + "/"
+            self.twins.add_api_route(other, endpoint, **twin)
+            twin_route = self.twins.routes[-1]
+            assert isinstance(twin_route, ApiRoute)  # the twins router makes ApiRoutes
+            twin_route.documented_path = path
 
 
 def include_routers(app: FastAPI, *routers: Router) -> None:
     """The routers' routes on the app's own router in the order given, then
-    every route's other spelling (Idempotency-Key on every write, bodies
-    parsed by orjson: `ApiRoute`)."""
-    routes: list[ApiRoute] = []
-    for router in routers:
-        routes += [_add_route(app, d.path, d.endpoint, d.options) for d in router.declarations]
-    for router in routers:
-        for path, endpoint, options in router.declarations:
-            if len(path) == 1:
-                continue
-            twin = dict(options, include_in_schema=False)
-            if twin.get("operation_id"):
-                twin["operation_id"] = f"{twin['operation_id']}_twin"
-            other = path.rstrip("/") if path.endswith("/") else path + "/"
-            route = _add_route(app, other, endpoint, twin)
-            route.documented_path = path
-            routes.append(route)
-    literal = frozenset(r.path for r in routes if not r.param_convertors)
-    for route in routes:
+    all their twins. The routes are built once, when their modules are
+    imported, and every app of the process shares them (the tests make one
+    per test)."""
+    routes = [r for router in routers for r in router.routes] + [r for router in routers for r in router.twins.routes]
+    api_routes = [r for r in routes if isinstance(r, ApiRoute)]
+    assert len(api_routes) == len(routes)  # our routers make nothing else
+    app.router.routes.extend(api_routes)
+    literal = frozenset(r.path for r in api_routes if not r.param_convertors)
+    for route in api_routes:
         route.literal_paths = literal
-    app.state.api_routes = routes
-
-
-def _add_route(app: FastAPI, path: str, endpoint: Callable[..., Any], options: dict[str, Any]) -> ApiRoute:
-    app.router.add_api_route(path, endpoint, route_class_override=ApiRoute, **options)
-    route = app.router.routes[-1]
-    assert isinstance(route, ApiRoute)  # built by the route class given
-    return route
+    app.state.api_routes = api_routes
 
 
 def allowed_methods(app: Any, scope: Scope) -> list[str]:
