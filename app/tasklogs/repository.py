@@ -2,7 +2,7 @@
 batch, one GROUP BY for a set of day windows), never a query per item."""
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -66,6 +66,14 @@ KEYS = RowsTable("k", [("task_id", BigInteger()), ("user_id", BigInteger()), ("s
 USER_RANGES = RowsTable("r", [("user_id", BigInteger()), ("lo", UTCDateTime()), ("hi", UTCDateTime())])
 
 
+class UserRange(NamedTuple):
+    """USER_RANGES' row: an employee's logs that start in [lo, hi)."""
+
+    user_id: int
+    lo: datetime
+    hi: datetime
+
+
 class NewLog(NamedTuple):
     """A log to insert: the values of NEW_LOGS' columns."""
 
@@ -89,16 +97,21 @@ class InsertedLog(NamedTuple):
     updated_at: datetime
 
 
-class _Offered(NamedTuple):
-    """`_insert_or_find`'s one row: for each NEW_LOGS row it resolved, by
-    1-based position `n`, the id of the log it inserted or found, and the
-    inserted log's created_at and updated_at (None for a stored log).
-    Columns are None when it resolved no row."""
+class _OfferedAndNearby(NamedTuple):
+    """PostgreSQL `_insert_or_find`'s one row. For each NEW_LOGS row it
+    resolved, by 1-based position `n`: the id of the log it inserted or
+    found, and the inserted log's created_at and updated_at (None for a
+    stored log). Then `_NearbyLogs`' arrays with a `near_` prefix. Arrays
+    are None when there are no rows."""
 
     id: list[int] | None
     n: list[int] | None
     created_at: list[datetime | None] | None
     updated_at: list[datetime | None] | None
+    near_id: list[int] | None
+    near_user_id: list[int] | None
+    near_start: list[int] | None
+    near_end: list[int] | None
 
 
 class _NearbyLogs(NamedTuple):
@@ -118,6 +131,17 @@ class NearbyLog(NamedTuple):
     user_id: int
     start: int
     end: int
+
+
+class Offered(NamedTuple):
+    """What `insert_or_find` made of the rows, by the row's position: the
+    logs it inserted and the ids of the stored logs it found; and the logs
+    stored in the ranges it was asked about, as they were before the insert
+    (the inserted ones are not among them)."""
+
+    inserted: dict[int, InsertedLog]
+    stored: dict[int, int]
+    nearby: list[NearbyLog]
 
 
 class TaskLogRow(NamedTuple):
@@ -354,15 +378,16 @@ class TaskLogRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def insert_or_find(self, rows: list[NewLog], author: str) -> tuple[dict[int, InsertedLog], dict[int, int]]:
+    async def insert_or_find(self, rows: list[NewLog], author: str, near: Sequence[UserRange] = ()) -> Offered:
         """Insert the rows (each with a distinct (task, user, start) key),
         written by `author`, whose key is free, and find the stored logs of
         the others. The database decides, so concurrent uploads of the same
-        entries cannot both win. Returns, by the row's position, the inserted
-        logs and the stored logs' ids."""
+        entries cannot both win. Also reads `logs_starting_between(near)` as
+        it was before the insert, in the same round trip: a write's day
+        totals need the logs around it."""
         raise NotImplementedError
 
-    async def logs_starting_between(self, ranges: list[tuple[int, datetime, datetime]]) -> list[NearbyLog]:
+    async def logs_starting_between(self, ranges: Sequence[UserRange]) -> list[NearbyLog]:
         """The logs of each (user, lo, hi) range that start in [lo, hi), by
         user and start, instants in seconds since 1970 (integers: cheaper to
         fetch and to add up than datetimes): one range scan of the
@@ -426,18 +451,20 @@ class TaskLogRepository:
 
 
 class _PostgresTaskLogs(TaskLogRepository):
-    async def insert_or_find(self, rows: list[NewLog], author: str) -> tuple[dict[int, InsertedLog], dict[int, int]]:
+    async def insert_or_find(self, rows: list[NewLog], author: str, near: Sequence[UserRange] = ()) -> Offered:
         """One statement: logs already stored are found first and not offered
         to the INSERT (a re-sent batch then costs a look-up, not a thousand
         conflicting inserts); the INSERT still skips what a concurrent
         writer stored meanwhile. Rows come back by position, with only what
-        the caller lacks: a re-sent thousand is a thousand pairs of ids."""
+        the caller lacks: a re-sent thousand is a thousand pairs of ids. The
+        nearby logs come in the same row; every part of one statement reads
+        the snapshot it began with, so they are the logs before the insert."""
         if not rows:
-            return {}, {}
+            return Offered({}, {}, await self.logs_starting_between(near))
         inserted: dict[int, InsertedLog] = {}
         stored: dict[int, int] = {}
-        params = {"author": author, **NEW_LOGS.params("postgresql", rows)}
-        offered = _Offered._make((await self.session.execute(_insert_or_find(), params)).one())
+        params = {"author": author, **NEW_LOGS.params("postgresql", rows), **USER_RANGES.params("postgresql", near)}
+        offered = _OfferedAndNearby._make((await self.session.execute(_insert_or_find(), params)).one())
         for log_id, n, created_at, updated_at in zip(
             offered.id or (), offered.n or (), offered.created_at or (), offered.updated_at or (), strict=True
         ):
@@ -446,14 +473,23 @@ class _PostgresTaskLogs(TaskLogRepository):
             else:
                 assert updated_at is not None  # set with created_at
                 inserted[n - 1] = InsertedLog(log_id, created_at, updated_at)
+        nearby = list(
+            map(
+                NearbyLog,
+                offered.near_id or (),
+                offered.near_user_id or (),
+                offered.near_start or (),
+                offered.near_end or (),
+            )
+        )
         if len(inserted) + len(stored) == len(rows):
-            return inserted, stored
+            return Offered(inserted, stored, nearby)
         # Stored by a writer that committed after this statement began: the
         # INSERT skipped it, and the statement's snapshot cannot see it.
         late = [i for i in range(len(rows)) if i not in inserted and i not in stored]
-        return inserted, stored | await self._stored(rows, late)
+        return Offered(inserted, stored | await self._stored(rows, late), nearby)
 
-    async def logs_starting_between(self, ranges: list[tuple[int, datetime, datetime]]) -> list[NearbyLog]:
+    async def logs_starting_between(self, ranges: Sequence[UserRange]) -> list[NearbyLog]:
         if not ranges:
             return []
         params = USER_RANGES.params("postgresql", ranges)
@@ -464,11 +500,14 @@ class _PostgresTaskLogs(TaskLogRepository):
 class _SqliteTaskLogs(TaskLogRepository):
     dialect = "sqlite"
 
-    async def insert_or_find(self, rows: list[NewLog], author: str) -> tuple[dict[int, InsertedLog], dict[int, int]]:
-        """The rows as parameters (SQLAlchemy sends them as multi-row
-        INSERTs); what the INSERT skipped is looked up after."""
+    async def insert_or_find(self, rows: list[NewLog], author: str, near: Sequence[UserRange] = ()) -> Offered:
+        """The nearby logs first (this transaction holds the one write lock,
+        so they are the logs before the insert); then the rows as parameters
+        (SQLAlchemy sends them as multi-row INSERTs); what the INSERT skipped
+        is looked up after."""
+        nearby = await self.logs_starting_between(near)
         if not rows:
-            return {}, {}
+            return Offered({}, {}, nearby)
         result = await self.session.execute(
             _insert_rows(), [row._asdict() | {"created_by": author, "updated_by": author} for row in rows]
         )
@@ -477,9 +516,9 @@ class _SqliteTaskLogs(TaskLogRepository):
             position[(r.task_id, r.user_id, r.start_time)]: InsertedLog(r.id, r.created_at, r.updated_at)
             for r in result
         }
-        return inserted, await self._stored(rows, [i for i in range(len(rows)) if i not in inserted])
+        return Offered(inserted, await self._stored(rows, [i for i in range(len(rows)) if i not in inserted]), nearby)
 
-    async def logs_starting_between(self, ranges: list[tuple[int, datetime, datetime]]) -> list[NearbyLog]:
+    async def logs_starting_between(self, ranges: Sequence[UserRange]) -> list[NearbyLog]:
         if not ranges:
             return []
         params = USER_RANGES.params("sqlite", ranges)
@@ -568,8 +607,9 @@ def _insert_rows() -> Any:
 
 @functools.cache
 def _insert_or_find() -> Any:
-    """PostgreSQL: `_Offered`, the logs that the NEW_LOGS arrays' rows
-    became or repeat, as one row of arrays (see `columns_as_arrays`)."""
+    """PostgreSQL: `_OfferedAndNearby`, the logs that the NEW_LOGS arrays'
+    rows became or repeat, and the logs stored in the USER_RANGES ranges, as
+    one row of arrays (see `columns_as_arrays`)."""
     # A CTE, so the arrays are sent and unnested once for its three uses.
     src = select(NEW_LOGS.source("postgresql")).cte("src")
     names = [c for c, _ in NEW_LOGS.columns]
@@ -601,4 +641,6 @@ def _insert_or_find() -> Any:
         select(inserted.c.id, src.c.n, inserted.c.created_at, inserted.c.updated_at).join(src, same_key(inserted)),
         select(stored.c.id, stored.c.n, null().label("created_at"), null().label("updated_at")),
     ).subquery("found")
-    return columns_as_arrays(list(found.c), found.c.n)
+    offered = columns_as_arrays(list(found.c), found.c.n).subquery("offered")
+    nearby = _nearby_logs_lateral().subquery("nearby")
+    return select(*offered.c, *[c.label(f"near_{c.name}") for c in nearby.c]).select_from(offered.join(nearby, true()))

@@ -50,6 +50,7 @@ from app.tasklogs.repository import (
     NewLog,
     TaskLogRepository,
     TaskLogRow,
+    UserRange,
     task_log_repository,
 )
 from app.tasklogs.schemas import TaskLogBulkItem, TaskLogCreate, TaskLogUpdate
@@ -379,7 +380,9 @@ async def create_task_logs(
         else:
             first[draft.key] = draft
     unique = list(first.values())
-    inserted, stored = await task_log_repository(session).insert_or_find([d.new_log() for d in unique], actor.label)
+    days = _days_touched(drafts, ctx.employees, settings)
+    offered = await task_log_repository(session).insert_or_find([d.new_log() for d in unique], actor.label, days.ranges)
+    inserted, stored = offered.inserted, offered.stored
 
     result = WriteResult()
     written: list[tuple[int, Draft]] = []
@@ -407,8 +410,16 @@ async def create_task_logs(
     count_on_commit(session, "duplicates_skipped", len(result.skipped))
     # Days and budgets of skipped duplicates are reported too: a client
     # re-sending a batch still learns where the day and the project stand.
+    # The nearby logs were read as they were before the insert; the new ones join them.
+    new_logs = [NearbyLog(log_id, d.user_id, _epoch(d.start_time), _epoch(d.end_time)) for log_id, d in written]
     await _report_days(
-        session, settings, result, spans=drafts, employees=ctx.employees, written={log_id for log_id, _ in written}
+        session,
+        settings,
+        result,
+        days=days,
+        employees=ctx.employees,
+        written={log_id for log_id, _ in written},
+        nearby_logs=sorted([*offered.nearby, *new_logs], key=_by_employee_and_start),
     )
     result.allocation = await record_time_changes(session, _time_of(ctx, added=written, reported=drafts))
     await history_repository(session).record(
@@ -516,7 +527,13 @@ async def update_task_log(
 
     result = WriteResult(created=[task_log_view(after)])
     await _report_days(
-        session, settings, result, spans=[before, draft], employees=ctx.employees, written={log_id}, removed={log_id}
+        session,
+        settings,
+        result,
+        days=_days_touched([before, draft], ctx.employees, settings),
+        employees=ctx.employees,
+        written={log_id},
+        removed={log_id},
     )
     # The log may have moved: its old task and project lose the old time.
     result.allocation = await record_time_changes(session, _time_of(ctx, added=[(log_id, draft)], removed=[before]))
@@ -543,7 +560,13 @@ async def delete_task_log(
     await repo.delete(log_id)
     result = WriteResult()
     await _report_days(
-        session, settings, result, spans=[before], employees=ctx.employees, written=set(), removed={log_id}
+        session,
+        settings,
+        result,
+        days=_days_touched([before], ctx.employees, settings),
+        employees=ctx.employees,
+        written=set(),
+        removed={log_id},
     )
     result.allocation = await record_time_changes(session, _time_of(ctx, removed=[before]))
     await history_repository(session).record(
@@ -604,7 +627,14 @@ async def restore_task_log(session: AsyncSession, settings: Settings, log_id: in
     assert restored is not None  # inserted by this transaction
     after = task_log_view(restored)
     result = WriteResult(created=[after])
-    await _report_days(session, settings, result, spans=[draft], employees=ctx.employees, written={log_id})
+    await _report_days(
+        session,
+        settings,
+        result,
+        days=_days_touched([draft], ctx.employees, settings),
+        employees=ctx.employees,
+        written={log_id},
+    )
     result.allocation = await record_time_changes(session, _time_of(ctx, added=[(log_id, draft)]))
     await history_repository(session).record(
         [Change(log_id, deleted.company_id, "restore", after["version"], None, after)], actor.label
@@ -639,23 +669,16 @@ def _time_of(
     return time
 
 
-async def _report_days(
-    session: AsyncSession,
-    settings: Settings,
-    result: WriteResult,
-    *,
-    spans: Sequence[Span],
-    employees: dict[int, EmployeeContext],
-    written: set[int],
-    removed: AbstractSet[int] = frozenset(),
-) -> None:
-    """Daily totals of every local day the write touched, and its warnings
-    (overlaps, long days), into `result`; the same for every kind of write.
-    `written` are the ids of the logs created or edited (checked for
-    overlaps), `removed` those whose old time an edit or delete took away.
-    Writes only the stored time warnings that change (`keep_time_warnings`)."""
-    if not spans:
-        return
+class _DaysTouched(NamedTuple):
+    """The local days a write touched, by (employee, day), and for each of
+    its employees the range in which every log with time in those days
+    starts: the nearby logs that the day totals and the overlap check read."""
+
+    windows: dict[tuple[int, date], LocalDay]
+    ranges: list[UserRange]
+
+
+def _days_touched(spans: Sequence[Span], employees: dict[int, EmployeeContext], settings: Settings) -> _DaysTouched:
     windows: dict[tuple[int, date], LocalDay] = {}
     latest: dict[int, LocalDay] = {}  # by employee, the day their last span ended in
     for span in spans:
@@ -678,11 +701,33 @@ async def _report_days(
     for (user_id, _), bounds in windows.items():
         lo, hi = ranges.get(user_id, (bounds.start, bounds.end))
         ranges[user_id] = (min(lo, bounds.start), max(hi, bounds.end))
-    nearby = LogsByEmployee(
-        await task_log_repository(session).logs_starting_between(
-            [(user_id, lo - longest_log, hi) for user_id, (lo, hi) in ranges.items()]
-        )
-    )
+    return _DaysTouched(windows, [UserRange(user_id, lo - longest_log, hi) for user_id, (lo, hi) in ranges.items()])
+
+
+async def _report_days(
+    session: AsyncSession,
+    settings: Settings,
+    result: WriteResult,
+    *,
+    days: _DaysTouched,
+    employees: dict[int, EmployeeContext],
+    written: set[int],
+    removed: AbstractSet[int] = frozenset(),
+    nearby_logs: Sequence[NearbyLog] | None = None,
+) -> None:
+    """Daily totals of every local day the write touched, and its warnings
+    (overlaps, long days), into `result`; the same for every kind of write.
+    `written` are the ids of the logs created or edited (checked for
+    overlaps), `removed` those whose old time an edit or delete took away.
+    `nearby_logs` are the logs in `days.ranges` (sorted by employee and
+    start) when the caller has them already; they are read here otherwise.
+    Writes only the stored time warnings that change (`keep_time_warnings`)."""
+    windows = days.windows
+    if not windows:
+        return
+    if nearby_logs is None:
+        nearby_logs = await task_log_repository(session).logs_starting_between(days.ranges)
+    nearby = LogsByEmployee(nearby_logs)
     totals = {
         key: nearby.seconds_in(key[0], _epoch(bounds.start), _epoch(bounds.end)) for key, bounds in windows.items()
     }
@@ -718,6 +763,10 @@ async def _report_days(
 
 def _epoch(instant: datetime) -> int:
     return int(instant.timestamp())
+
+
+def _by_employee_and_start(log: NearbyLog) -> tuple[int, int]:
+    return log.user_id, log.start
 
 
 class LogsByEmployee:

@@ -32,7 +32,7 @@ from app.core.timeutil import LocalDay, local_day, utcnow, zone
 from app.events.outbox import event_of, record_events
 from app.models import Company, Employee
 from app.reference.repository import EmployeeContext
-from app.tasklogs.repository import NearbyLog, task_log_repository
+from app.tasklogs.repository import NearbyLog, UserRange, task_log_repository
 from app.timewarnings.repository import (
     OVER_LOGGED,
     OVERLAPPING_LOG,
@@ -209,7 +209,7 @@ async def _under_logged_days(
         local_today = utcnow().astimezone(tz).date()
         days[user_id] = [local_day(day, tz) for day in working if day < local_today]
     longest = timedelta(hours=settings.max_log_hours)
-    ranges = [(user_id, ds[0].start - longest, ds[-1].end) for user_id, ds in days.items() if ds]
+    ranges = [UserRange(user_id, ds[0].start - longest, ds[-1].end) for user_id, ds in days.items() if ds]
     by_user: dict[int, list[NearbyLog]] = {}
     for log in await task_log_repository(session).logs_starting_between(ranges):
         by_user.setdefault(log.user_id, []).append(log)

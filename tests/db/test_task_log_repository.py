@@ -1,11 +1,11 @@
 """app/tasklogs/repository.py, `task_log_repository(session)` on both
-databases: `insert_or_find` (the duplicate rule decided by the database)
-and `logs_starting_between` (the nearby logs of the day totals and the
-overlap check)."""
+databases: `insert_or_find` (the duplicate rule decided by the database,
+and the nearby logs read with it) and `logs_starting_between` (the nearby
+logs of the day totals and the overlap check)."""
 
 from datetime import UTC, datetime, timedelta
 
-from app.tasklogs.repository import NearbyLog, NewLog, task_log_repository
+from app.tasklogs.repository import NearbyLog, NewLog, Offered, UserRange, task_log_repository
 from tests.db.sessions import transaction
 from tests.factories import seed
 
@@ -20,11 +20,18 @@ def new(task_id: int, user_id: int, start_minutes: int, minutes: int = 30, descr
 
 
 async def insert(backend, rows: list[NewLog], author: str = "tester"):
+    """`insert_or_find`'s inserted logs and stored ids, nothing nearby asked for."""
+    offered = await insert_near(backend, rows, [], author)
+    assert offered.nearby == []
+    return offered.inserted, offered.stored
+
+
+async def insert_near(backend, rows: list[NewLog], near: list[UserRange], author: str = "tester") -> Offered:
     async with transaction(backend) as session:
-        return await task_log_repository(session).insert_or_find(rows, author)
+        return await task_log_repository(session).insert_or_find(rows, author, near)
 
 
-async def nearby(backend, ranges: list[tuple[int, datetime, datetime]]) -> list[NearbyLog]:
+async def nearby(backend, ranges: list[UserRange]) -> list[NearbyLog]:
     async with transaction(backend) as session:
         return await task_log_repository(session).logs_starting_between(ranges)
 
@@ -91,6 +98,29 @@ async def test_insert_or_find_of_nothing(backend, client):
     assert await insert(backend, []) == ({}, {})
 
 
+async def test_insert_or_find_reads_the_nearby_logs_as_they_were_before_the_insert(backend, client):
+    await seed(client)
+    (before, _) = await insert(backend, [new(250, 10, 0), new(250, 10, 600), new(250, 11, 0)])
+    around_t0 = [UserRange(10, T0 - timedelta(hours=1), T0 + timedelta(hours=2))]
+    # A new log in the range and a repeat of the stored one: the stored log
+    # is nearby, the new one is not (it was not there before), nor are the
+    # stored logs outside the range (user 10's at +10 h, user 11's).
+    offered = await insert_near(backend, [new(251, 10, 30), new(250, 10, 0, minutes=90)], around_t0)
+    assert offered.stored == {1: before[0].id}
+    assert list(offered.inserted) == [0]
+    assert offered.nearby == [NearbyLog(before[0].id, 10, E0, E0 + 30 * MIN)]
+    # Nothing to insert: the nearby logs all the same, now with the one inserted above.
+    again = await insert_near(backend, [], around_t0)
+    assert again == Offered(
+        {},
+        {},
+        [
+            NearbyLog(before[0].id, 10, E0, E0 + 30 * MIN),
+            NearbyLog(offered.inserted[0].id, 10, E0 + 30 * MIN, E0 + 60 * MIN),
+        ],
+    )
+
+
 # ---------------------------------------------------------------- logs_starting_between
 
 
@@ -111,7 +141,9 @@ async def test_logs_starting_between_by_user_and_start_in_epoch_seconds(backend,
         ],
     )
     ids = {i: log.id for i, log in inserted.items()}
-    found = await nearby(backend, [(10, T0, T0 + timedelta(minutes=240)), (11, T0, T0 + timedelta(minutes=120))])
+    found = await nearby(
+        backend, [UserRange(10, T0, T0 + timedelta(minutes=240)), UserRange(11, T0, T0 + timedelta(minutes=120))]
+    )
     assert found == [
         NearbyLog(ids[3], 10, E0, E0 + 90 * MIN),
         NearbyLog(ids[4], 10, E0, E0 + 10 * MIN),
@@ -129,13 +161,13 @@ async def test_logs_starting_between_is_half_open_and_per_user(backend, client):
     (inserted, _) = await insert(backend, [new(250, 10, 0), new(250, 10, 30), new(250, 11, 0)])
     lo, hi = T0, T0 + timedelta(minutes=30)
     # [lo, hi): the log starting at hi is out, the one at lo in; user 11 was not asked for.
-    assert await nearby(backend, [(10, lo, hi)]) == [NearbyLog(inserted[0].id, 10, E0, E0 + 30 * MIN)]
-    assert await nearby(backend, [(10, lo + timedelta(seconds=1), hi + timedelta(seconds=1))]) == [
+    assert await nearby(backend, [UserRange(10, lo, hi)]) == [NearbyLog(inserted[0].id, 10, E0, E0 + 30 * MIN)]
+    assert await nearby(backend, [UserRange(10, lo + timedelta(seconds=1), hi + timedelta(seconds=1))]) == [
         NearbyLog(inserted[1].id, 10, E0 + 30 * MIN, E0 + 60 * MIN)
     ]
-    assert await nearby(backend, [(12, lo, hi)]) == []
+    assert await nearby(backend, [UserRange(12, lo, hi)]) == []
     assert await nearby(backend, []) == []
     # A log is found by its start only: one that started before lo is out even if it runs into the range.
-    assert await nearby(backend, [(10, lo + timedelta(minutes=1), hi + timedelta(minutes=1))]) == [
+    assert await nearby(backend, [UserRange(10, lo + timedelta(minutes=1), hi + timedelta(minutes=1))]) == [
         NearbyLog(inserted[1].id, 10, E0 + 30 * MIN, E0 + 60 * MIN)
     ]
