@@ -11,7 +11,7 @@ half as many routes on its way.
 `app.include_router` would keep each router as a router of its own: FastAPI
 then matches a request router by router, with bookkeeping in the scope for
 every route it tries, which cost a request for a path of the seventh router
-50–90 µs of CPU (5–7 % of a timesheet's)."""
+50 to 90 µs of CPU (5 to 7 % of a timesheet's)."""
 
 import json
 from collections.abc import Callable, Coroutine
