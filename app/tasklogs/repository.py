@@ -473,15 +473,7 @@ class _PostgresTaskLogs(TaskLogRepository):
             else:
                 assert updated_at is not None  # set with created_at
                 inserted[n - 1] = InsertedLog(log_id, created_at, updated_at)
-        nearby = list(
-            map(
-                NearbyLog,
-                offered.near_id or (),
-                offered.near_user_id or (),
-                offered.near_start or (),
-                offered.near_end or (),
-            )
-        )
+        nearby = _nearby_logs(_NearbyLogs(offered.near_id, offered.near_user_id, offered.near_start, offered.near_end))
         if len(inserted) + len(stored) == len(rows):
             return Offered(inserted, stored, nearby)
         # Stored by a writer that committed after this statement began: the
@@ -493,8 +485,7 @@ class _PostgresTaskLogs(TaskLogRepository):
         if not ranges:
             return []
         params = USER_RANGES.params("postgresql", ranges)
-        logs = _NearbyLogs._make((await self.session.execute(_nearby_logs_lateral(), params)).one())
-        return list(map(NearbyLog, logs.id or (), logs.user_id or (), logs.start or (), logs.end or ()))
+        return _nearby_logs(_NearbyLogs._make((await self.session.execute(_nearby_logs_lateral(), params)).one()))
 
 
 class _SqliteTaskLogs(TaskLogRepository):
@@ -523,6 +514,11 @@ class _SqliteTaskLogs(TaskLogRepository):
             return []
         params = USER_RANGES.params("sqlite", ranges)
         return [NearbyLog._make(row) for row in await self.session.execute(_nearby_logs_join(), params)]
+
+
+def _nearby_logs(logs: _NearbyLogs) -> list[NearbyLog]:
+    """PostgreSQL: the logs of a row of arrays, one NearbyLog each."""
+    return list(map(NearbyLog, logs.id or (), logs.user_id or (), logs.start or (), logs.end or ()))
 
 
 def task_log_repository(session: AsyncSession) -> TaskLogRepository:

@@ -37,7 +37,7 @@ from app.core.settings import Settings
 from app.core.timeutil import utcnow
 from app.events.nats import NatsPublisher
 from app.notifications.repository import NotificationRepository
-from app.webhooks.repository import Claim, Outcome, webhook_repository
+from app.webhooks.repository import Claim, Outcome, delivery_status, webhook_repository
 from app.webhooks.signing import signature_header
 from app.webhooks.urls import Target, UrlForbidden, resolve_target
 
@@ -207,8 +207,8 @@ class Dispatcher:
                 outcome = attempt.outcome
                 next_at = None if outcome.delivered else self._next_attempt(attempt.claim.attempts + 1, now)
                 outcomes.append((outcome, next_at))
-                label = "delivered" if outcome.delivered else ("retry" if next_at else "failed")
-                WEBHOOK_DELIVERIES.labels(label).inc()
+                status = delivery_status(outcome, next_at)
+                WEBHOOK_DELIVERIES.labels("retry" if status == "pending" else status).inc()
                 WEBHOOK_LATENCY.observe(attempt.seconds)
                 delivered_to[outcome.webhook_id] = delivered_to.get(outcome.webhook_id, False) or outcome.delivered
             await repo.record(outcomes, now)

@@ -219,16 +219,13 @@ class WebhookRepository:
         retried then, or failed (None). One statement for them all."""
         rows = []
         for outcome, next_attempt_at in outcomes:
-            if outcome.delivered:
-                status, next_at = "delivered", None
-            else:
-                status, next_at = ("pending", next_attempt_at) if next_attempt_at is not None else ("failed", None)
+            status = delivery_status(outcome, next_attempt_at)
             rows.append(
                 {
                     "delivery_id": outcome.delivery_id,
                     "status": status,
                     "now": now,
-                    "next_attempt_at": next_at,
+                    "next_attempt_at": next_attempt_at if status == "pending" else None,
                     "status_code": outcome.status_code,
                     "error": outcome.error[:500] if outcome.error else None,
                 }
@@ -329,6 +326,14 @@ class WebhookRepository:
         found = [await self.session.scalar(stmt) for stmt in candidates]
         times = [t for t in found if t is not None]
         return min(times) if times else None
+
+
+def delivery_status(outcome: Outcome, next_attempt_at: datetime | None) -> str:
+    """What an attempt leaves its delivery: delivered, pending (tried again
+    at `next_attempt_at`) or failed (no attempt left)."""
+    if outcome.delivered:
+        return "delivered"
+    return "pending" if next_attempt_at is not None else "failed"
 
 
 class _PostgresWebhooks(WebhookRepository):
