@@ -16,7 +16,13 @@ from app.auth.key_usage import KeyUsage
 from app.auth.rate_limits import RateLimiter
 from app.auth.repository import ApiKeyRepository
 from app.auth.tokens import verification_key
-from app.core.database import WriterQueue, create_engine, make_read_sessionmaker, make_sessionmaker
+from app.core.database import (
+    WriterQueue,
+    create_engine,
+    make_read_sessionmaker,
+    make_sessionmaker,
+    make_write_sessionmaker,
+)
 from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.idempotency import purge_periodically
@@ -111,6 +117,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(app.state.settings)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.write_sessionmaker = make_write_sessionmaker(engine, app.state.settings)  # the requests' writes
     app.state.read_sessionmaker = make_read_sessionmaker(engine, app.state.settings)
     app.state.writer_queue = WriterQueue(app.state.settings)  # one per engine: SQLite's writers queue FIFO
     app.state.key_usage = KeyUsage(app.state.sessionmaker, app.state.writer_queue)

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import event
+from sqlalchemy import event, orm
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -181,6 +182,37 @@ def make_read_sessionmaker(engine: AsyncEngine, settings: Settings) -> async_ses
     return make_sessionmaker(read_engine(engine, settings))
 
 
+class GenericPlansSession(orm.Session):
+    """A request's write transaction on PostgreSQL (`write_transaction`): its
+    statements run on their generic plans, made once per connection.
+
+    Left to choose, PostgreSQL plans a prepared statement anew at each run
+    whenever its generic plan looks dearer than the runs' own, and the
+    writes' array parameters always make it look so: it reckons `unnest($1)`
+    at 100 rows whatever the array holds. Three of a create's four
+    statements were planned at every run, half of PostgreSQL's CPU per create
+    (bench/RESULTS.md, 2026-12-05). The writes' statements are keyed by ids,
+    arrays and indexed ranges, and their generic plans ran as fast as the
+    custom ones. Reads keep PostgreSQL's choice: a search's generic plan, not
+    knowing its range, ran 1.7x slower. The background worker's transactions
+    keep it too. tests/test_statement_plans.py checks a create."""
+
+
+@event.listens_for(GenericPlansSession, "after_begin")
+def _generic_plans(_session: orm.Session, _transaction: orm.SessionTransaction, connection: Connection) -> None:
+    # Sent when the transaction begins, with its first statement: a write
+    # refused before it touches the database costs no round trip. LOCAL:
+    # the setting ends with the transaction.
+    connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+
+
+def make_write_sessionmaker(engine: AsyncEngine, settings: Settings) -> async_sessionmaker[AsyncSession]:
+    """The sessions of `write_transaction`."""
+    if settings.is_sqlite:
+        return make_sessionmaker(engine)
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, sync_session_class=GenericPlansSession)
+
+
 @asynccontextmanager
 async def write_transaction(request: Request) -> AsyncIterator[AsyncSession]:
     """The write request's one transaction; the handler's `Session` is its
@@ -190,7 +222,7 @@ async def write_transaction(request: Request) -> AsyncIterator[AsyncSession]:
     Metrics counted with `count_on_commit` are published once committed."""
     state = request.app.state
     queue: WriterQueue = state.writer_queue
-    sessionmaker: async_sessionmaker[AsyncSession] = state.sessionmaker
+    sessionmaker: async_sessionmaker[AsyncSession] = state.write_sessionmaker
     async with queue.turn(), sessionmaker() as session:
         request.state.write_session = session
         try:
