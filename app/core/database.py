@@ -163,8 +163,10 @@ class WriterQueue:
             yield
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def make_sessionmaker(
+    engine: AsyncEngine, sync_session_class: type[orm.Session] = orm.Session
+) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, sync_session_class=sync_session_class)
 
 
 def read_engine(engine: AsyncEngine, settings: Settings) -> AsyncEngine:
@@ -192,10 +194,11 @@ class GenericPlansSession(orm.Session):
     at 100 rows whatever the array holds. Three of a create's four
     statements were planned at every run, half of PostgreSQL's CPU per create
     (bench/RESULTS.md, 2026-12-05). The writes' statements are keyed by ids,
-    arrays and indexed ranges, and their generic plans ran as fast as the
-    custom ones. Reads keep PostgreSQL's choice: a search's generic plan, not
-    knowing its range, ran 1.7x slower. The background worker's transactions
-    keep it too. tests/test_statement_plans.py checks a create."""
+    arrays and indexed ranges; the generic plans of creates and bulks ran as
+    fast as the custom ones or faster. Reads keep PostgreSQL's choice: a
+    search's generic plan, not knowing its range, ran 1.7x slower. The
+    background worker's transactions keep it too. tests/test_statement_plans.py
+    checks a create."""
 
 
 @event.listens_for(GenericPlansSession, "after_begin")
@@ -208,9 +211,7 @@ def _generic_plans(_session: orm.Session, _transaction: orm.SessionTransaction, 
 
 def make_write_sessionmaker(engine: AsyncEngine, settings: Settings) -> async_sessionmaker[AsyncSession]:
     """The sessions of `write_transaction`."""
-    if settings.is_sqlite:
-        return make_sessionmaker(engine)
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, sync_session_class=GenericPlansSession)
+    return make_sessionmaker(engine, orm.Session if settings.is_sqlite else GenericPlansSession)
 
 
 @asynccontextmanager
