@@ -417,7 +417,6 @@ async def create_task_logs(
         settings,
         result,
         days=days,
-        employees=ctx.employees,
         written={log_id for log_id, _ in written},
         nearby_logs=sorted([*offered.nearby, *new_logs], key=_by_employee_and_start),
     )
@@ -531,7 +530,6 @@ async def update_task_log(
         settings,
         result,
         days=_days_touched([before, draft], ctx.employees, settings),
-        employees=ctx.employees,
         written={log_id},
         removed={log_id},
     )
@@ -564,7 +562,6 @@ async def delete_task_log(
         settings,
         result,
         days=_days_touched([before], ctx.employees, settings),
-        employees=ctx.employees,
         written=set(),
         removed={log_id},
     )
@@ -632,7 +629,6 @@ async def restore_task_log(session: AsyncSession, settings: Settings, log_id: in
         settings,
         result,
         days=_days_touched([draft], ctx.employees, settings),
-        employees=ctx.employees,
         written={log_id},
     )
     result.allocation = await record_time_changes(session, _time_of(ctx, added=[(log_id, draft)]))
@@ -672,10 +668,12 @@ def _time_of(
 class _DaysTouched(NamedTuple):
     """The local days a write touched, by (employee, day), and for each of
     its employees the range in which every log with time in those days
-    starts: the nearby logs that the day totals and the overlap check read."""
+    starts: the nearby logs that the day totals and the overlap check read.
+    `employees` are the ones whose zones drew the days."""
 
     windows: dict[tuple[int, date], LocalDay]
     ranges: list[UserRange]
+    employees: dict[int, EmployeeContext]
 
 
 def _days_touched(spans: Sequence[Span], employees: dict[int, EmployeeContext], settings: Settings) -> _DaysTouched:
@@ -701,7 +699,8 @@ def _days_touched(spans: Sequence[Span], employees: dict[int, EmployeeContext], 
     for (user_id, _), bounds in windows.items():
         lo, hi = ranges.get(user_id, (bounds.start, bounds.end))
         ranges[user_id] = (min(lo, bounds.start), max(hi, bounds.end))
-    return _DaysTouched(windows, [UserRange(user_id, lo - longest_log, hi) for user_id, (lo, hi) in ranges.items()])
+    ranges_of_logs = [UserRange(user_id, lo - longest_log, hi) for user_id, (lo, hi) in ranges.items()]
+    return _DaysTouched(windows, ranges_of_logs, employees)
 
 
 async def _report_days(
@@ -710,7 +709,6 @@ async def _report_days(
     result: WriteResult,
     *,
     days: _DaysTouched,
-    employees: dict[int, EmployeeContext],
     written: set[int],
     removed: AbstractSet[int] = frozenset(),
     nearby_logs: Sequence[NearbyLog] | None = None,
@@ -736,7 +734,7 @@ async def _report_days(
     for log_id, other_id in overlaps:
         result.warnings.append({"code": "OVERLAPPING_LOG", "taskLogId": log_id, "overlapsTaskLogId": other_id})
     await keep_time_warnings(
-        session, settings, totals=totals, overlaps=overlaps, logs=nearby.logs, employees=employees, removed=removed
+        session, settings, totals=totals, overlaps=overlaps, logs=nearby.logs, employees=days.employees, removed=removed
     )
     for user_id, day in sorted(windows):
         seconds = totals.get((user_id, day), 0)
