@@ -6,8 +6,9 @@ entered by `ApiRoute`): services and repositories only `flush()`, the handler's
 response is sent, so a failed commit becomes an error answer instead of a
 silent loss. The route owns it rather than a dependency because the route adds
 the Idempotency-Key's record as the transaction's last statement and decides
-what a failure answers (`app/core/idempotency.py`). Reads get a read session
-from the `Session` dependency."""
+what a failure answers (`app/core/idempotency.py`). A read request's session
+is opened by its route too (`read_session`); the `Session` dependency hands
+out whichever the request has."""
 
 import asyncio
 import contextlib
@@ -225,30 +226,39 @@ async def write_transaction(request: Request) -> AsyncIterator[AsyncSession]:
     queue: WriterQueue = state.writer_queue
     sessionmaker: async_sessionmaker[AsyncSession] = state.write_sessionmaker
     async with queue.turn(), sessionmaker() as session:
-        request.state.write_session = session
+        request.state.session = session
         try:
             yield session
             await session.commit()
         finally:
-            request.state.write_session = None
+            request.state.session = None
     publish_committed(session)
 
 
-def _write_session(request: Request) -> AsyncSession | None:
-    session = getattr(request.state, "write_session", None)
-    return session if isinstance(session, AsyncSession) else None
+@asynccontextmanager
+async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The read request's session (it connects at its first statement); the
+    handler's `Session`. Closed when the block ends, before the response is
+    sent, so its connection is back in the pool while the answer travels."""
+    async with request.app.state.read_sessionmaker() as session:
+        request.state.session = session
+        try:
+            yield session
+        finally:
+            request.state.session = None
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    write = _write_session(request)
-    if write is not None:
-        yield write  # committed by the route (write_transaction)
-        return
-    if request.method in WRITE_METHODS:
-        raise RuntimeError("a write route must be an ApiRoute, which opens its transaction")
-    async with request.app.state.read_sessionmaker() as reader:
-        yield reader
+async def get_session(request: Request) -> AsyncSession:
+    """The `Session` dependency: the session the route opened for this
+    request (`ApiRoute`: `write_transaction` or `read_session`). The route
+    owns a read's session as it owns a write's, rather than a generator
+    dependency: FastAPI runs each generator dependency in an exit stack and
+    a cancel scope of its own, 2 % of a create's or a timesheet's Python
+    function calls (bench/RESULTS.md, 2026-12-05)."""
+    session = getattr(request.state, "session", None)
+    if not isinstance(session, AsyncSession):
+        raise RuntimeError("no session: a route using Session must be an ApiRoute, which opens it")
+    return session
 
 
-# scope="function": a read session goes back to the pool before the response is sent.
-Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+Session = Annotated[AsyncSession, Depends(get_session)]

@@ -22,7 +22,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.routing import Match
 from starlette.types import Scope
 
-from app.core.database import WRITE_METHODS
+from app.core.database import WRITE_METHODS, read_session
 from app.core.idempotency import IdempotentRoute
 from app.core.responses import EnvelopeResponse
 
@@ -51,10 +51,11 @@ class OrjsonRequest(Request):
 
 class ApiRoute(IdempotentRoute):
     """Our routes: each write in one transaction of its own, Idempotency-Key
-    on every write, and write bodies parsed by orjson. A path that is a
-    route of its own (`/tasklogs/changes/`) is never taken by a route with a
-    parameter (`/tasklogs/{taskLogId}/`): `PUT /tasklogs/changes/` is a 405,
-    not a 422 about a log id."""
+    on every write, write bodies parsed by orjson, and each read's session
+    opened around its handler (the `Session` dependency hands it out). A
+    path that is a route of its own (`/tasklogs/changes/`) is never taken by
+    a route with a parameter (`/tasklogs/{taskLogId}/`): `PUT
+    /tasklogs/changes/` is a 405, not a 422 about a log id."""
 
     # Every path without parameters of the app, set by `include_routers`.
     literal_paths: frozenset[str] = frozenset()
@@ -87,15 +88,18 @@ class ApiRoute(IdempotentRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
 
-        async def handle_parsed(request: Request) -> Response:
-            if request.method in WRITE_METHODS:
-                # FastAPI's documented way to change how a body is read: its
-                # route handler is given a Request subclass. Made before
-                # anything reads the body, which the request object caches.
-                request = OrjsonRequest(request.scope, request.receive)
-            return await handle(request)
+        async def handle_request(request: Request) -> Response:
+            if request.method not in WRITE_METHODS:
+                # A write's session is its transaction's, opened by the
+                # Idempotency-Key handling (write_transaction).
+                async with read_session(request):
+                    return await handle(request)
+            # FastAPI's documented way to change how a body is read: its
+            # route handler is given a Request subclass. Made before
+            # anything reads the body, which the request object caches.
+            return await handle(OrjsonRequest(request.scope, request.receive))
 
-        return handle_parsed
+        return handle_request
 
 
 class Router(APIRouter):
