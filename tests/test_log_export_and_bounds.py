@@ -244,6 +244,25 @@ async def test_the_csv_export_is_formula_safe(small_limits, backend):
     assert len(empty.content.decode().splitlines()) == 1
 
 
+async def test_an_export_streams_on_a_pool_of_one_connection(backend, postgres_only):
+    """A read's session gives its connection back before the answer is sent
+    (ApiRoute's `read_session`): the export's stream reads with a session of
+    its own, which would otherwise wait for the request's connection."""
+    await backend.clean()
+    lifespan, http = await make_client(backend, db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=1)
+    async with http:
+        await seed(http)
+        await bulk(http, minutes_logs(3, user_id=11), user_id=11)
+        # A person's token: the request's own session reads the employee before the stream starts.
+        response = await http.get(
+            "/tasklogs/export/", params={"from": "2024-03-01", "to": "2024-03-02"}, headers=bearer(backend, 11)
+        )
+    await lifespan.__aexit__(None, None, None)
+    assert response.status_code == 200, response.text
+    exported = [json.loads(line)["taskLogId"] for line in response.content.decode().splitlines()]
+    assert exported == await database_ids(backend, "user_id = 11")
+
+
 async def test_an_export_needs_a_window_of_at_most_the_configured_days(small_limits):
     http = small_limits
     body = assert_error(await http.get("/tasklogs/export/"), 422, "VALIDATION_ERROR")
