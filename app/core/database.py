@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
@@ -226,12 +226,9 @@ async def write_transaction(request: Request) -> AsyncIterator[AsyncSession]:
     queue: WriterQueue = state.writer_queue
     sessionmaker: async_sessionmaker[AsyncSession] = state.write_sessionmaker
     async with queue.turn(), sessionmaker() as session:
-        request.state.session = session
-        try:
+        with _request_session(request, session):
             yield session
             await session.commit()
-        finally:
-            request.state.session = None
     publish_committed(session)
 
 
@@ -241,11 +238,18 @@ async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
     handler's `Session`. Closed when the block ends, before the response is
     sent, so its connection is back in the pool while the answer travels."""
     async with request.app.state.read_sessionmaker() as session:
-        request.state.session = session
-        try:
+        with _request_session(request, session):
             yield session
-        finally:
-            request.state.session = None
+
+
+@contextlib.contextmanager
+def _request_session(request: Request, session: AsyncSession) -> Iterator[None]:
+    """`session` is the request's (`get_session`) while the block runs."""
+    request.state.session = session
+    try:
+        yield
+    finally:
+        request.state.session = None
 
 
 async def get_session(request: Request) -> AsyncSession:
