@@ -225,14 +225,6 @@ class HistoryRepository:
         # SQLite runs in-process: a second statement costs no round trip.
         await self.session.execute(_events_of_newest_changes(), {"count": len(changes)})
 
-    async def of_log(self, task_log_id: int) -> list[TaskLogChange]:
-        stmt = (
-            select(TaskLogChange)
-            .where(TaskLogChange.task_log_id == task_log_id)
-            .order_by(TaskLogChange.xid, TaskLogChange.seq)
-        )
-        return list((await self.session.scalars(stmt)).all())
-
     async def latest_of_log(self, task_log_id: int) -> TaskLogChange | None:
         """The log's last change (its owner and company as they are now)."""
         stmt = (
