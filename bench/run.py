@@ -171,6 +171,10 @@ class ExportRun(NamedTuple):
 
 # Requests of each side per repeat, taken turn about, for rows of a few milliseconds (the employee month).
 SHORT_REQUEST_BURST = 20
+# The statements of a single create's transaction on PostgreSQL, for the stack's floor at as many round
+# trips: the plan setting (GenericPlansSession), its tasks and employees, the period locks, the insert
+# with the nearby logs, the history with its outbox rows. Between BEGIN and COMMIT, as the stack's floor's.
+CREATE_STATEMENTS = 5
 # Requests of each side, taken turn about, per repeat of the bulk rows with a target (1,000 items).
 BULK_TURNS = 5
 # Seconds of the warm-up wrk run before a concurrency row's measured runs.
@@ -899,7 +903,12 @@ class Bench:
         self._guarded(
             "single_spread_stack",
             "Single create, 32 conn., 32 projects, the stack's floor",
-            lambda key, title: self.stack_floor_row(key, title, env, one_worker),
+            lambda key, title: self.stack_floor_row(key, title, env, one_worker, statements=1),
+        )
+        self._guarded(
+            "single_spread_stack5",
+            f"Single create, 32 conn., 32 projects, the stack's floor at {CREATE_STATEMENTS} statements",
+            lambda key, title: self.stack_floor_row(key, title, env, one_worker, statements=CREATE_STATEMENTS),
         )
         self._guarded(
             "single_spread_2w",
@@ -912,26 +921,27 @@ class Bench:
             lambda key, title: self.sqlite_row(key, title, env, one_worker["ours"]),
         )
 
-    def stack_floor_row(self, key: str, title: str, env: dict[str, str], one_worker: dict) -> None:
+    def stack_floor_row(self, key: str, title: str, env: dict[str, str], one_worker: dict, *, statements: int) -> None:
         """bench/stack_floor.py (FastAPI, Pydantic, an SQLAlchemy session, one INSERT; 1 worker) on the
         32-project layout, after the service's row and against that row's floor: what the fixed stack
-        costs before any of our code runs. For reference, no target."""
+        costs before any of our code runs; with `statements` > 1, one-row reads before the INSERT, what
+        it costs at that many round trips. For reference, no target."""
         server = Server(
-            "stack floor",
+            f"stack floor, {statements} statements",
             [
                 *[PY, "-m", "uvicorn", "bench.stack_floor:app", "--host", "127.0.0.1", "--port", "{port}"],
                 *["--workers", "1", "--log-level", "warning", "--no-access-log"],
             ],
-            env,
+            {**env, "BENCH_STACK_STATEMENTS": str(statements)},
             "/stack/ready",
-            RESULTS / "stack-floor.log",
+            RESULTS / f"stack-floor-{statements}.log",
             create_path="/stack/create",
         )
         try:
             runs = {"ours": self.wrk_alone(server, "spread"), "floor": []}
         finally:
             server.stop()
-        self._keep_runs("spread_stack", runs)
+        self._keep_runs(key.removeprefix("single_"), runs)
         rps = self._load_row(f"{key}_rps", f"{title}: requests/s", "rps", runs)
         rps["floor"] = one_worker["floor"]
         rps["ratio"] = rps["ours"] / rps["floor"]

@@ -8,6 +8,13 @@ asyncpg); this one says how much of the gap between it and the service the
 stack takes before any of our code runs.
 
     BENCH_FLOOR_DSN=postgresql://root@127.0.0.1/db python -m uvicorn bench.stack_floor:app --port 8002
+
+BENCH_STACK_STATEMENTS=N (default 1, the bench's row) runs N statements in
+the transaction: N - 1 one-row reads of the employee by its key, then the
+INSERT. With the service's count (5 for a create: its plan setting, its
+tasks and employees, period locks, the insert, the history) it is the floor
+of the stack at that many round trips, for judging what a statement fewer
+would buy (bench/RESULTS.md).
 """
 
 import os
@@ -31,6 +38,9 @@ INSERT = text(
     "VALUES (:task_id, :user_id, :start_time, :end_time, :description, :manual_add, 'stack', 'stack') "
     "ON CONFLICT (task_id, user_id, start_time) DO NOTHING RETURNING id"
 )
+
+READ = text("SELECT id, company_id, timezone FROM employees WHERE id = :user_id")
+EXTRA_READS = int(os.environ.get("BENCH_STACK_STATEMENTS", "1")) - 1
 
 
 class NewLog(BaseModel):
@@ -61,6 +71,8 @@ async def create(log: NewLog) -> JSONResponse:
         "manual_add": log.manualAdd,
     }
     async with sessions() as session, session.begin():
+        for _ in range(EXTRA_READS):
+            (await session.execute(READ, {"user_id": log.userId})).one()
         log_id = await session.scalar(INSERT, values)
     if log_id is None:
         return JSONResponse({"status": 0, "message": "duplicate"}, status_code=409)
