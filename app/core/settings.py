@@ -25,8 +25,21 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL. Unset: an embedded SQLite file ./tasklogs.db. "
         "Production: postgresql+asyncpg://user:password@host:5432/dbname",
     )
-    db_pool_size: int = Field(10, ge=1, description="PostgreSQL connections kept open per worker.")
-    db_max_overflow: int = Field(10, ge=0, description="Extra PostgreSQL connections allowed under load.")
+    # A fixed pool by default. SQLAlchemy closes an overflow connection as soon as
+    # db_pool_size idle ones are back in the pool, so a load that swings around
+    # the pool size opens and closes connections over and over, and each new one
+    # prepares and plans its statements again. With 10 + 10 under 32 concurrent
+    # creates: 10-11 new connections per 8 s, 10 % more CPU per create and a p99
+    # 1.4-1.7x as long as with a fixed pool of 20 (bench/RESULTS.md, 2026-12-05).
+    db_pool_size: int = Field(
+        20, ge=1, description="PostgreSQL connections per worker, each opened when first needed, then kept open."
+    )
+    db_max_overflow: int = Field(
+        0,
+        ge=0,
+        description="Extra PostgreSQL connections a worker may open under load; each is closed again when "
+        "TASKLOGS_DB_POOL_SIZE idle ones are back in the pool.",
+    )
     db_pool_timeout_seconds: float = Field(10.0, gt=0, description="How long a request waits for a free connection.")
     db_connect_timeout_seconds: float = Field(
         5.0, gt=0, description="How long opening a PostgreSQL connection may take."
