@@ -2,7 +2,7 @@
 of app/core/settings.py). Bursts of concurrent requests larger than the pool
 wait for its connections; they do not open overflow connections that are
 closed again when the burst ends, each of which connects and prepares its
-statements anew (with the former 10 + 10 pool: 10 % more CPU per create and
+statements anew (with the former 10 + 10 pool: up to 16 % more CPU per create,
 a p99 1.4-1.7x as long, bench/RESULTS.md)."""
 
 import asyncio

@@ -29,8 +29,8 @@ class Settings(BaseSettings):
     # db_pool_size idle ones are back in the pool, so a load that swings around
     # the pool size opens and closes connections over and over, and each new one
     # prepares and plans its statements again. With 10 + 10 under 32 concurrent
-    # creates: 10-11 new connections per 8 s, 10 % more CPU per create and a p99
-    # 1.4-1.7x as long as with a fixed pool of 20 (bench/RESULTS.md, 2026-12-05).
+    # creates: 10-11 new connections per 8 s, up to 16 % more CPU per create, a p99
+    # 1.4-1.7x as long as with a fixed pool (bench/RESULTS.md, 2026-12-05).
     db_pool_size: int = Field(
         20, ge=1, description="PostgreSQL connections per worker, each opened when first needed, then kept open."
     )
