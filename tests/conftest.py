@@ -11,11 +11,13 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -204,6 +206,21 @@ async def make_client(backend: Backend, **overrides: Any) -> tuple[Any, httpx.As
         headers={"X-API-Key": await backend.api_key("platform")},
     )
     return lifespan, client
+
+
+@asynccontextmanager
+async def app_and_client(backend: Backend, **overrides: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """A fresh app, running, and a client of it with a platform API key: for
+    tests that look inside the app as well (its engine, its pool)."""
+    app = create_app(backend.settings(**overrides))
+    key = await backend.api_key("platform")
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers={"X-API-Key": key}
+        ) as client,
+    ):
+        yield app, client
 
 
 @pytest.fixture

@@ -7,10 +7,9 @@ a p99 1.4-1.7x as long, bench/RESULTS.md)."""
 
 import asyncio
 
-import httpx
 from sqlalchemy import event
 
-from app.main import create_app
+from tests.conftest import app_and_client
 from tests.factories import log, seed
 
 BURSTS = 3
@@ -19,17 +18,9 @@ BURST = 30  # concurrent creates, above the default pool of 20
 
 async def test_bursts_of_creates_larger_than_the_pool_reuse_its_connections(backend, postgres_only):
     await backend.clean()
-    settings = backend.settings()  # the defaults, on the test database
-    assert settings.db_pool_size + settings.db_max_overflow < BURST
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://testserver",
-            headers={"X-API-Key": await backend.api_key("platform")},
-        ) as client,
-    ):
+    async with app_and_client(backend) as (app, client):  # the default settings, on the test database
+        settings = app.state.settings
+        assert settings.db_pool_size + settings.db_max_overflow < BURST
         opened: list[object] = []
         event.listen(app.state.engine.sync_engine, "connect", lambda connection, record: opened.append(connection))
         await seed(client, project_hours=None)

@@ -14,8 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session as OrmSession
 
-from app.main import create_app
-from tests.conftest import Backend
+from tests.conftest import Backend, app_and_client
 from tests.factories import SEED_BULK, log, seed
 
 
@@ -144,14 +143,7 @@ class Served(NamedTuple):
 async def served(backend: Backend) -> AsyncIterator[Served]:
     """The app itself beside its client, for tests that watch its engine."""
     await backend.clean()
-    app = create_app(backend.settings())
-    key = await backend.api_key("platform")
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers={"X-API-Key": key}
-        ) as client,
-    ):
+    async with app_and_client(backend) as (app, client):
         yield Served(app, client)
 
 

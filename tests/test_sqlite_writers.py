@@ -13,8 +13,7 @@ from sqlalchemy.engine import Engine
 
 from app.core.database import WriterQueue
 from app.core.settings import Settings
-from app.main import create_app
-from tests.conftest import Backend
+from tests.conftest import Backend, app_and_client
 from tests.factories import log, seed
 
 
@@ -25,14 +24,7 @@ class Served(NamedTuple):
 
 async def _serve(backend: Backend, *, busy_timeout_ms: int) -> AsyncIterator[Served]:
     await backend.clean()
-    app = create_app(backend.settings(sqlite_busy_timeout_ms=busy_timeout_ms))
-    key = await backend.api_key("platform")
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers={"X-API-Key": key}
-        ) as client,
-    ):
+    async with app_and_client(backend, sqlite_busy_timeout_ms=busy_timeout_ms) as (app, client):
         yield Served(app, client)
 
 

@@ -7,10 +7,9 @@ create's main statements were planned at every run: half of PostgreSQL's CPU
 per create. A request's write transaction asks for the generic plans
 (`GenericPlansSession` in app/core/database.py)."""
 
-import httpx
 import pytest
 
-from app.main import create_app
+from tests.conftest import app_and_client
 from tests.factories import log, seed
 
 pytestmark = pytest.mark.usefixtures("postgres_only")
@@ -21,15 +20,7 @@ CREATES = 8
 async def test_a_creates_statements_are_planned_once_on_their_connection(backend):
     await backend.clean()
     # One pooled connection: every request's statements are prepared on it.
-    app = create_app(backend.settings(db_pool_size=1, db_max_overflow=0))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://testserver",
-            headers={"X-API-Key": await backend.api_key("platform")},
-        ) as client,
-    ):
+    async with app_and_client(backend, db_pool_size=1, db_max_overflow=0) as (app, client):
         await seed(client)
         for day in range(1, CREATES + 1):
             response = await client.post(
