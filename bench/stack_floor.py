@@ -26,10 +26,12 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+# The service's default pool: 20 connections kept, no overflow (SQLAlchemy
+# closes and reopens overflow connections under a swinging load).
 engine = create_async_engine(
     os.environ["BENCH_FLOOR_DSN"].replace("postgresql://", "postgresql+asyncpg://", 1),
-    pool_size=10,
-    max_overflow=20,
+    pool_size=20,
+    max_overflow=0,
 )
 sessions = async_sessionmaker(engine, expire_on_commit=False)
 
