@@ -18,7 +18,7 @@ from sqlalchemy import event
 from app.core.database import make_sessionmaker
 from app.tasklogs.cursors import cursor_key, encode_cursor, query_scope
 from app.tasklogs.repository import LogSearch, task_log_repository
-from tests.conftest import make_client
+from tests.conftest import app_and_client, make_client
 from tests.factories import seed
 
 
@@ -249,15 +249,13 @@ async def test_an_export_streams_on_a_pool_of_one_connection(backend, postgres_o
     (ApiRoute's `read_session`): the export's stream reads with a session of
     its own, which would otherwise wait for the request's connection."""
     await backend.clean()
-    lifespan, http = await make_client(backend, db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=1)
-    async with http:
+    async with app_and_client(backend, db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=1) as (_, http):
         await seed(http)
         await bulk(http, minutes_logs(3, user_id=11), user_id=11)
         # A person's token: the request's own session reads the employee before the stream starts.
         response = await http.get(
             "/tasklogs/export/", params={"from": "2024-03-01", "to": "2024-03-02"}, headers=bearer(backend, 11)
         )
-    await lifespan.__aexit__(None, None, None)
     assert response.status_code == 200, response.text
     exported = [json.loads(line)["taskLogId"] for line in response.content.decode().splitlines()]
     assert exported == await database_ids(backend, "user_id = 11")
