@@ -194,24 +194,12 @@ def postgres_only(backend: Backend) -> None:
         pytest.skip("PostgreSQL-only test (row locks and concurrent writers)")
 
 
-async def make_client(backend: Backend, **overrides: Any) -> tuple[Any, httpx.AsyncClient]:
-    """A client of a fresh app, authenticated with a platform API key (tests of
-    roles pass their own `Authorization` or `X-API-Key` header per request)."""
-    app = create_app(backend.settings(**overrides))
-    lifespan = app.router.lifespan_context(app)
-    await lifespan.__aenter__()
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://testserver",
-        headers={"X-API-Key": await backend.api_key("platform")},
-    )
-    return lifespan, client
-
-
 @asynccontextmanager
 async def app_and_client(backend: Backend, **overrides: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """A fresh app, running, and a client of it with a platform API key: for
-    tests that look inside the app as well (its engine, its pool)."""
+    """A fresh app with these settings, running, and a client of it with a
+    platform API key (tests of roles pass their own `Authorization` or
+    `X-API-Key` header per request). Both are closed when the block ends,
+    also when a test fails inside it."""
     app = create_app(backend.settings(**overrides))
     key = await backend.api_key("platform")
     async with (
@@ -227,9 +215,5 @@ async def app_and_client(backend: Backend, **overrides: Any) -> AsyncIterator[tu
 async def client(backend: Backend) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a fresh app on an empty database."""
     await backend.clean()
-    lifespan, http = await make_client(backend)
-    try:
+    async with app_and_client(backend) as (_, http):
         yield http
-    finally:
-        await http.aclose()
-        await lifespan.__aexit__(None, None, None)

@@ -16,7 +16,7 @@ from app.auth.cli import apikey_command, print_token
 from app.auth.repository import ApiKeyRepository, new_key
 from app.core.database import make_sessionmaker
 from app.main import create_app
-from tests.conftest import TEST_JWT_SECRET, make_client
+from tests.conftest import TEST_JWT_SECRET, app_and_client
 from tests.factories import log, put, seed
 
 _minutes = itertools.count()
@@ -73,8 +73,7 @@ class Callers:
 async def anon_client(backend):
     """A client with no default credentials; each request names its caller."""
     await backend.clean()
-    lifespan, http = await make_client(backend)
-    async with http:
+    async with app_and_client(backend) as (_, http):
         await seed(http)
         await put(http, "/employees/13/", {"companyId": 1, "name": "Tia Lead", "isTeamLeader": True})
         keys = {
@@ -85,7 +84,6 @@ async def anon_client(backend):
         await backend.execute("UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE name = 'old'")
         del http.headers["X-API-Key"]
         yield http, Callers(backend, keys)
-    await lifespan.__aexit__(None, None, None)
 
 
 AUTH_FAILURES = {
@@ -441,11 +439,9 @@ async def test_service_refuses_to_start_without_any_authentication(backend, tmp_
 
 async def test_disabled_authentication_is_allowed_on_purpose_and_warned_about(backend, caplog):
     await backend.clean()
-    lifespan, http = await make_client(backend, jwt_secret=None, auth_disabled=True)
-    async with http:
+    async with app_and_client(backend, jwt_secret=None, auth_disabled=True) as (_, http):
         del http.headers["X-API-Key"]
         assert (await http.get("/companies/1/")).status_code == 404
-    await lifespan.__aexit__(None, None, None)
     assert "AUTHENTICATION IS DISABLED" in caplog.text
 
 
@@ -484,21 +480,18 @@ def _later(seconds: float) -> Iterator[None]:
 
 async def test_a_revoked_key_is_refused_at_once_without_the_trust_window(backend):
     await backend.clean()
-    lifespan, http = await make_client(backend, api_key_cache_seconds=0)
-    async with http:
+    async with app_and_client(backend, api_key_cache_seconds=0) as (_, http):
         await seed(http)
         key = await backend.api_key("sync", company_id=1)
         expect(await http.get("/tasks/250/", headers={"X-API-Key": key}), 200)
         await backend.execute("UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE name = 'sync'")
         expect(await http.get("/tasks/250/", headers={"X-API-Key": key}), 401, "INVALID_API_KEY")
-    await lifespan.__aexit__(None, None, None)
 
 
 async def test_the_trust_window_never_remembers_a_refused_key(backend):
     """An unknown key stays refused even after it is created: only accepted keys are remembered."""
     await backend.clean()
-    lifespan, http = await make_client(backend)
-    async with http:
+    async with app_and_client(backend) as (_, http):
         await seed(http)
         key = new_key()
         expect(await http.get("/tasks/250/", headers={"X-API-Key": key}), 401, "INVALID_API_KEY")
@@ -506,7 +499,6 @@ async def test_the_trust_window_never_remembers_a_refused_key(backend):
         async with sessionmaker() as session, session.begin():
             await ApiKeyRepository(session).add("late", None, key)
         expect(await http.get("/tasks/250/", headers={"X-API-Key": key}), 200)
-    await lifespan.__aexit__(None, None, None)
 
 
 async def test_openapi_declares_both_schemes_and_the_auth_answers(anon_client):
@@ -597,8 +589,7 @@ async def test_refusals_never_quote_the_token_library(anon_client, token):
 async def test_an_audience_mismatch_is_told_in_our_words(backend):
     """PyJWT's own text for a list audience was 'Expected one of <generator object ... at 0x...>'."""
     await backend.clean()
-    lifespan, http = await make_client(backend, jwt_audience="tasklogs")
-    async with http:
+    async with app_and_client(backend, jwt_audience="tasklogs") as (_, http):
         await seed(http)
         del http.headers["X-API-Key"]
         token = _token(sub="10", company_id=1, aud=["billing", "reports"])
@@ -607,4 +598,3 @@ async def test_an_audience_mismatch_is_told_in_our_words(backend):
         assert response.json()["message"] == "The access token is for another audience."
         token = _token(sub="10", company_id=1, aud=["billing", "tasklogs"])
         expect(await http.get("/tasks/250/", headers={"Authorization": f"Bearer {token}"}), 200)
-    await lifespan.__aexit__(None, None, None)

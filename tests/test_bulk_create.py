@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_client
+from tests.conftest import app_and_client
 from tests.factories import SEED_BULK, iso, log, seed
 
 BULK = "/tasklogs/bulk/create/{user}/"
@@ -432,8 +432,7 @@ async def test_exactly_1000_items_are_accepted(client, backend):
 
 async def test_the_item_cap_is_a_setting(client, backend):
     await seed(client)
-    lifespan, small = await make_client(backend, bulk_max_items=5)
-    try:
+    async with app_and_client(backend, bulk_max_items=5) as (_, small):
         too_many = await small.post(BULK.format(user=10), json=hourly(6))
         assert too_many.status_code == 413
         assert too_many.json()["error_code"] == "PAYLOAD_TOO_LARGE"
@@ -442,9 +441,6 @@ async def test_the_item_cap_is_a_setting(client, backend):
         enough = await small.post(BULK.format(user=10), json=hourly(5))
         assert enough.status_code == 200, enough.text
         assert enough.json()["message"] == "5 created, 0 duplicates skipped"
-    finally:
-        await small.aclose()
-        await lifespan.__aexit__(None, None, None)
     assert await log_count(backend) == 5
 
 

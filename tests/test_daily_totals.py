@@ -4,7 +4,7 @@ zone, else the company's) and total all of the employee's logs of that day."""
 
 from typing import Any
 
-from tests.conftest import make_client
+from tests.conftest import app_and_client
 from tests.factories import SEED_BULK, log, put, seed
 
 BULK = "/tasklogs/bulk/create/{user}/"
@@ -381,14 +381,10 @@ async def test_each_long_day_gets_its_own_warning(client):
 
 async def test_daily_limit_is_a_setting(client, backend):
     await seed(client, project_hours=None)
-    lifespan, strict = await make_client(backend, max_daily_hours=8)
-    try:
+    async with app_and_client(backend, max_daily_hours=8) as (_, strict):
         response = await strict.post(
             BULK.format(user=10), json=[log(250, 10, "2024-10-28T00:00:00Z", "2024-10-28T08:30:00Z")]
         )
-    finally:
-        await strict.aclose()
-        await lifespan.__aexit__(None, None, None)
 
     assert response.status_code == 200, response.text
     assert response.json()["warnings"] == [long_day("2024-10-28", 8.5, limit=8.0)]

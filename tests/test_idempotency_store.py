@@ -8,7 +8,7 @@ from app.core.database import WriterQueue, make_sessionmaker
 from app.core.idempotency import purge_expired_keys
 from app.core.timeutil import utcnow
 from app.main import create_app
-from tests.conftest import make_client
+from tests.conftest import app_and_client
 from tests.factories import log, seed
 
 
@@ -57,8 +57,7 @@ async def test_the_app_purges_in_the_background_and_stops_at_shutdown(backend):
 
 async def test_a_caller_above_its_live_key_limit_gets_429_and_nothing_is_written(backend):
     await backend.clean()
-    lifespan, http = await make_client(backend, idempotency_max_keys_per_caller=2)
-    async with http:
+    async with app_and_client(backend, idempotency_max_keys_per_caller=2) as (_, http):
         await seed(http)
         first = await http.post("/tasklog/create/", json=log(), headers={"Idempotency-Key": "a"})
         second = await http.post(
@@ -94,4 +93,3 @@ async def test_a_caller_above_its_live_key_limit_gets_429_and_nothing_is_written
             headers={"Idempotency-Key": "d"},
         )
         assert fourth.status_code == 200, fourth.text
-    await lifespan.__aexit__(None, None, None)

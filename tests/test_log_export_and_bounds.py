@@ -18,7 +18,7 @@ from sqlalchemy import event
 from app.core.database import make_sessionmaker
 from app.tasklogs.cursors import cursor_key, encode_cursor, query_scope
 from app.tasklogs.repository import LogSearch, task_log_repository
-from tests.conftest import app_and_client, make_client
+from tests.conftest import app_and_client
 from tests.factories import seed
 
 
@@ -62,11 +62,9 @@ async def bulk(http: httpx.AsyncClient, items: list[dict[str, Any]], user_id: in
 @pytest.fixture
 async def small_limits(backend: Any) -> Any:
     await backend.clean()
-    lifespan, http = await make_client(backend, unpaged_max=5, export_max_days=31)
-    async with http:
+    async with app_and_client(backend, unpaged_max=5, export_max_days=31) as (_, http):
         await seed(http)
         yield http
-    await lifespan.__aexit__(None, None, None)
 
 
 # ---------------------------------------------------------------- the unpaged task list
@@ -317,8 +315,7 @@ def rows_checksum(rows: list[tuple[Any, ...]]) -> str:
 async def test_the_unpaged_task_list_answers_10000_logs_and_refuses_10001(backend):
     """Dyzo's shape up to the default TASKLOGS_UNPAGED_MAX (10,000 logs), never a cut list above it."""
     await backend.clean()
-    lifespan, http = await make_client(backend)
-    async with http:
+    async with app_and_client(backend) as (_, http):
         await seed(http)
         await fill(backend, 10_000, task=250)
         response = await http.get("/taskLogs/task/250/")
@@ -332,7 +329,6 @@ async def test_the_unpaged_task_list_answers_10000_logs_and_refuses_10001(backen
         assert "10000" in refused["message"].replace(",", "")
         page = await http.get("/taskLogs/task/250/", params={"page": 21, "page_size": 500})
         assert [log["taskLogId"] for log in page.json()["data"]] == [(await database_ids(backend, "task_id = 250"))[-1]]
-    await lifespan.__aexit__(None, None, None)
 
 
 async def test_an_export_of_100000_logs_matches_the_database_as_ndjson_and_csv(small_limits, backend):

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import make_client
+from tests.conftest import app_and_client
 from tests.factories import put, seed
 
 # Company 1 is in Europe/Berlin (UTC+1 from 2024-10-27). Employee 10 and 11
@@ -108,8 +108,7 @@ async def seed_logs(http: httpx.AsyncClient) -> dict[str, int]:
 @pytest.fixture
 async def world(backend: Any) -> Any:
     await backend.clean()
-    lifespan, http = await make_client(backend)
-    async with http:
+    async with app_and_client(backend) as (_, http):
         await seed(http, timezone="Europe/Berlin")
         await put(http, "/employees/13/", {"companyId": 1, "name": "Tia Lead", "isTeamLeader": True})
         ids = await seed_logs(http)
@@ -119,7 +118,6 @@ async def world(backend: Any) -> Any:
         }
         del http.headers["X-API-Key"]
         yield World(backend, http, ids, keys)
-    await lifespan.__aexit__(None, None, None)
 
 
 def ok_names(world: World, response: httpx.Response) -> list[str]:

@@ -14,7 +14,7 @@ import pytest
 
 from app.core.database import WriterQueue, make_sessionmaker
 from app.webhooks.dispatcher import Dispatcher
-from tests.conftest import IN_CI, make_client
+from tests.conftest import IN_CI, app_and_client
 from tests.factories import log, seed
 from tests.live_server import free_port
 
@@ -46,13 +46,9 @@ async def jetstream() -> AsyncIterator[tuple[str, str]]:
 @pytest.fixture
 async def app_client(backend):
     await backend.clean()
-    lifespan, http = await make_client(backend)
-    try:
+    async with app_and_client(backend) as (_, http):
         await seed(http)
         yield http
-    finally:
-        await http.aclose()
-        await lifespan.__aexit__(None, None, None)
 
 
 def nats_dispatcher(backend, stream: str, prefix: str, url: str = NATS_URL) -> Dispatcher:

@@ -16,7 +16,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from app.demo import load_demo
-from tests.conftest import make_client
+from tests.conftest import app_and_client
 from tests.tools import served_openapi
 
 # The Task Logs page of the Dyzo documentation (shared/seed/dyzo-task-logs-api.txt), verbatim.
@@ -288,16 +288,12 @@ async def test_every_request_example_succeeds_on_the_demo_company(backend, docum
         for body in bodies:
             await backend.clean()
             await load_demo(backend.settings())
-            lifespan, client = await make_client(backend)
-            try:
+            async with app_and_client(backend) as (_, client):
                 if operation_id in PRELUDE:
                     first = by_path[PRELUDE[operation_id]]
                     first_url, first_parameters, first_bodies = requests[(first, PRELUDE[operation_id][1])]
                     await _send(client, PRELUDE[operation_id][1], first_url, first_parameters, first_bodies[0])
                 answer = await _send(client, method, url, parameters, body)
-            finally:
-                await client.aclose()
-                await lifespan.__aexit__(None, None, None)
             if operation_id in NEEDS_THE_OUTSIDE_WORLD:
                 expected = NEEDS_THE_OUTSIDE_WORLD[operation_id]
                 if (answer.status_code, answer.json().get("error_code")) != expected:

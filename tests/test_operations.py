@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 
 from app.core.database import create_engine
 from app.main import create_app
-from tests.conftest import PG_ADMIN_URL, make_client
+from tests.conftest import PG_ADMIN_URL, app_and_client
 from tests.factories import SEED_BULK, log, seed
 
 NO_DATABASE = "postgresql+asyncpg://nobody@127.0.0.1:1/none"
@@ -137,11 +137,9 @@ async def test_a_rolled_back_write_counts_nothing(client):
 
 
 async def test_metrics_can_require_a_token(backend):
-    lifespan, http = await make_client(backend, metrics_token="scrape-me")
-    async with http:
+    async with app_and_client(backend, metrics_token="scrape-me") as (_, http):
         denied = await http.get("/metrics")
         allowed = await http.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
-    await lifespan.__aexit__(None, None, None)
     assert denied.status_code == 401 and denied.json()["status"] == 0
     assert allowed.status_code == 200 and "tasklogs_http_requests_total" in allowed.text
 
@@ -159,13 +157,11 @@ async def test_request_id_is_echoed_or_generated_and_in_error_bodies(client):
 
 
 async def test_one_json_access_line_per_request_without_secrets(backend, capsys):
-    lifespan, http = await make_client(backend, log_format="json")
-    async with http:
+    async with app_and_client(backend, log_format="json") as (_, http):
         await seed(http)
         capsys.readouterr()
         token = backend.token(10)
         await http.get("/tasks/250/", headers={"Authorization": f"Bearer {token}", "X-Request-ID": "req-42"})
-    await lifespan.__aexit__(None, None, None)
     out = capsys.readouterr().out
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     access = [line for line in lines if line["logger"] == "tasklogs.access"]
@@ -182,8 +178,7 @@ async def test_one_json_access_line_per_request_without_secrets(backend, capsys)
 
 
 async def test_request_body_over_the_limit_is_413_and_writes_nothing(backend):
-    lifespan, http = await make_client(backend, max_body_bytes=2048)
-    async with http:
+    async with app_and_client(backend, max_body_bytes=2048) as (_, http):
         await seed(http)
         big = [
             log(start=f"2024-10-{day:02d}T09:00:00Z", end=f"2024-10-{day:02d}T10:00:00Z", description="x" * 200)
@@ -200,7 +195,6 @@ async def test_request_body_over_the_limit_is_413_and_writes_nothing(backend):
         streamed = await http.post(
             "/tasklogs/bulk/create/10/", content=chunks(), headers={"Content-Type": "application/json"}
         )
-    await lifespan.__aexit__(None, None, None)
     assert response.status_code == 413 and response.json()["error_code"] == "PAYLOAD_TOO_LARGE"
     assert streamed.status_code == 413 and streamed.json()["error_code"] == "PAYLOAD_TOO_LARGE"
     assert await backend.scalar("SELECT count(*) FROM task_logs") == 0
@@ -208,15 +202,11 @@ async def test_request_body_over_the_limit_is_413_and_writes_nothing(backend):
 
 async def test_cors_is_off_by_default_and_allows_configured_origins(backend):
     preflight = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"}
-    lifespan, http = await make_client(backend)
-    async with http:
+    async with app_and_client(backend) as (_, http):
         off = await http.options("/tasklog/create/", headers=preflight)
-    await lifespan.__aexit__(None, None, None)
-    lifespan, http = await make_client(backend, cors_origins=["https://app.example.com"])
-    async with http:
+    async with app_and_client(backend, cors_origins=["https://app.example.com"]) as (_, http):
         on = await http.options("/tasklog/create/", headers=preflight)
         other = await http.options("/tasklog/create/", headers={**preflight, "Origin": "https://evil.example"})
-    await lifespan.__aexit__(None, None, None)
     assert "access-control-allow-origin" not in off.headers
     assert on.headers["access-control-allow-origin"] == "https://app.example.com"
     assert "access-control-allow-origin" not in other.headers

@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import event
 
 from app.main import create_app
-from tests.conftest import make_client
+from tests.conftest import app_and_client
 from tests.factories import log, seed
 
 LIST = "/api/company/{company}/time-warnings/"
@@ -197,8 +197,7 @@ async def test_who_sees_and_acts_on_which_warnings(client, backend):
 
 async def test_under_logged_working_days_are_computed_when_listed(backend):
     await backend.clean()
-    lifespan, client = await make_client(backend, min_daily_hours=4)
-    try:
+    async with app_and_client(backend, min_daily_hours=4) as (_, client):
         await seed(client)
         await create(client, log(start="2024-10-29T08:00:00Z", end="2024-10-29T13:00:00Z"))  # Tue, 5 h
         await create(client, log(start="2024-10-30T08:00:00Z", end="2024-10-30T09:00:00Z"))  # Wed, 1 h
@@ -213,9 +212,6 @@ async def test_under_logged_working_days_are_computed_when_listed(backend):
         assert {(w["warningId"], w["status"]) for w in found} == {(None, "open")}
         assert await warnings(client, **week, status="ignored") == []
         assert await stored(backend) == []
-    finally:
-        await client.aclose()
-        await lifespan.__aexit__(None, None, None)
 
 
 async def test_a_create_that_opens_no_warning_runs_no_warning_statement(backend):

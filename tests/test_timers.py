@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import make_client
+from tests.conftest import app_and_client
 from tests.factories import hours_from_now, log, put, seed
 
 STARTERS = 20
@@ -298,14 +298,10 @@ async def test_admins_and_keys_control_their_company_and_platform_keys_all(clien
 async def test_running_timers_survive_a_restart(client, backend):
     await seed(client)
     timer = await start(client, {"taskId": 250, "userId": 10, "startTime": hours_from_now(-1)})
-    lifespan, fresh = await make_client(backend)
-    try:
+    async with app_and_client(backend) as (_, fresh):
         current = (await fresh.get("/timers/current/10/")).json()["data"]
         assert current["timerId"] == timer["timerId"] and current["startTime"] == timer["startTime"]
         assert (await fresh.post("/timers/stop/10/", json={})).status_code == 200
-    finally:
-        await fresh.aclose()
-        await lifespan.__aexit__(None, None, None)
     assert await running_count(backend) == 0 and await log_count(backend) == 1
 
 

@@ -19,7 +19,7 @@ from app.core.database import WriterQueue, create_engine, make_sessionmaker
 from app.core.timeutil import utcnow
 from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.repository import webhook_repository
-from tests.conftest import TEST_JWT_SECRET, make_client
+from tests.conftest import TEST_JWT_SECRET, app_and_client
 from tests.factories import log, seed
 from tests.live_server import ROOT
 from tests.webhook_receiver import Receiver
@@ -44,13 +44,9 @@ async def receiver() -> AsyncIterator[Receiver]:
 @pytest.fixture
 async def app_client(backend):
     await backend.clean()
-    lifespan, http = await make_client(backend, **OPEN)
-    try:
+    async with app_and_client(backend, **OPEN) as (_, http):
         await seed(http)
         yield http
-    finally:
-        await http.aclose()
-        await lifespan.__aexit__(None, None, None)
 
 
 def dispatcher(backend, **overrides: Any) -> Dispatcher:
@@ -408,8 +404,7 @@ async def test_a_subscription_failing_for_too_long_is_disabled_and_admins_told(a
 
 async def test_serve_delivers_in_process(backend, receiver):
     await backend.clean()
-    lifespan, http = await make_client(backend, **OPEN, worker_inprocess=True, worker_poll_seconds=0.05)
-    try:
+    async with app_and_client(backend, **OPEN, worker_inprocess=True, worker_poll_seconds=0.05) as (_, http):
         await seed(http)
         await subscribe(http, receiver.url)
         await http.post("/tasklog/create/", json=log())
@@ -422,9 +417,6 @@ async def test_serve_delivers_in_process(backend, receiver):
         assert 'tasklogs_webhook_deliveries_total{outcome="delivered"}' in metrics
         assert "tasklogs_webhook_delivery_seconds_count" in metrics
         assert "tasklogs_outbox_oldest_waiting_seconds" in metrics
-    finally:
-        await http.aclose()
-        await lifespan.__aexit__(None, None, None)
 
 
 async def test_two_workers_deliver_a_thousand_events_with_none_lost(app_client, backend, postgres_only, receiver):

@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from tests.conftest import make_client
+from tests.conftest import app_and_client
 from tests.factories import seed
 
 HOOK = {"url": "https://8.8.8.8/hooks", "events": ["tasklog.created"], "description": "Billing"}
@@ -14,13 +14,9 @@ HOOK = {"url": "https://8.8.8.8/hooks", "events": ["tasklog.created"], "descript
 async def open_client(backend):
     """A client whose app accepts http:// and private targets (as the tests' local receivers need)."""
     await backend.clean()
-    lifespan, http = await make_client(backend, webhook_allow_http=True, webhook_allow_private=True)
-    try:
+    async with app_and_client(backend, webhook_allow_http=True, webhook_allow_private=True) as (_, http):
         await seed(http)
         yield http
-    finally:
-        await http.aclose()
-        await lifespan.__aexit__(None, None, None)
 
 
 def admin(backend, employee_id=1, company_id=1):
