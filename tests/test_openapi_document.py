@@ -17,6 +17,7 @@ from referencing.jsonschema import DRAFT202012
 
 from app.demo import load_demo
 from tests.conftest import app_and_client
+from tests.examples import example_requests, operations, send_prelude
 from tests.tools import served_openapi
 
 # The Task Logs page of the Dyzo documentation (shared/seed/dyzo-task-logs-api.txt), verbatim.
@@ -52,7 +53,6 @@ SEED_UPDATE = {
     "taskId": 250,
     "userId": 10,
 }
-METHODS = ("get", "put", "post", "delete", "patch")
 
 
 @pytest.fixture(scope="module")
@@ -145,15 +145,8 @@ def test_a_time_without_offset_is_a_documented_time(document):
     assert not validator.is_valid({**SEED_CREATE, "start_time": "yesterday"})
 
 
-def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for path, item in document["paths"].items():
-        for method in METHODS:
-            if method in item:
-                yield path, method, item[method]
-
-
 def test_every_answer_declares_the_headers_a_client_reads(document):
-    for path, method, operation in _operations(document):
+    for path, method, operation in operations(document):
         authenticated = bool(operation["security"])
         for status, answer in operation["responses"].items():
             headers = set(answer.get("headers", {}))
@@ -235,35 +228,6 @@ def test_the_bulk_bodys_max_items_is_the_configured_cap(tmp_path: Path):
 
 # ---------------------------------------------------------------- examples on the demo company
 
-# What an example needs done first, as a user of the Swagger UI would: notifications exist
-# once the documentation's bulk example has taken project 7 over its allocation (app/demo.py
-# says so), and only a deleted log can be restored.
-PRELUDE = {
-    "mark_notification_read": ("/tasklogs/bulk/create/{user_id}/", "post"),
-    "restore_task_log": ("/api/tasklogs/delete/{pk}/", "delete"),
-}
-
-
-def _example_requests(document: dict[str, Any]) -> Iterator[tuple[str, str, str, dict[str, Any], list[Any]]]:
-    """(operation id, method, URL, parameters, bodies) as the Swagger UI fills them in."""
-    for path, method, operation in _operations(document):
-        url, query, headers = path, {}, {}
-        for parameter in operation.get("parameters", []):
-            if "example" not in parameter:
-                continue
-            value = parameter["example"]
-            if parameter["in"] == "path":
-                url = url.replace("{" + parameter["name"] + "}", str(value))
-            elif parameter["in"] == "query":
-                query[parameter["name"]] = value
-            elif parameter["in"] == "header":
-                headers[parameter["name"]] = value
-        assert "{" not in url, f"{method} {path}: a path parameter without an example"
-        media = operation.get("requestBody", {}).get("content", {}).get("application/json")
-        bodies = [e["value"] for e in media["examples"].values()] if media else [None]
-        yield operation["operationId"], method, url, {"params": query, "headers": headers}, bodies
-
-
 # Examples that need the outside world, and what they answer on the demo company instead (so the
 # test still fails if they answer anything else): a webhook's URL must resolve to a public address,
 # and the example's host is a placeholder; a failed delivery exists only after a receiver failed a
@@ -274,30 +238,20 @@ NEEDS_THE_OUTSIDE_WORLD = {
 }
 
 
-async def _send(client, method, url, parameters, body):
-    return await client.request(method.upper(), url, json=body, **parameters)
-
-
 async def test_every_request_example_succeeds_on_the_demo_company(backend, document):
-    requests = {
-        (op, method): (url, parameters, bodies) for op, method, url, parameters, bodies in _example_requests(document)
-    }
-    by_path = {(path, method): operation["operationId"] for path, method, operation in _operations(document)}
+    requests = example_requests(document)
     failures = []
-    for (operation_id, method), (url, parameters, bodies) in requests.items():
-        for body in bodies:
+    for operation_id, request in requests.items():
+        for body in request.bodies:
             await backend.clean()
             await load_demo(backend.settings())
             async with app_and_client(backend) as (_, client):
-                if operation_id in PRELUDE:
-                    first = by_path[PRELUDE[operation_id]]
-                    first_url, first_parameters, first_bodies = requests[(first, PRELUDE[operation_id][1])]
-                    await _send(client, PRELUDE[operation_id][1], first_url, first_parameters, first_bodies[0])
-                answer = await _send(client, method, url, parameters, body)
+                await send_prelude(client, requests, operation_id)
+                answer = await request.send(client, body)
+            shown = f"{request.method.upper()} {request.url} {body!r}: {answer.status_code} {answer.text[:300]}"
             if operation_id in NEEDS_THE_OUTSIDE_WORLD:
-                expected = NEEDS_THE_OUTSIDE_WORLD[operation_id]
-                if (answer.status_code, answer.json().get("error_code")) != expected:
-                    failures.append(f"{method.upper()} {url} {body!r}: {answer.status_code} {answer.text[:300]}")
+                if (answer.status_code, answer.json().get("error_code")) != NEEDS_THE_OUTSIDE_WORLD[operation_id]:
+                    failures.append(shown)
             elif not 200 <= answer.status_code < 300:
-                failures.append(f"{method.upper()} {url} {body!r}: {answer.status_code} {answer.text[:300]}")
+                failures.append(shown)
     assert not failures, "\n".join(failures)
