@@ -9,7 +9,11 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy.exc import DBAPIError
 
+from app.core.database import make_sessionmaker
+from app.reference.repository import ReferenceRepository
 from tests.conftest import app_and_client
 from tests.factories import hours_from_now, log, put, seed
 
@@ -312,3 +316,53 @@ async def test_concurrent_stops_create_one_log(client, backend):
     assert Counter(r.status_code for r in responses) == {200: 1, 404: 4}, [r.text for r in responses]
     assert {r.json()["error_code"] for r in responses if r.status_code == 404} == {"NO_RUNNING_TIMER"}
     assert await log_count(backend) == 1 and await running_count(backend) == 0
+
+
+# ---------------------------------------------------------------- the order of locks (PostgreSQL)
+
+
+async def _timer_row_is_free(backend: Any, user_id: int) -> bool:
+    """Whether another transaction could lock the employee's timer row now."""
+    async with backend.engine.connect() as conn:
+        try:
+            await conn.exec_driver_sql(f"SELECT id FROM running_timers WHERE user_id = {user_id} FOR UPDATE NOWAIT")
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
+                return False
+            raise
+        finally:
+            await conn.rollback()
+    return True
+
+
+@pytest.mark.usefixtures("postgres_only")
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/timers/stop/10/", {}),
+        ("PATCH", "/timers/{timer_id}/", {"taskId": 251}),
+        ("DELETE", "/timers/{timer_id}/", None),
+    ],
+    ids=["stop", "edit", "discard"],
+)
+async def test_a_timers_write_waits_for_its_employee_before_it_locks_the_timer(client, backend, method, path, body):
+    """Every write of an employee's time locks the employee's row first; a
+    start with stopRunning then locks the timer. A stop, edit or discard that
+    locked the timer first would deadlock with it (seen under load: one of
+    the two rolled back, answered 503)."""
+    await seed(client)
+    timer = await start(client, {"taskId": 250, "userId": 10, "startTime": hours_from_now(-1)})
+    sessionmaker = make_sessionmaker(backend.engine)
+    async with sessionmaker() as session, session.begin():
+        # What a concurrent write of employee 10's time holds until it commits.
+        await ReferenceRepository(session).write_contexts(set(), {10})
+        request = asyncio.create_task(client.request(method, path.format(timer_id=timer["timerId"]), json=body))
+        while not await backend.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ):
+            assert not request.done(), request.result().text
+            await asyncio.sleep(0.02)
+        # It waits on the employee, and has not taken the timer.
+        assert await _timer_row_is_free(backend, 10)
+    response = await asyncio.wait_for(request, 20)
+    assert response.status_code == 200, response.text

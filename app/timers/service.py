@@ -3,7 +3,15 @@ started on a task by one employee, at most one runs per employee (the
 database decides, see TimerRepository.start), and stopping it creates its
 log through the task log create itself (`app.tasklogs.service`), in the same
 transaction that removes the timer: a stop whose log is refused (a
-duplicate, a bad time) leaves the timer running."""
+duplicate, a bad time) leaves the timer running.
+
+The order of locks: every write of an employee's time locks the employee's
+row first (`ReferenceRepository.write_contexts`), and a timer's write locks
+the timer's row only after it. A start with `stopRunning` locks the
+employee, then the timer it stops; a stop, an edit or a discard that locked
+the timer first, then the employee (in the stop's create), would deadlock
+with it, and PostgreSQL would roll one back as a 503 (seen under mixed
+concurrent load, 2026-12-05)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -91,8 +99,14 @@ def _require_controls(actor: Principal, user_id: int, company_id: int, missing: 
         raise Forbidden("You may only see and control your own timer.")
 
 
-async def _employee_in_reach(session: AsyncSession, actor: Principal, user_id: int) -> None:
-    employee = await ReferenceRepository(session).employee_context(user_id)
+async def _employee_in_reach(session: AsyncSession, actor: Principal, user_id: int, *, writing: bool) -> None:
+    """The employee exists for the caller, who controls their timer.
+    `writing`: their row is locked as every write of their time locks it."""
+    references = ReferenceRepository(session)
+    if writing:
+        employee = (await references.write_contexts(set(), {user_id}))[1].get(user_id)
+    else:
+        employee = await references.employee_context(user_id)
     missing = NotFound("Employee", user_id, "USER_NOT_FOUND")
     if employee is None:
         raise missing
@@ -144,7 +158,7 @@ async def start_timer(session: AsyncSession, settings: Settings, body: TimerStar
 
 async def current_timer(session: AsyncSession, user_id: int, *, actor: Principal) -> dict[str, Any] | None:
     """The employee's running timer, or None."""
-    await _employee_in_reach(session, actor, user_id)
+    await _employee_in_reach(session, actor, user_id, writing=False)
     running = await TimerRepository(session).running_of(user_id)
     return None if running is None else timer_view(running, _now())
 
@@ -154,7 +168,7 @@ async def stop_timer(
 ) -> StopResult:
     """Stop the employee's running timer (404 NO_RUNNING_TIMER if none): its
     log is created exactly as `POST /tasklog/create/` would create it."""
-    await _employee_in_reach(session, actor, user_id)
+    await _employee_in_reach(session, actor, user_id, writing=True)
     running = await TimerRepository(session).running_of(user_id, lock=True)
     if running is None:
         raise NotFound("Running timer of employee", user_id, "NO_RUNNING_TIMER")
@@ -215,11 +229,19 @@ async def _stop(
 
 
 async def _controlled_timer(session: AsyncSession, timer_id: int, actor: Principal) -> TimerRow:
-    timer = await TimerRepository(session).get(timer_id, lock=True)
+    """The running timer, locked for a change by this caller. Its employee's
+    row is locked first (see the module's note on the order of locks); the
+    timer may have stopped while this waited."""
+    repo = TimerRepository(session)
     missing = NotFound("Running timer", timer_id, "TIMER_NOT_FOUND")
+    whose = await repo.get(timer_id)
+    if whose is None:
+        raise missing
+    _require_controls(actor, whose.user_id, whose.company_id, missing)
+    await _employee_in_reach(session, actor, whose.user_id, writing=True)
+    timer = await repo.get(timer_id, lock=True)
     if timer is None:
         raise missing
-    _require_controls(actor, timer.user_id, timer.company_id, missing)
     return timer
 
 
