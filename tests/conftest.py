@@ -20,6 +20,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.auth.repository import ApiKeyRepository, new_key
@@ -153,6 +154,28 @@ class Backend:
     async def scalar(self, sql: str, **params: Any) -> Any:
         async with self.engine.connect() as conn:
             return (await conn.execute(text(sql), params)).scalar()
+
+    async def row_is_locked(self, table: str, where: str) -> bool:
+        """PostgreSQL: whether another transaction holds a lock on the rows
+        `where` picks that FOR UPDATE would wait for (any row lock does)."""
+        async with self.engine.connect() as conn:
+            try:
+                await conn.execute(text(f"SELECT 1 FROM {table} WHERE {where} FOR UPDATE NOWAIT"))
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
+                    return True
+                raise
+            finally:
+                await conn.rollback()
+        return False
+
+    async def waiting_on_a_lock(self) -> int:
+        """PostgreSQL: how many of this database's backends wait on a lock now."""
+        return int(
+            await self.scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from app.auth.principal import SYSTEM
 from app.core.database import make_sessionmaker
 from app.locks.service import set_lock_date
 from tests.factories import hours_from_now, log, put, seed
-from tests.test_write_locks import waiting_on_a_lock, write_held_open
+from tests.test_write_locks import write_held_open
 
 LOCK = "/companies/1/lock/"
 BULK = "/tasklogs/bulk/create/10/"
@@ -223,7 +223,7 @@ async def test_only_admins_and_keys_move_the_lock_and_every_move_is_recorded(cli
 
 async def _until_one_waits_on_a_lock(backend: Any) -> None:
     for _ in range(400):
-        if await waiting_on_a_lock(backend):
+        if await backend.waiting_on_a_lock():
             return
         await asyncio.sleep(0.05)
     raise AssertionError("nothing waited on a lock")

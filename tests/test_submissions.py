@@ -20,7 +20,7 @@ from app.submissions.schemas import SubmissionIn
 from app.submissions.service import submit_week
 from app.webhooks.schemas import EXAMPLE_URL, WebhookCreate
 from tests.factories import log, put, seed
-from tests.test_write_locks import waiting_on_a_lock, write_held_open
+from tests.test_write_locks import write_held_open
 
 SUBMISSIONS = "/timesheets/submissions/"
 WEEK = "2024-10-21"  # a Monday; the week runs to Sunday 2024-10-27
@@ -503,7 +503,7 @@ async def test_concurrent_submits_of_one_week_make_one_submission(client, backen
 
 async def _until_one_waits_on_a_lock(backend: Any) -> None:
     for _ in range(200):
-        if await waiting_on_a_lock(backend):
+        if await backend.waiting_on_a_lock():
             return
         await asyncio.sleep(0.05)
     raise AssertionError("nothing waited on a lock")

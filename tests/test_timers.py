@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.exc import DBAPIError
 
 from app.core.database import make_sessionmaker
 from app.reference.repository import ReferenceRepository
@@ -321,20 +320,6 @@ async def test_concurrent_stops_create_one_log(client, backend):
 # ---------------------------------------------------------------- the order of locks (PostgreSQL)
 
 
-async def _timer_row_is_free(backend: Any, user_id: int) -> bool:
-    """Whether another transaction could lock the employee's timer row now."""
-    async with backend.engine.connect() as conn:
-        try:
-            await conn.exec_driver_sql(f"SELECT id FROM running_timers WHERE user_id = {user_id} FOR UPDATE NOWAIT")
-        except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
-                return False
-            raise
-        finally:
-            await conn.rollback()
-    return True
-
-
 @pytest.mark.usefixtures("postgres_only")
 @pytest.mark.parametrize(
     ("method", "path", "body"),
@@ -357,12 +342,10 @@ async def test_a_timers_write_waits_for_its_employee_before_it_locks_the_timer(c
         # What a concurrent write of employee 10's time holds until it commits.
         await ReferenceRepository(session).write_contexts(set(), {10})
         request = asyncio.create_task(client.request(method, path.format(timer_id=timer["timerId"]), json=body))
-        while not await backend.scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        ):
+        while not await backend.waiting_on_a_lock():
             assert not request.done(), request.result().text
             await asyncio.sleep(0.02)
         # It waits on the employee, and has not taken the timer.
-        assert await _timer_row_is_free(backend, 10)
+        assert not await backend.row_is_locked("running_timers", "user_id = 10")
     response = await asyncio.wait_for(request, 20)
     assert response.status_code == 200, response.text

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
+from sqlalchemy import text
 
 from app.auth.principal import SYSTEM
 from app.core.database import make_sessionmaker
@@ -36,13 +37,6 @@ async def write_held_open(backend, item: dict) -> AsyncIterator[None]:
         result = await create_task_logs(session, backend.settings(), [fields], batch=False, actor=SYSTEM)
         assert len(result.created) == 1
         yield
-
-
-async def waiting_on_a_lock(backend) -> int:
-    """How many of this database's backends wait on a lock now."""
-    return await backend.scalar(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
 
 
 async def test_another_employee_on_another_project_commits_while_a_write_is_open(client, backend):
@@ -74,10 +68,10 @@ async def test_the_same_project_with_an_allocation_waits_for_the_first_writer(cl
     async with write_held_open(backend, log(250, 10)):
         second = asyncio.create_task(client.post("/tasklog/create/", json=log(251, 11)))
         for _ in range(200):
-            if await waiting_on_a_lock(backend):
+            if await backend.waiting_on_a_lock():
                 break
             await asyncio.sleep(0.05)
-        assert await waiting_on_a_lock(backend) == 1
+        assert await backend.waiting_on_a_lock() == 1
         assert not second.done()
     response = await asyncio.wait_for(second, NOT_BLOCKED_WITHIN_SECONDS)
     assert response.status_code == 200, response.text
@@ -109,10 +103,52 @@ async def test_an_employee_a_write_has_read_cannot_move_company_until_it_commits
         _, employees = await ReferenceRepository(session).write_contexts({250}, {10})
         assert employees[10].company_id == 1
         move = asyncio.create_task(client.put("/employees/10/", json={"companyId": 2, "name": "Asha Rao"}))
-        while await waiting_on_a_lock(backend) == 0:
+        while await backend.waiting_on_a_lock() == 0:
             assert not move.done(), move.result().text
             await asyncio.sleep(0.05)
     # Nothing was inserted, so once the write has ended the move goes through.
     response = await asyncio.wait_for(move, NOT_BLOCKED_WITHIN_SECONDS)
     assert response.status_code == 200, response.text
     assert await backend.scalar("SELECT company_id FROM employees WHERE id = 10") == 2
+
+
+# ---------------------------------------------------------------- one order of locks
+#
+# A write locks its employees by id, then each project before its tasks: the order in which a
+# change of the company's lock date takes all of its employees, and a change of an allocation
+# its projects, then its task. Taken in another order, the two deadlocked under load. Each test
+# holds the second row a write needs, and shows the write waits there holding the first one,
+# and not the other way round.
+
+
+async def _wait_until_blocked(backend, request: asyncio.Task) -> None:
+    while not await backend.waiting_on_a_lock():
+        assert not request.done(), request.result().text
+        await asyncio.sleep(0.02)
+
+
+async def test_a_write_locks_its_employees_in_id_order(client, backend):
+    await seed(client)
+    moved = (await client.post("/tasklog/create/", json=log(250, 11))).json()["data"]["taskLogId"]
+    async with backend.engine.connect() as holder:
+        await holder.execute(text("SELECT 1 FROM employees WHERE id = 11 FOR UPDATE"))
+        # The edit moves employee 11's log to employee 10: it needs both.
+        request = asyncio.create_task(client.patch(f"/tasklogs/{moved}/", json={"userId": 10}))
+        await _wait_until_blocked(backend, request)
+        assert await backend.row_is_locked("employees", "id = 10")  # taken first, held while it waits for 11
+        await holder.rollback()
+    response = await asyncio.wait_for(request, NOT_BLOCKED_WITHIN_SECONDS)
+    assert response.status_code == 200, response.text
+
+
+async def test_a_write_locks_a_project_before_its_task(client, backend):
+    await seed(client)
+    async with backend.engine.connect() as holder:
+        # As a change of project 7's allocation holds it.
+        await holder.execute(text("SELECT 1 FROM projects WHERE id = 7 FOR UPDATE"))
+        request = asyncio.create_task(client.post("/tasklog/create/", json=log(250, 10)))
+        await _wait_until_blocked(backend, request)
+        assert not await backend.row_is_locked("tasks", "id = 250")  # not taken before its project
+        await holder.rollback()
+    response = await asyncio.wait_for(request, NOT_BLOCKED_WITHIN_SECONDS)
+    assert response.status_code == 200, response.text

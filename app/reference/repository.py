@@ -142,6 +142,12 @@ def _write_contexts() -> Any:
       wait, nor do inserts' foreign key checks (KEY SHARE). A move to another
       company (FOR UPDATE, then "has task logs?", app/reference/service.py)
       waits too, then sees this write's logs and is refused.
+    In one order, the order every other locker takes them in: employees by
+    id (as a change of the lock date takes all of a company's), then each
+    project before its tasks, projects by id (as a change of an allocation
+    takes them, app/reference/service.py). Left to the plan, the rows came in
+    hash join order, and a write moving a log between two employees, or one
+    on two tasks, deadlocked with those changes under load.
     SQLite, whose writers take turns, has no row locks and ignores the clause."""
     tasks = (
         select(
@@ -153,7 +159,8 @@ def _write_contexts() -> Any:
         )
         .join(Project, Project.id == Task.project_id)
         .where(among(Task.id, ids_param("task_ids")))
-        .with_for_update(read=True, key_share=True, of=[Task, Project])
+        .order_by(Project.id, Task.id)
+        .with_for_update(read=True, key_share=True, of=[Project, Task])
         .cte("write_tasks")
     )
     no_text, no_flag = null().cast(String()), null().cast(Boolean())
@@ -170,6 +177,7 @@ def _write_contexts() -> Any:
         )
         .join(Company, Company.id == Employee.company_id)
         .where(among(Employee.id, ids_param("employee_ids")))
+        .order_by(Employee.id)
         .with_for_update(key_share=True, of=[Employee])  # FOR NO KEY UPDATE
         .cte("write_employees")
     )
