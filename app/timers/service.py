@@ -104,7 +104,8 @@ async def _employee_in_reach(session: AsyncSession, actor: Principal, user_id: i
     `writing`: their row is locked as every write of their time locks it."""
     references = ReferenceRepository(session)
     if writing:
-        employee = (await references.write_contexts(set(), {user_id}))[1].get(user_id)
+        _, employees = await references.write_contexts(set(), {user_id})
+        employee = employees.get(user_id)
     else:
         employee = await references.employee_context(user_id)
     missing = NotFound("Employee", user_id, "USER_NOT_FOUND")
