@@ -152,3 +152,23 @@ async def test_a_write_locks_a_project_before_its_task(client, backend):
         await holder.rollback()
     response = await asyncio.wait_for(request, NOT_BLOCKED_WITHIN_SECONDS)
     assert response.status_code == 200, response.text
+
+
+async def test_a_write_on_a_task_that_moves_project_meanwhile_finds_it_in_its_new_project(client, backend):
+    """The write waits for the old project's lock while the task moves; it
+    then finds the task in its new project, instead of answering that it
+    does not exist."""
+    await seed(client)
+    await client.put("/projects/9/", json={"companyId": 1, "name": "Other"})
+    async with backend.engine.connect() as mover:
+        # What `PUT /tasks/250/` with another projectId holds until it commits.
+        await mover.execute(text("SELECT 1 FROM projects WHERE id IN (7, 9) ORDER BY id FOR UPDATE"))
+        await mover.execute(text("SELECT 1 FROM tasks WHERE id = 250 FOR UPDATE"))
+        await mover.execute(text("UPDATE tasks SET project_id = 9 WHERE id = 250"))
+        request = asyncio.create_task(client.post("/tasklog/create/", json=log(250, 10)))
+        await _wait_until_blocked(backend, request)
+        await mover.commit()
+    response = await asyncio.wait_for(request, NOT_BLOCKED_WITHIN_SECONDS)
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["projectId"] == 9
+    assert await backend.scalar("SELECT count(*) FROM task_logs WHERE task_id = 250") == 1

@@ -265,7 +265,23 @@ class ReferenceRepository:
         self, task_ids: set[int], employee_ids: set[int]
     ) -> tuple[dict[int, TaskContext], dict[int, EmployeeContext]]:
         """`task_contexts` (with their allocations) and `employee_contexts` in
-        one round trip, for a write: see `_write_contexts` for its lock."""
+        one round trip, for a write: see `_write_contexts` for its lock.
+
+        A task moved to another project while the statement waited for its
+        old project's lock drops out of the statement's join: PostgreSQL
+        checks the task's new row against the project it locked before the
+        move. A task missing from the answer that does exist is read again
+        (once): its new project is locked then. Not the common path: a task
+        that does not exist costs one look-up more before its 422."""
+        tasks, employees = await self._locked_contexts(task_ids, employee_ids)
+        moved = task_ids - tasks.keys()
+        if moved and await self.session.scalar(select(exists().where(Task.id.in_(sorted(moved))))):
+            tasks, employees = await self._locked_contexts(task_ids, employee_ids)
+        return tasks, employees
+
+    async def _locked_contexts(
+        self, task_ids: set[int], employee_ids: set[int]
+    ) -> tuple[dict[int, TaskContext], dict[int, EmployeeContext]]:
         tasks: dict[int, TaskContext] = {}
         employees: dict[int, EmployeeContext] = {}
         rows = await self.session.execute(
