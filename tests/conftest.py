@@ -169,6 +169,18 @@ class Backend:
                 await conn.rollback()
         return False
 
+    async def until_one_waits_on_a_lock(self, request: "asyncio.Task[Any] | None" = None) -> None:
+        """PostgreSQL: return once a backend of this database waits on a lock
+        (fail after 20 s, or as soon as `request`, which should be the one
+        waiting, has finished instead)."""
+        for _ in range(400):
+            if await self.waiting_on_a_lock():
+                return
+            if request is not None and request.done():
+                raise AssertionError(f"it did not wait: {request.result()!r}")
+            await asyncio.sleep(0.05)
+        raise AssertionError("nothing waited on a lock")
+
     async def waiting_on_a_lock(self) -> int:
         """PostgreSQL: how many of this database's backends wait on a lock now."""
         return int(

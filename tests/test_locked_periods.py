@@ -221,20 +221,12 @@ async def test_only_admins_and_keys_move_the_lock_and_every_move_is_recorded(cli
 # ---------------------------------------------------------------- against writes in flight (PostgreSQL)
 
 
-async def _until_one_waits_on_a_lock(backend: Any) -> None:
-    for _ in range(400):
-        if await backend.waiting_on_a_lock():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("nothing waited on a lock")
-
-
 @pytest.mark.usefixtures("postgres_only")
 async def test_a_lock_move_waits_for_a_write_in_flight(client, backend):
     await seed(client)
     async with write_held_open(backend, log(start="2024-10-29T09:00:00Z", end="2024-10-29T10:00:00Z")):
         move = asyncio.create_task(client.put(LOCK, json={"lockedThrough": "2024-10-31"}))
-        await _until_one_waits_on_a_lock(backend)
+        await backend.until_one_waits_on_a_lock()
         assert not move.done()
     answer = await move
     assert answer.status_code == 200, answer.text
@@ -251,7 +243,7 @@ async def test_a_write_that_waited_for_a_lock_move_sees_the_new_date(client, bac
     async with sessionmaker() as session, session.begin():
         await set_lock_date(session, 1, date(2024, 10, 31), actor=SYSTEM)
         write = asyncio.create_task(create(client, log(start="2024-10-29T09:00:00Z", end="2024-10-29T10:00:00Z")))
-        await _until_one_waits_on_a_lock(backend)
+        await backend.until_one_waits_on_a_lock()
         assert not write.done()
     assert_locked(await write, "2024-10-31")
     assert await backend.scalar("SELECT count(*) FROM task_logs") == 0

@@ -501,20 +501,12 @@ async def test_concurrent_submits_of_one_week_make_one_submission(client, backen
     assert await backend.scalar("SELECT count(*) FROM outbox_events WHERE type = 'timesheet.submitted'") == 1
 
 
-async def _until_one_waits_on_a_lock(backend: Any) -> None:
-    for _ in range(200):
-        if await backend.waiting_on_a_lock():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("nothing waited on a lock")
-
-
 @pytest.mark.usefixtures("postgres_only")
 async def test_a_submit_waits_for_a_write_in_flight_and_counts_it(client, backend):
     await setup(client)
     async with write_held_open(backend, log(252, 10, "2024-10-24T09:00:00Z", "2024-10-24T10:00:00Z")):
         submitting = asyncio.create_task(submit(client, {"userId": 10, "weekStart": WEEK}))
-        await _until_one_waits_on_a_lock(backend)
+        await backend.until_one_waits_on_a_lock()
         assert not submitting.done()
     answer = await submitting
     assert answer.status_code == 200, answer.text
@@ -530,7 +522,7 @@ async def test_a_write_that_waited_for_a_submit_is_refused(client, backend):
         write = asyncio.create_task(
             client.post("/tasklog/create/", json=log(252, 10, "2024-10-24T09:00:00Z", "2024-10-24T10:00:00Z"))
         )
-        await _until_one_waits_on_a_lock(backend)
+        await backend.until_one_waits_on_a_lock()
         assert not write.done()
     assert_week_locked(await write, data["submissionId"])
     assert await backend.scalar("SELECT count(*) FROM task_logs") == len(WEEK_LOGS)

@@ -342,9 +342,7 @@ async def test_a_timers_write_waits_for_its_employee_before_it_locks_the_timer(c
         # What a concurrent write of employee 10's time holds until it commits.
         await ReferenceRepository(session).write_contexts(set(), {10})
         request = asyncio.create_task(client.request(method, path.format(timer_id=timer["timerId"]), json=body))
-        while not await backend.waiting_on_a_lock():
-            assert not request.done(), request.result().text
-            await asyncio.sleep(0.02)
+        await backend.until_one_waits_on_a_lock(request)
         # It waits on the employee, and has not taken the timer.
         assert not await backend.row_is_locked("running_timers", "user_id = 10")
     response = await asyncio.wait_for(request, 20)

@@ -67,10 +67,7 @@ async def test_the_same_project_with_an_allocation_waits_for_the_first_writer(cl
     await seed(client, project_hours=2)  # 1:30 + 1:30 goes over: the second write crosses
     async with write_held_open(backend, log(250, 10)):
         second = asyncio.create_task(client.post("/tasklog/create/", json=log(251, 11)))
-        for _ in range(200):
-            if await backend.waiting_on_a_lock():
-                break
-            await asyncio.sleep(0.05)
+        await backend.until_one_waits_on_a_lock(second)
         assert await backend.waiting_on_a_lock() == 1
         assert not second.done()
     response = await asyncio.wait_for(second, NOT_BLOCKED_WITHIN_SECONDS)
@@ -103,9 +100,7 @@ async def test_an_employee_a_write_has_read_cannot_move_company_until_it_commits
         _, employees = await ReferenceRepository(session).write_contexts({250}, {10})
         assert employees[10].company_id == 1
         move = asyncio.create_task(client.put("/employees/10/", json={"companyId": 2, "name": "Asha Rao"}))
-        while await backend.waiting_on_a_lock() == 0:
-            assert not move.done(), move.result().text
-            await asyncio.sleep(0.05)
+        await backend.until_one_waits_on_a_lock(move)
     # Nothing was inserted, so once the write has ended the move goes through.
     response = await asyncio.wait_for(move, NOT_BLOCKED_WITHIN_SECONDS)
     assert response.status_code == 200, response.text
@@ -121,12 +116,6 @@ async def test_an_employee_a_write_has_read_cannot_move_company_until_it_commits
 # and not the other way round.
 
 
-async def _wait_until_blocked(backend, request: asyncio.Task) -> None:
-    while not await backend.waiting_on_a_lock():
-        assert not request.done(), request.result().text
-        await asyncio.sleep(0.02)
-
-
 async def test_a_write_locks_its_employees_in_id_order(client, backend):
     await seed(client)
     moved = (await client.post("/tasklog/create/", json=log(250, 11))).json()["data"]["taskLogId"]
@@ -134,7 +123,7 @@ async def test_a_write_locks_its_employees_in_id_order(client, backend):
         await holder.execute(text("SELECT 1 FROM employees WHERE id = 11 FOR UPDATE"))
         # The edit moves employee 11's log to employee 10: it needs both.
         request = asyncio.create_task(client.patch(f"/tasklogs/{moved}/", json={"userId": 10}))
-        await _wait_until_blocked(backend, request)
+        await backend.until_one_waits_on_a_lock(request)
         assert await backend.row_is_locked("employees", "id = 10")  # taken first, held while it waits for 11
         await holder.rollback()
     response = await asyncio.wait_for(request, NOT_BLOCKED_WITHIN_SECONDS)
@@ -147,7 +136,7 @@ async def test_a_write_locks_a_project_before_its_task(client, backend):
         # As a change of project 7's allocation holds it.
         await holder.execute(text("SELECT 1 FROM projects WHERE id = 7 FOR UPDATE"))
         request = asyncio.create_task(client.post("/tasklog/create/", json=log(250, 10)))
-        await _wait_until_blocked(backend, request)
+        await backend.until_one_waits_on_a_lock(request)
         assert not await backend.row_is_locked("tasks", "id = 250")  # not taken before its project
         await holder.rollback()
     response = await asyncio.wait_for(request, NOT_BLOCKED_WITHIN_SECONDS)
@@ -166,7 +155,7 @@ async def test_a_write_on_a_task_that_moves_project_meanwhile_finds_it_in_its_ne
         await mover.execute(text("SELECT 1 FROM tasks WHERE id = 250 FOR UPDATE"))
         await mover.execute(text("UPDATE tasks SET project_id = 9 WHERE id = 250"))
         request = asyncio.create_task(client.post("/tasklog/create/", json=log(250, 10)))
-        await _wait_until_blocked(backend, request)
+        await backend.until_one_waits_on_a_lock(request)
         await mover.commit()
     response = await asyncio.wait_for(request, NOT_BLOCKED_WITHIN_SECONDS)
     assert response.status_code == 200, response.text

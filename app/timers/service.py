@@ -239,7 +239,7 @@ async def _controlled_timer(session: AsyncSession, timer_id: int, actor: Princip
     if whose is None:
         raise missing
     _require_controls(actor, whose.user_id, whose.company_id, missing)
-    await _employee_in_reach(session, actor, whose.user_id, writing=True)
+    await ReferenceRepository(session).write_contexts(set(), {whose.user_id})  # the employee's write turn
     timer = await repo.get(timer_id, lock=True)
     if timer is None:
         raise missing
